@@ -1,0 +1,132 @@
+"""The REST API under /api/v1 (api.md), and the helper plugins use to mount theirs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, request
+from sqlalchemy import select
+
+from core.api.http import API_PREFIX, endpoint, openapi_path, principal, register_error_handlers, resolve_store
+from core.errors import NotFound
+
+__all__ = ["endpoint", "init_api", "plugin_blueprint", "principal", "resolve_store"]
+
+
+def init_api(app) -> None:
+    from core.api import catalog, customers, plugins, sales
+
+    register_error_handlers(app)
+    root = Blueprint("api", __name__, url_prefix=API_PREFIX)
+    for module in (customers, sales, catalog, plugins):
+        root.register_blueprint(module.bp)
+    root.add_url_rule("/openapi.json", "openapi", lambda: openapi_document(current_app))
+    app.register_blueprint(root)
+
+
+def plugin_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint mounted at /api/v1/<name> whose routes answer 404 in a store that has not
+    enabled the plugin. The store is the till's own, or `?store=` / the JSON body's `store`."""
+    bp = Blueprint(f"api_{name}", import_name, url_prefix=f"{API_PREFIX}/{name}")
+    bp.storecrm_tag = name
+
+    @bp.before_request
+    def _only_where_enabled():
+        from core.api.http import authenticate
+
+        g.principal = authenticate()
+        body = request.get_json(silent=True) if request.is_json else None
+        code = request.args.get("store") or (body.get("store") if isinstance(body, dict) else None)
+        store = resolve_store(code)
+        if not current_app.extensions["storecrm.plugins"].is_enabled(store, name):
+            raise NotFound(f"{name} is not enabled in store {store.code}")
+        g.store = store
+
+    return bp
+
+
+def openapi_document(app) -> dict:
+    """The OpenAPI 3 document, generated from the schemas every endpoint declared."""
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    spec = APISpec(title="storecrm API", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin()],
+                   info={"description": "Customers, sales, visits and store modules. Errors: "
+                                        "{\"error\": {\"code\", \"message\", \"fields\"}}."})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", {"type": "object", "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}})
+    paths: dict[str, dict] = {}
+    for bp in _all_blueprints(app):
+        for op in getattr(bp, "storecrm_operations", []):
+            paths.setdefault(openapi_path(op.rule), {})[op.method] = _operation(op)
+    for path, operations in sorted(paths.items()):
+        params = [{"name": n, "in": "path", "required": True,
+                   "schema": {"type": "integer" if f"<int:{n}>" in _rule_of(app, path) else "string"}}
+                  for n in _path_names(path)]
+        for op in operations.values():
+            if params:
+                op.setdefault("parameters", [])
+                op["parameters"] = params + op["parameters"]
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _all_blueprints(app):
+    seen = []
+    for bp in app.iter_blueprints():
+        seen.append(bp)
+        stack = [child for child, _ in bp._blueprints]
+        while stack:
+            child = stack.pop()
+            seen.append(child)
+            stack.extend(c for c, _ in child._blueprints)
+    unique = []
+    for bp in seen:
+        if bp not in unique:
+            unique.append(bp)
+    return unique
+
+
+def _path_names(path: str) -> list[str]:
+    import re
+
+    return re.findall(r"{(\w+)}", path)
+
+
+def _rule_of(app, path: str) -> str:
+    for rule in app.url_map.iter_rules():
+        if openapi_path(rule.rule) == path:
+            return rule.rule
+    return path
+
+
+def _operation(op) -> dict:
+    error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    out: dict = {"summary": op.summary, "tags": [op.tag], "responses": {}}
+    if op.role is not None:
+        out["security"] = [{"bearer": []}]
+    if op.body is not None:
+        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
+    if op.query is not None:
+        out["parameters"] = [{"in": "query", "schema": op.query}]
+    ok: dict = {"description": "OK"}
+    if op.response is not None:
+        if op.paginated:
+            schema = {"type": "object", "properties": {"items": {"type": "array", "items": op.response},
+                                                       "next_cursor": {"type": "string", "nullable": True}}}
+        elif op.response_many:
+            schema = {"type": "array", "items": op.response}
+        else:
+            schema = op.response
+        ok["content"] = {"application/json": {"schema": schema}}
+    else:
+        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    out["responses"][str(op.status)] = ok
+    if op.status == 201 and op.rule.endswith("/sales") and op.method == "post":
+        out["responses"]["200"] = {"description": "The same external_id was posted before: the first sale",
+                                   "content": ok["content"]}
+    for code in sorted(set(op.errors) | {500}):
+        out["responses"][str(code)] = {"description": "Error", **error_ref}
+    return out
+

@@ -1,0 +1,92 @@
+"""Products and stores: the catalogue a till sells from, and the chain's branches."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from core.api.http import endpoint, principal
+from core.api.schemas import ProductIn, ProductOut, ProductPatch, ProductQuery, StoreIn, StoreOut
+from core.api.http import keyset_page
+from core.audit import audit
+from core.errors import Conflict, NotFound
+from core.extensions import db
+from core.models import Product, Store
+
+bp = Blueprint("catalog", __name__)
+bp.storecrm_tag = "catalogue"
+
+
+@endpoint(bp, "/products", "POST", summary="Add a product", body=ProductIn, response=ProductOut, status=201,
+          role="manager", errors=(400, 401, 403, 409))
+def create_product(body):
+    product = Product(**body)
+    db.session.add(product)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("a product with this SKU or barcode exists", fields={"sku": ["Already in use."]}) from exc
+    return product, 201
+
+
+@endpoint(bp, "/products", "GET", summary="List products", query=ProductQuery, response=ProductOut, paginated=True,
+          errors=(400, 401))
+def list_products(args):
+    stmt = select(Product)
+    if args.get("q"):
+        stmt = stmt.where(or_(Product.name.contains(args["q"], autoescape=True), Product.sku == args["q"],
+                              Product.barcode == args["q"]))
+    if args.get("category"):
+        stmt = stmt.where(Product.category == args["category"])
+    rows, next_cursor = keyset_page(stmt, Product.id, args.get("cursor"), args["limit"])
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+@endpoint(bp, "/products/<int:product_id>", "PATCH", summary="Change a product", body=ProductPatch,
+          response=ProductOut, role="manager", errors=(400, 401, 403, 404, 409))
+def patch_product(product_id, body):
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"product {product_id} not found")
+    for key, value in body.items():
+        setattr(product, key, value)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("a product with this SKU or barcode exists", fields={"sku": ["Already in use."]}) from exc
+    return product
+
+
+@endpoint(bp, "/stores", "GET", summary="Stores the caller works in", response=StoreOut, many=True, errors=(401,))
+def list_stores():
+    ids = principal().store_ids()
+    stmt = select(Store).order_by(Store.code)
+    if ids is not None:
+        stmt = stmt.where(Store.id.in_(ids))
+    return list(db.session.scalars(stmt))
+
+
+@endpoint(bp, "/stores", "POST", summary="Open a store (owner)", body=StoreIn, response=StoreOut, status=201,
+          role="owner", errors=(400, 401, 403, 409))
+def create_store(body):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from core.errors import InvalidInput
+
+    try:
+        ZoneInfo(body["timezone"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput("unknown time zone", fields={"timezone": [f"Unknown time zone {body['timezone']}."]}) from exc
+    store = Store(**body)
+    db.session.add(store)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict(f"store {body['code']} exists", fields={"code": ["Already in use."]}) from exc
+    audit("store_create", actor=principal().user, target=store, store=store)
+    db.session.commit()
+    return store, 201

@@ -1,0 +1,139 @@
+"""Customer endpoints: profiles, search, consents."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from sqlalchemy import exists, or_, select
+
+from core.api.http import endpoint, keyset_page, principal, resolve_store
+from core.api.schemas import ConsentChange, CustomerCreate, CustomerOut, CustomerPatch, CustomerQuery
+from core.api.serialize import customer_dict
+from core.audit import audit
+from core.crypto import cipher
+from core.errors import InvalidInput, NotFound
+from core.extensions import db
+from core.models import Customer, CustomerTag, Sale, Visit
+from core.services import customers as svc
+from core.services.phones import normalise_phone
+
+bp = Blueprint("customers", __name__)
+bp.storecrm_tag = "customers"
+
+
+def visible_filter(store_ids):
+    """Customers a caller working in `store_ids` may see: home store, or a sale or visit there."""
+    return or_(
+        Customer.home_store_id.in_(store_ids),
+        exists().where(Sale.customer_id == Customer.id, Sale.store_id.in_(store_ids)),
+        exists().where(Visit.customer_id == Customer.id, Visit.store_id.in_(store_ids)),
+    )
+
+
+def load_visible(customer_id: int) -> Customer:
+    """The customer, or 404 when it does not exist or is outside the caller's stores."""
+    customer = db.session.get(Customer, customer_id)
+    if customer is None or customer.erased_at is not None:
+        raise NotFound(f"customer {customer_id} not found")
+    ids = principal().store_ids()
+    if ids is not None:
+        visible = db.session.scalar(select(Customer.id).where(Customer.id == customer_id, visible_filter(ids)))
+        if visible is None:
+            raise NotFound(f"customer {customer_id} not found")
+    return customer
+
+
+def reveal_and_audit(customer: Customer, reason: str) -> bool:
+    who = principal()
+    if who.reveals_personal_data:
+        audit("unmask", actor=who.user, target=customer, details={"via": reason})
+        return True
+    return False
+
+
+@endpoint(bp, "/customers", "POST", summary="Create a customer profile", body=CustomerCreate, response=CustomerOut,
+          status=201, errors=(400, 401, 403, 409))
+def create_customer(body):
+    store = resolve_store(body.pop("store", None))
+    who = principal()
+    customer = svc.create_customer(db.session, store, body, user=who.user, actor=who.name)
+    reveal = reveal_and_audit(customer, "create")
+    db.session.commit()
+    return customer_dict(customer, reveal), 201
+
+
+@endpoint(bp, "/customers", "GET", summary="Search customers", query=CustomerQuery, response=CustomerOut, many=True,
+          paginated=True, errors=(400, 401))
+def list_customers(args):
+    who = principal()
+    stmt = select(Customer).where(Customer.erased_at.is_(None))
+    ids = who.store_ids()
+    if args.get("store"):
+        ids = [resolve_store(args["store"]).id]
+    if ids is not None:
+        stmt = stmt.where(visible_filter(ids))
+    if args.get("phone"):
+        try:
+            phone = normalise_phone(args["phone"])
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, fields={"phone": exc.fields["phone"]}) from exc
+        stmt = stmt.where(Customer.phone_hash.in_(cipher().lookup_hashes(phone)))
+    if args.get("q"):
+        term = args["q"].strip()
+        stmt = stmt.where(or_(Customer.name.contains(term, autoescape=True), Customer.code == term))
+    if args.get("tag"):
+        stmt = stmt.where(exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == args["tag"]))
+    for key in ("final_class", "lifecycle"):
+        if args.get(key):
+            stmt = _class_filter(stmt, key, args[key], ids)
+    rows, next_cursor = keyset_page(stmt, Customer.id, args.get("cursor"), args["limit"])
+    reveal = bool(args.get("reveal")) and who.reveals_personal_data
+    if reveal and rows:
+        audit("unmask", actor=who.user, target=("customer_list", len(rows)), details={"ids": [c.id for c in rows]})
+        db.session.commit()
+    return {"items": [customer_dict(c, reveal) for c in rows], "next_cursor": next_cursor}
+
+
+def _class_filter(stmt, key, value, store_ids):
+    """Filter by a classification; the classification module registers how (issue: classes)."""
+    from flask import current_app
+
+    apply = current_app.extensions.get("storecrm.class_filters", {}).get(key)
+    if apply is None:
+        raise InvalidInput(f"filtering by {key} is not available", fields={key: ["Classification is not computed."]})
+    return apply(stmt, value, store_ids)
+
+
+@endpoint(bp, "/customers/<int:customer_id>", "GET", summary="Read a customer (masked per role)",
+          response=CustomerOut, errors=(401, 404))
+def get_customer(customer_id):
+    customer = load_visible(customer_id)
+    reveal = reveal_and_audit(customer, "read")
+    db.session.commit()
+    return customer_dict(customer, reveal)
+
+
+@endpoint(bp, "/customers/<int:customer_id>", "PATCH", summary="Update a customer profile", body=CustomerPatch,
+          response=CustomerOut, errors=(400, 401, 404, 409))
+def patch_customer(customer_id, body):
+    customer = load_visible(customer_id)
+    who = principal()
+    consents = body.pop("consents", None) or []
+    svc.update_customer(db.session, customer, body, user=who.user, actor=who.name,
+                        store=who.store or customer.home_store)
+    for consent in consents:
+        svc.set_consent(db.session, customer, consent["channel"], consent["granted"], source=consent["source"],
+                        proof=consent.get("proof"), user=who.user, store=who.store)
+    reveal = reveal_and_audit(customer, "update")
+    db.session.commit()
+    return customer_dict(customer, reveal)
+
+
+@endpoint(bp, "/customers/<int:customer_id>/consents", "POST", summary="Grant or withdraw a channel's marketing consent",
+          body=ConsentChange, response=CustomerOut, status=201, errors=(400, 401, 404))
+def change_consent(customer_id, body):
+    customer = load_visible(customer_id)
+    who = principal()
+    svc.set_consent(db.session, customer, body["channel"], body["granted"], source=body["source"],
+                    proof=body.get("proof"), user=who.user, store=who.store)
+    db.session.commit()
+    return customer_dict(customer, who.reveals_personal_data), 201

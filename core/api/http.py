@@ -1,0 +1,247 @@
+"""The API's plumbing: bearer auth, the one error shape, schema-checked input, cursor
+pagination, and the registry of operations that the OpenAPI document is generated from."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+from dataclasses import dataclass, field
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+from marshmallow import Schema, ValidationError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from core.extensions import db
+from core.models import ApiToken, Store, User
+from core.models.user import ROLE_RANK
+from core.services.store_plugins import flatten_errors
+
+API_PREFIX = "/api/v1"
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+def error_response(status: int, code: str, message: str, fields: dict | None = None, details: dict | None = None):
+    body = {"error": {"code": code, "message": message}}
+    if fields:
+        body["error"]["fields"] = fields
+    if details:
+        body["error"].update(details)
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+              409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "unprocessable", 429: "too_many_requests"}
+
+
+def register_error_handlers(app) -> None:
+    def is_api() -> bool:
+        return request.path.startswith(API_PREFIX)
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        db.session.rollback()
+        return error_response(exc.status, exc.code, exc.message, exc.fields, exc.details)
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):
+        db.session.rollback()
+        return error_response(400, "validation_error", "The request has invalid fields.", flatten_errors(exc.messages))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if not is_api():
+            return exc
+        return error_response(exc.code or 500, HTTP_CODES.get(exc.code, "error"), exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return _http(exc)
+        db.session.rollback()
+        current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if not is_api():
+            raise exc
+        # Never a stack trace (or a customer's data inside one) in the answer.
+        return error_response(500, "internal_error", "Something went wrong; the error was logged.")
+
+
+# --- who is asking ------------------------------------------------------------------------------
+
+@dataclass
+class Principal:
+    """The caller behind a bearer token: a till (store token) or a person (user token)."""
+
+    token: ApiToken
+    store: Store | None = None
+    user: User | None = None
+
+    @property
+    def name(self) -> str:
+        return self.user.username if self.user else f"till:{self.store.code}:{self.token.name}"
+
+    @property
+    def role(self) -> str:
+        # A till acts at staff level in its own store.
+        return self.user.role if self.user else "staff"
+
+    def at_least(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    @property
+    def is_owner(self) -> bool:
+        return self.user is not None and self.user.role == "owner"
+
+    def store_ids(self) -> list[int] | None:
+        """The stores this caller acts in; None means every store (an owner)."""
+        if self.store is not None:
+            return [self.store.id]
+        if self.user.role == "owner":
+            return None
+        return [s.id for s in self.user.stores]
+
+    def can_act_in(self, store: Store) -> bool:
+        ids = self.store_ids()
+        return ids is None or store.id in ids
+
+    @property
+    def reveals_personal_data(self) -> bool:
+        return self.user is not None and self.user.at_least("manager")
+
+
+def authenticate() -> Principal:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        abort(401, "A bearer token is required: Authorization: Bearer <token>.")
+    raw = header[7:].strip()
+    token = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(raw))).first()
+    if token is None or token.revoked or (token.user is not None and not token.user.active):
+        abort(401, "The token is unknown or revoked.")
+    return Principal(token=token, store=token.store, user=token.user)
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+def resolve_store(code: str | None) -> Store:
+    """The store a request acts in: a till's own, or the one a person names (`store`)."""
+    who = principal()
+    if who.store is not None:
+        if code and code != who.store.code:
+            raise Forbidden(f"this token acts only in store {who.store.code}")
+        return who.store
+    if not code:
+        stores = who.user.stores
+        if who.user.role != "owner" and len(stores) == 1:
+            return stores[0]
+        raise InvalidInput("name the store", fields={"store": ["Missing store code."]})
+    store = db.session.scalars(select(Store).where(Store.code == code)).first()
+    if store is None:
+        raise NotFound(f"no store {code}")
+    if not who.can_act_in(store):
+        raise Forbidden(f"you do not work in store {code}")
+    return store
+
+
+# --- operations and their documentation -------------------------------------------------------------
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    summary: str
+    tag: str
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    response: type[Schema] | None = None
+    response_many: bool = False
+    status: int = 200
+    paginated: bool = False
+    role: str | None = "staff"
+    errors: tuple[int, ...] = field(default_factory=tuple)
+
+
+def endpoint(bp: Blueprint, rule: str, method: str = "GET", *, summary: str, body=None, query=None, response=None,
+             many: bool = False, status: int = 200, paginated: bool = False, role: str | None = "staff",
+             errors: tuple[int, ...] = ()):
+    """Route + auth + schema-checked input + an entry in the OpenAPI document.
+
+    The view receives `body=` (loaded body) and/or `args=` (loaded query) when schemas are given."""
+    tag = getattr(bp, "storecrm_tag", bp.name)
+
+    def decorator(view):
+        op = Operation(rule=(bp.url_prefix or "") + rule, method=method.lower(), summary=summary, tag=tag, body=body,
+                       query=query, response=response, response_many=many, status=status, paginated=paginated,
+                       role=role, errors=errors)
+        bp.storecrm_operations = getattr(bp, "storecrm_operations", [])
+        bp.storecrm_operations.append(op)
+
+        @functools.wraps(view)
+        def wrapped(**kwargs):
+            if role is not None:
+                g.principal = authenticate()
+                if not g.principal.at_least(role):
+                    raise Forbidden(f"this needs the {role} role")
+            if body is not None:
+                payload = request.get_json(silent=True)
+                if payload is None:
+                    raise InvalidInput("The body must be a JSON object.", fields={"_body": ["Send JSON."]})
+                kwargs["body"] = body().load(payload)
+            if query is not None:
+                kwargs["args"] = query().load(request.args.to_dict())
+            result = view(**kwargs)
+            return _dump(result, op) if response is not None else result
+
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapped, methods=[method])
+        return wrapped
+
+    return decorator
+
+
+def _dump(result, op: Operation):
+    status = None
+    if isinstance(result, tuple):
+        result, status = result
+    if op.paginated:
+        result = {"items": op.response(many=True).dump(result["items"]), "next_cursor": result["next_cursor"]}
+    else:
+        result = op.response(many=op.response_many).dump(result)
+    return (result, status) if status else result
+
+
+def openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+# --- pagination --------------------------------------------------------------------------------------
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return int(json.loads(base64.urlsafe_b64decode(padded.encode()))["after"])
+    except Exception as exc:  # noqa: BLE001 - any garbage is the caller's mistake
+        raise InvalidInput("invalid cursor", fields={"cursor": ["Not a cursor this API gave out."]}) from exc
+
+
+def keyset_page(stmt, id_column, cursor: str | None, limit: int):
+    """One page of `stmt` ordered by `id_column`, stable under inserts. Returns (rows, next)."""
+    after = decode_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(id_column > after)
+    rows = list(db.session.scalars(stmt.order_by(id_column).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+

@@ -1,0 +1,141 @@
+"""Sales, quotes, refunds and visits: what a till posts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Blueprint, current_app
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from core.api.http import endpoint, principal, resolve_store
+from core.api.schemas import (
+    QuoteIn, QuoteOut, RefundIn, RefundOut, SaleBatchIn, SaleIn, SaleOut, VisitIn, VisitOut,
+)
+from core.api.serialize import sale_dict, sale_effects
+from core.errors import DomainError, NotFound
+from core.extensions import db
+from core.models import Product, Sale, money
+from core.plugins import HookContext
+from core.services import sales as svc
+from core.services.store_plugins import flatten_errors
+
+bp = Blueprint("sales", __name__)
+bp.storecrm_tag = "sales"
+
+
+def load_sale(sale_id: int) -> Sale:
+    sale = db.session.get(Sale, sale_id)
+    if sale is None or not principal().can_act_in(sale.store):
+        raise NotFound(f"sale {sale_id} not found")
+    return sale
+
+
+def answer(sale: Sale) -> dict:
+    who = principal()
+    return {**sale_dict(sale), "effects": sale_effects(sale, user=who.user, actor=who.name)}
+
+
+@endpoint(bp, "/sales/quote", "POST", summary="Price a cart with the plugins' adjustments (nothing is written)",
+          body=QuoteIn, response=QuoteOut, errors=(400, 401, 403))
+def quote(body):
+    store = resolve_store(body.get("store"))
+    who = principal()
+    skus = {line["sku"] for line in body["lines"]}
+    products = {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(skus)))}
+    lines, errors = [], {}
+    for i, line in enumerate(body["lines"]):
+        product = products.get(line["sku"])
+        if product is None:
+            errors[f"lines.{i}.sku"] = [f"Unknown product {line['sku']}."]
+            continue
+        unit_price = line.get("unit_price") if line.get("unit_price") is not None else product.price
+        discount = line.get("discount") or Decimal("0")
+        lines.append({"sku": product.sku, "name": product.name, "category": product.category, "quantity": line["quantity"],
+                      "unit_price": unit_price, "discount": discount,
+                      "amount": money(line["quantity"] * unit_price) - discount,
+                      "full_price": discount == 0 and unit_price >= product.price})
+    if errors:
+        raise DomainError("the cart has invalid lines", fields=errors)
+    customer = None
+    if body.get("customer"):
+        # A quote writes nothing: an unknown phone is simply a customer without perks.
+        ref = body["customer"]
+        from core.services.customers import find_by_phone, get_customer
+
+        customer = (get_customer(db.session, ref["id"]) if ref.get("id") is not None
+                    else find_by_phone(db.session, ref["phone"]) if ref.get("phone") else None)
+    subtotal = sum((l["amount"] for l in lines), Decimal("0.00"))
+    cart = {"lines": lines, "subtotal": subtotal, "options": body.get("options") or {}}
+    reg = current_app.extensions["storecrm.plugins"]
+    ctx = HookContext(session=db.session, store=store, user=who.user, actor=who.name, registry=reg)
+    adjustments = []
+    for adjusted in reg.collect_enabled("sale_quote", ctx, cart=cart, customer=customer).values():
+        adjustments.extend(adjusted or [])
+    db.session.rollback()  # a quote never writes
+    total = subtotal + sum((money(a["amount"]) for a in adjustments), Decimal("0.00"))
+    return {"subtotal": subtotal, "adjustments": adjustments, "total": max(total, Decimal("0.00"))}
+
+
+@endpoint(bp, "/sales", "POST", summary="Record a sale; the same external_id again returns the first sale (200)",
+          body=SaleIn, response=SaleOut, status=201, errors=(400, 401, 403, 422))
+def create_sale(body):
+    store = resolve_store(body.pop("store", None))
+    who = principal()
+    sale, created = svc.record_sale(db.session, store, body, user=who.user, actor=who.name)
+    result = answer(sale)
+    db.session.commit()
+    return result, (201 if created else 200)
+
+
+@endpoint(bp, "/sales/batch", "POST", summary="Up to 1,000 sales from a till that was offline; one result per sale",
+          body=SaleBatchIn, errors=(400, 401, 403))
+def create_sales_batch(body):
+    store = resolve_store(body.get("store"))
+    who = principal()
+    results = []
+    for index, raw in enumerate(body["sales"]):
+        try:
+            data = SaleIn().load({k: v for k, v in raw.items() if k != "store"})
+            sale, created = svc.record_sale(db.session, store, data, user=who.user, actor=who.name)
+            results.append({"index": index, "status": 201 if created else 200, "id": sale.id,
+                            "external_id": sale.external_id})
+        except ValidationError as exc:
+            db.session.rollback()
+            results.append({"index": index, "status": 400, "error": {"code": "validation_error", "message": "invalid sale",
+                                                                     "fields": flatten_errors(exc.messages)}})
+        except DomainError as exc:
+            db.session.rollback()
+            results.append({"index": index, "status": exc.status,
+                            "error": {"code": exc.code, "message": exc.message, "fields": exc.fields}})
+    return {"results": results}
+
+
+@endpoint(bp, "/sales/<int:sale_id>", "GET", summary="Read a sale", response=SaleOut, errors=(401, 404))
+def get_sale(sale_id):
+    return answer(load_sale(sale_id))
+
+
+@endpoint(bp, "/sales/<int:sale_id>/refunds", "POST", summary="Refund some lines, or all that is not yet refunded",
+          body=RefundIn, response=RefundOut, status=201, errors=(400, 401, 404, 422))
+def refund(sale_id, body):
+    who = principal()
+    sale = db.session.scalars(select(Sale).where(Sale.id == sale_id).with_for_update()).first()
+    if sale is None or not who.can_act_in(sale.store):
+        raise NotFound(f"sale {sale_id} not found")
+    refund_row = svc.refund_sale(db.session, sale, body, user=who.user, actor=who.name)
+    db.session.commit()
+    return {"id": refund_row.id, "sale_id": sale.id, "reason": refund_row.reason, "amount": refund_row.amount,
+            "created_at": refund_row.created_at, "sale": sale_dict(sale),
+            "effects": sale_effects(sale, user=who.user, actor=who.name)}, 201
+
+
+@endpoint(bp, "/visits", "POST", summary="Record a visit", body=VisitIn, response=VisitOut, status=201,
+          errors=(400, 401, 403))
+def create_visit(body):
+    store = resolve_store(body.pop("store", None))
+    who = principal()
+    visit = svc.record_visit(db.session, store, body, user=who.user, actor=who.name)
+    db.session.commit()
+    return {"id": visit.id, "store": store.code, "customer_id": visit.customer_id, "occurred_at": visit.occurred_at,
+            "purpose": visit.purpose, "purchased": visit.purchased, "effects": {}}, 201

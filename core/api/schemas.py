@@ -1,0 +1,341 @@
+"""marshmallow schemas of the core API: what comes in is validated, what goes out is described."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from core.models.customer import CONSENT_CHANNELS
+
+Money = lambda **kw: fields.Decimal(as_string=True, places=2, allow_nan=False, **kw)  # noqa: E731
+
+
+class Quantity(fields.Decimal):
+    """Loaded as Decimal; written as a JSON number (2, 0.5), as api.md says quantities are."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+class Strict(Schema):
+    class Meta:
+        ordered = True
+
+
+# --- customers --------------------------------------------------------------------------------------
+
+class ConsentIn(Strict):
+    channel = fields.String(required=True, validate=validate.OneOf(CONSENT_CHANNELS))
+    granted = fields.Boolean(required=True)
+    source = fields.String(load_default="api", validate=validate.Length(max=64))
+    proof = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class CustomerIn(Strict):
+    code = fields.String(allow_none=True, validate=validate.Length(max=64))
+    name = fields.String(validate=validate.Length(max=200))
+    gender = fields.String(allow_none=True, validate=validate.OneOf(["male", "female", "other", "unknown"]))
+    birthday = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD, or --MM-DD when the year is unknown"})
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    email = fields.Email(allow_none=True)
+    address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    wechat_id = fields.String(allow_none=True, validate=validate.Length(max=100))
+    occupation = fields.String(allow_none=True, validate=validate.Length(max=200))
+    household = fields.String(allow_none=True, validate=validate.Length(max=200))
+    personality = fields.String(allow_none=True, validate=validate.Length(max=200))
+    hobbies = fields.List(fields.String(validate=validate.Length(max=100)), validate=validate.Length(max=50))
+    needs = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    notes = fields.String(allow_none=True, validate=validate.Length(max=4000))
+    preferences = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)),
+                              values=fields.String(validate=validate.Length(max=500)))
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50))
+    source_channel = fields.String(allow_none=True, validate=validate.Length(max=32))
+    home_store = fields.String(allow_none=True)
+    consents = fields.List(fields.Nested(ConsentIn), load_only=True)
+
+
+class CustomerCreate(CustomerIn):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    store = fields.String(load_default=None, metadata={"description": "store code (user tokens)"})
+
+
+class CustomerPatch(CustomerIn):
+    pass
+
+
+class ConsentOut(Strict):
+    channel = fields.String()
+    purpose = fields.String()
+    granted = fields.Boolean()
+    source = fields.String()
+    at = fields.AwareDateTime()
+
+
+class CustomerOut(Strict):
+    id = fields.Integer()
+    code = fields.String(allow_none=True)
+    name = fields.String()
+    gender = fields.String(allow_none=True)
+    birthday = fields.String(allow_none=True)
+    age = fields.Integer(allow_none=True)
+    phone = fields.String(allow_none=True, metadata={"description": "masked (138****8000) unless the caller may see it"})
+    email = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    wechat_id = fields.String(allow_none=True)
+    occupation = fields.String(allow_none=True)
+    household = fields.String(allow_none=True)
+    personality = fields.String(allow_none=True)
+    hobbies = fields.List(fields.String())
+    needs = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    preferences = fields.Dict(keys=fields.String(), values=fields.String())
+    tags = fields.List(fields.String())
+    source_channel = fields.String(allow_none=True)
+    home_store = fields.String(allow_none=True)
+    consents = fields.List(fields.Nested(ConsentOut))
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class CustomerQuery(Strict):
+    phone = fields.String()
+    q = fields.String(validate=validate.Length(max=100))
+    tag = fields.String()
+    store = fields.String()
+    final_class = fields.String()
+    lifecycle = fields.String()
+    reveal = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+
+
+class ConsentChange(ConsentIn):
+    pass
+
+
+# --- catalogue --------------------------------------------------------------------------------------
+
+class ProductIn(Strict):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    barcode = fields.String(allow_none=True, validate=validate.Length(max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    category = fields.String(allow_none=True, validate=validate.Length(max=100))
+    brand = fields.String(allow_none=True, validate=validate.Length(max=100))
+    price = Money(required=True, validate=validate.Range(min=0))
+    cost = Money(allow_none=True, validate=validate.Range(min=0))
+    attributes = fields.Dict(keys=fields.String(), values=fields.String())
+    active = fields.Boolean(load_default=True)
+
+
+class ProductPatch(ProductIn):
+    sku = fields.String(validate=validate.Length(min=1, max=64))
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    price = Money(validate=validate.Range(min=0))
+
+
+class ProductOut(Strict):
+    id = fields.Integer()
+    sku = fields.String()
+    barcode = fields.String(allow_none=True)
+    name = fields.String()
+    category = fields.String(allow_none=True)
+    brand = fields.String(allow_none=True)
+    price = Money()
+    cost = Money(allow_none=True)
+    attributes = fields.Dict()
+    active = fields.Boolean()
+
+
+class ProductQuery(Strict):
+    q = fields.String(validate=validate.Length(max=100))
+    category = fields.String()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()
+
+
+# --- sales ------------------------------------------------------------------------------------------
+
+class CustomerRef(Strict):
+    id = fields.Integer()
+    code = fields.String()
+    phone = fields.String()
+    name = fields.String()
+
+    @validates_schema
+    def one_key(self, data, **kwargs):
+        if not any(k in data for k in ("id", "code", "phone")):
+            raise ValidationError("Give id, code or phone.")
+
+
+class SaleLineIn(Strict):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    quantity = fields.Decimal(required=True, places=3, allow_nan=False,
+                              validate=validate.Range(min=0, min_inclusive=False, max=100000))
+    unit_price = Money(validate=validate.Range(min=0, max=10_000_000))
+    discount = Money(load_default=None, validate=validate.Range(min=0))
+
+
+class AdjustmentIn(Strict):
+    source = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    label = fields.String(allow_none=True)
+    amount = Money(required=True, validate=validate.Range(min=-10_000_000, max=10_000_000))
+    data = fields.Dict()
+
+
+class PaymentIn(Strict):
+    method = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    amount = Money(required=True, validate=validate.Range(min=0, max=10_000_000))
+    data = fields.Dict()
+
+
+class SaleIn(Strict):
+    store = fields.String()
+    external_id = fields.String(validate=validate.Length(min=1, max=100))
+    occurred_at = fields.AwareDateTime()
+    customer = fields.Nested(CustomerRef, allow_none=True)
+    staff = fields.String(allow_none=True)
+    channel = fields.String(validate=validate.Length(max=32))
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    lines = fields.List(fields.Nested(SaleLineIn), required=True, validate=validate.Length(min=1, max=500))
+    adjustments = fields.List(fields.Nested(AdjustmentIn), validate=validate.Length(max=50))
+    payments = fields.List(fields.Nested(PaymentIn), validate=validate.Length(max=20))
+
+
+class SaleBatchIn(Strict):
+    store = fields.String()
+    sales = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class QuoteIn(Strict):
+    store = fields.String()
+    customer = fields.Nested(CustomerRef, allow_none=True)
+    lines = fields.List(fields.Nested(SaleLineIn), required=True, validate=validate.Length(min=1, max=500))
+    options = fields.Dict(metadata={"description": "plugin options, e.g. {\"redeem_points\": 500, \"coupon\": \"ABC\"}"})
+
+
+class AdjustmentOut(Strict):
+    source = fields.String()
+    code = fields.String()
+    label = fields.String(allow_none=True)
+    amount = Money()
+    data = fields.Dict()
+
+
+class QuoteOut(Strict):
+    subtotal = Money()
+    adjustments = fields.List(fields.Nested(AdjustmentOut))
+    total = Money()
+
+
+class SaleLineOut(Strict):
+    sku = fields.String()
+    name = fields.String()
+    quantity = Quantity()
+    unit_price = Money()
+    discount = Money()
+    amount = Money()
+    refunded_quantity = Quantity()
+
+
+class PaymentOut(Strict):
+    method = fields.String()
+    amount = Money()
+
+
+class SaleOut(Strict):
+    id = fields.Integer()
+    store = fields.String()
+    external_id = fields.String(allow_none=True)
+    occurred_at = fields.AwareDateTime()
+    customer_id = fields.Integer(allow_none=True)
+    staff = fields.String(allow_none=True)
+    channel = fields.String()
+    status = fields.String()
+    lines = fields.List(fields.Nested(SaleLineOut))
+    adjustments = fields.List(fields.Nested(AdjustmentOut))
+    payments = fields.List(fields.Nested(PaymentOut))
+    subtotal = Money()
+    adjustment_total = Money()
+    total = Money()
+    refunded_total = Money()
+    effects = fields.Dict(metadata={"description": "what each enabled plugin did, keyed by plugin"})
+
+
+class RefundLineIn(Strict):
+    sku = fields.String(required=True)
+    quantity = fields.Decimal(required=True, places=3, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False))
+
+
+class RefundIn(Strict):
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+    lines = fields.List(fields.Nested(RefundLineIn), validate=validate.Length(min=1, max=500))
+
+
+class RefundOut(Strict):
+    id = fields.Integer()
+    sale_id = fields.Integer()
+    reason = fields.String()
+    amount = Money()
+    created_at = fields.AwareDateTime()
+    sale = fields.Nested(SaleOut)
+    effects = fields.Dict()
+
+
+class VisitIn(Strict):
+    store = fields.String()
+    occurred_at = fields.AwareDateTime()
+    customer = fields.Nested(CustomerRef, allow_none=True)
+    staff = fields.String(allow_none=True)
+    purpose = fields.String(allow_none=True, validate=validate.Length(max=200))
+    duration_minutes = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=24 * 60))
+    products_viewed = fields.List(fields.String(), validate=validate.Length(max=100))
+    notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    purchased = fields.Boolean(load_default=False)
+
+
+class VisitOut(Strict):
+    id = fields.Integer()
+    store = fields.String()
+    customer_id = fields.Integer(allow_none=True)
+    occurred_at = fields.AwareDateTime()
+    purpose = fields.String(allow_none=True)
+    purchased = fields.Boolean()
+    effects = fields.Dict()
+
+
+# --- stores and plugins -------------------------------------------------------------------------------
+
+class StoreIn(Strict):
+    code = fields.String(required=True, validate=[validate.Length(min=1, max=32), validate.Regexp(r"^[A-Za-z0-9_-]+$")])
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    timezone = fields.String(load_default="Asia/Shanghai")
+    currency = fields.String(load_default="CNY", validate=validate.Length(equal=3))
+    address = fields.String(allow_none=True)
+
+
+class StoreOut(Strict):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    timezone = fields.String()
+    currency = fields.String()
+    address = fields.String(allow_none=True)
+
+
+class PluginOut(Strict):
+    name = fields.String()
+    version = fields.String()
+    summary = fields.String()
+    depends = fields.List(fields.String())
+    enabled = fields.Boolean()
+    error = fields.String(allow_none=True)
+
+
+class PluginToggle(Strict):
+    enabled = fields.Boolean(required=True)
+
+
+class PageOf(Strict):
+    next_cursor = fields.String(allow_none=True)

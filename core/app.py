@@ -1,0 +1,76 @@
+"""The app factory: config, extensions, plugins, blueprints — wired in one place."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+from sqlalchemy import event
+
+from core.config import load_config
+from core.crypto import DataCipher
+from core.extensions import db
+from core.jobs import JobQueue
+from core.plugins.registry import PluginRegistry
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict | None = None, plugins=()) -> Flask:
+    """Build an app. `config` overrides the environment; `plugins` are extra Manifests
+    registered after the installed ones (tests use this for tiny test plugins)."""
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("STORECRM_INSTANCE_PATH") or os.path.abspath("instance")
+    app = Flask("storecrm", instance_path=instance_path, root_path=os.path.dirname(__file__))
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(load_config(app.instance_path, config))
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    with app.app_context():
+        _tune_engine(db.engine)
+    app.extensions["storecrm.cipher"] = DataCipher(app.config["DATA_KEY"])
+
+    registry = PluginRegistry()
+    registry.load(app.config["PLUGINS"], app.config["PLUGINS_STRICT"], extra=list(plugins))
+    app.extensions["storecrm.plugins"] = registry
+    app.extensions["storecrm.jobs"] = JobQueue(app)
+
+    from core.api import init_api
+
+    init_api(app)
+    from core.admin import init_admin
+
+    init_admin(app)
+    registry.call_registration("register_blueprints", app=app)
+    registry.call_registration("register_cli_commands", cli=app.cli)
+
+    @app.teardown_appcontext
+    def _remove_session(exc):
+        db.session.remove()
+
+    return app
+
+
+def _tune_engine(engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, record):
+        # Let SQLAlchemy drive transactions itself (see "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Take the write lock up front: a deferred transaction that later upgrades to a writer
+        # fails with "database is locked" at once instead of waiting for the busy timeout.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,300 @@
+"""The `storecrm` command: a Flask CLI group with the commands of architecture.md."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from core.errors import DomainError
+
+
+def _create_app():
+    from core.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def cli():
+    """storecrm: customer management for shops and chains of branch stores."""
+
+
+def main():
+    from core.config import ConfigError
+
+    try:
+        cli.main(prog_name="storecrm")
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _store(code: str):
+    from core.extensions import db
+    from core.models import Store
+
+    store = db.session.scalars(select(Store).where(Store.code == code)).first()
+    if store is None:
+        fail(f"no store with code {code!r}; `storecrm stores list` shows them")
+    return store
+
+
+# --- keys and database ---------------------------------------------------------------------------
+
+@cli.group()
+def keys():
+    """Data encryption keys."""
+
+
+@keys.command("generate")
+def keys_generate():
+    """Print a new STORECRM_DATA_KEY."""
+    from core.crypto import generate_key
+
+    click.echo(generate_key())
+
+
+@cli.group()
+def db():
+    """Database schema (Alembic: one branch for the core, one per plugin)."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade():
+    """Apply every pending migration of the core and the installed plugins."""
+    from core.migrate import upgrade
+
+    upgrade(current_app)
+    click.echo("database is up to date")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--branch", default="core", show_default=True, help='"core" or a plugin name')
+@with_appcontext
+def db_revision(message, branch):
+    """Autogenerate a migration for the core or one plugin."""
+    from core.migrate import revision
+
+    revision(current_app, message, branch)
+
+
+# --- stores, users, tokens -------------------------------------------------------------------------
+
+@cli.group()
+def stores():
+    """Stores of the chain."""
+
+
+@stores.command("create")
+@click.argument("code")
+@click.argument("name")
+@click.option("--timezone", default="Asia/Shanghai", show_default=True)
+@click.option("--currency", default="CNY", show_default=True)
+@with_appcontext
+def stores_create(code, name, timezone, currency):
+    """Open a store with CODE (used by tills and URLs) and NAME."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from core.extensions import db as database
+    from core.models import Store
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--timezone: unknown time zone {timezone!r} (e.g. Asia/Shanghai)")
+    if database.session.scalars(select(Store).where(Store.code == code)).first():
+        fail(f"a store with code {code!r} exists already")
+    database.session.add(Store(code=code, name=name, timezone=timezone, currency=currency.upper()))
+    database.session.commit()
+    click.echo(f"store {code} created")
+
+
+@stores.command("list")
+@with_appcontext
+def stores_list():
+    from core.extensions import db as database
+    from core.models import Store
+
+    for store in database.session.scalars(select(Store).order_by(Store.code)):
+        click.echo(f"{store.code}\t{store.name}\t{store.timezone}")
+
+
+@cli.group()
+def users():
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["owner", "manager", "staff"]), default="staff", show_default=True)
+@click.option("--store", "store_codes", multiple=True, help="a store this person works in (repeatable)")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", "display_name", default="")
+@with_appcontext
+def users_create(username, role, store_codes, password, display_name):
+    """Create a staff account."""
+    from core.extensions import db as database
+    from core.models import User
+
+    if len(password) < 8:
+        fail("--password: use at least 8 characters")
+    if database.session.scalars(select(User).where(User.username == username)).first():
+        fail(f"user {username!r} exists already")
+    if role != "owner" and not store_codes:
+        fail("--store: a manager or staff member works in at least one store")
+    user = User(username=username, role=role, display_name=display_name or username)
+    user.set_password(password)
+    user.stores = [_store(c) for c in store_codes]
+    database.session.add(user)
+    database.session.commit()
+    click.echo(f"user {username} ({role}) created")
+
+
+@cli.group()
+def tokens():
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.option("--store", "store_code", help="a till token acting only in this store")
+@click.option("--user", "username", help="a token acting as this person")
+@click.option("--name", default="api", show_default=True)
+@with_appcontext
+def tokens_create(store_code, username, name):
+    """Print a new API token (shown once; only its hash is kept)."""
+    from core.extensions import db as database
+    from core.models import ApiToken, User
+
+    if bool(store_code) == bool(username):
+        fail("give exactly one of --store CODE or --user USERNAME")
+    store = _store(store_code) if store_code else None
+    user = None
+    if username:
+        user = database.session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            fail(f"--user: no user {username!r}")
+    token, raw = ApiToken.issue(name, store=store, user=user)
+    database.session.add(token)
+    database.session.commit()
+    click.echo(raw)
+
+
+# --- plugins ---------------------------------------------------------------------------------------
+
+@cli.group()
+def plugins():
+    """Installed plugins and their per-store switches."""
+
+
+@plugins.command("list")
+@click.option("--store", "store_code", help="show whether each is on in this store")
+@with_appcontext
+def plugins_list(store_code):
+    reg = current_app.extensions["storecrm.plugins"]
+    enabled = reg.enabled_in(_store(store_code)) if store_code else frozenset()
+    for name in reg.ordered(reg.manifests):
+        m = reg.manifests[name]
+        state = ("on " if name in enabled else "off") if store_code else ""
+        deps = f" (depends on {', '.join(m.depends)})" if m.depends else ""
+        click.echo(f"{state}{' ' if state else ''}{m.name} {m.version} - {m.summary}{deps}")
+    for name, error in reg.load_errors.items():
+        click.echo(f"FAILED {name}: {error}", err=True)
+
+
+def _toggle(store_code, name, on: bool):
+    from core.extensions import db as database
+    from core.services.store_plugins import disable_plugin, enable_plugin
+
+    store = _store(store_code)
+    try:
+        if on:
+            switched = enable_plugin(database.session, store, name, actor="cli")
+            database.session.commit()
+            click.echo(f"enabled in {store.code}: {', '.join(switched) or name + ' (already on)'}")
+        else:
+            changed = disable_plugin(database.session, store, name, actor="cli")
+            database.session.commit()
+            click.echo(f"disabled {name} in {store.code}" if changed else f"{name} was not on in {store.code}")
+    except DomainError as exc:
+        database.session.rollback()
+        fail(exc.message)
+
+
+@plugins.command("enable")
+@click.argument("name")
+@click.option("--store", "store_code", required=True)
+@with_appcontext
+def plugins_enable(name, store_code):
+    """Switch plugin NAME on for a store (its dependencies too)."""
+    _toggle(store_code, name, True)
+
+
+@plugins.command("disable")
+@click.argument("name")
+@click.option("--store", "store_code", required=True)
+@with_appcontext
+def plugins_disable(name, store_code):
+    """Switch plugin NAME off for a store (its data stays)."""
+    _toggle(store_code, name, False)
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+@cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def run(host, port):
+    """Serve the app (and, without Redis, run periodic jobs in-process)."""
+    serve(current_app._get_current_object(), host, port)
+
+
+def serve(app, host: str, port: int) -> None:
+    from werkzeug.serving import run_simple
+
+    from core.jobs import InProcessTicker
+
+    if not app.config.get("REDIS_URL"):
+        InProcessTicker(app).start()
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@cli.command("worker")
+@click.option("--burst", is_flag=True, help="exit when the queue is empty")
+@click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
+              help="also run rq's cron scheduler for periodic jobs")
+@with_appcontext
+def worker(burst, with_scheduler):
+    """Run an rq worker for the app's queue (needs STORECRM_REDIS_URL)."""
+    from rq import Worker
+
+    queue = current_app.extensions["storecrm.jobs"]
+    if not queue.uses_redis:
+        fail("STORECRM_REDIS_URL is not set: without Redis, jobs run in-process and no worker is needed")
+    scheduler_process = None
+    if with_scheduler and not burst:
+        import multiprocessing
+
+        scheduler_process = multiprocessing.get_context("fork").Process(target=_run_cron, daemon=True)
+        scheduler_process.start()
+    try:
+        Worker([queue.queue()], connection=queue.connection()).work(burst=burst, with_scheduler=True)
+    finally:
+        if scheduler_process is not None:
+            scheduler_process.terminate()
+
+
+def _run_cron():
+    from core.jobs import rq_cron_scheduler
+
+    rq_cron_scheduler(current_app._get_current_object()).start()

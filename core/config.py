@@ -1,0 +1,68 @@
+"""Configuration from the environment (and a `.env` file), read once by the app factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ENV_PREFIX = "STORECRM_"
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable app; the message says what to set."""
+
+
+def load_config(instance_path: str, overrides: dict | None = None) -> dict:
+    """Return the Flask config mapping for this process.
+
+    Order: defaults < environment (`.env` included) < explicit overrides (tests, demo).
+    """
+    load_dotenv(os.environ.get("STORECRM_ENV_FILE", ".env"), override=False)
+    env = os.environ
+    overrides = dict(overrides or {})
+    default_db = "sqlite:///" + str(Path(instance_path) / "storecrm.db")
+    cfg = {
+        "DATABASE_URL": env.get("STORECRM_DATABASE_URL", default_db),
+        "REDIS_URL": env.get("STORECRM_REDIS_URL") or None,
+        "SECRET_KEY": env.get("STORECRM_SECRET_KEY"),
+        "DATA_KEY": env.get("STORECRM_DATA_KEY"),
+        "LOCALE": env.get("STORECRM_LOCALE", "zh_CN"),
+        # None means "every installed plugin"; a comma list restricts loading (tests use it).
+        "PLUGINS": _split(env.get("STORECRM_PLUGINS")),
+        "PLUGINS_STRICT": env.get("STORECRM_PLUGINS_STRICT", "") in ("1", "true", "yes"),
+        "QUEUE_NAME": env.get("STORECRM_QUEUE", "storecrm"),
+        "DEMO": False,
+        "TESTING": False,
+    }
+    cfg.update(overrides)
+    if not cfg["SECRET_KEY"]:
+        if cfg["DEMO"] or cfg["TESTING"]:
+            cfg["SECRET_KEY"] = "storecrm-not-secret-" + ("demo" if cfg["DEMO"] else "test")
+        else:
+            raise ConfigError("STORECRM_SECRET_KEY is not set: set it in the environment or in .env")
+    if not cfg["DATA_KEY"]:
+        raise ConfigError(
+            "STORECRM_DATA_KEY is not set: personal data is encrypted at rest and will not be "
+            "stored in clear. Generate one with `storecrm keys generate` and put it in .env."
+        )
+    url = cfg["DATABASE_URL"]
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # psycopg 3 is the supported driver.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
+    return cfg
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _split(value: str | None) -> list[str] | None:
+    if value is None or value.strip() == "":
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]

@@ -1,0 +1,34 @@
+"""Domain errors raised by services; the API turns each into its one error shape."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, fields: dict | None = None, details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+        self.details = details or {}
+
+
+class InvalidInput(DomainError):
+    status, code = 400, "validation_error"
+
+
+class NotFound(DomainError):
+    status, code = 404, "not_found"
+
+
+class Forbidden(DomainError):
+    status, code = 403, "forbidden"
+
+
+class Conflict(DomainError):
+    status, code = 409, "conflict"
+
+
+class Unprocessable(DomainError):
+    status, code = 422, "unprocessable"

@@ -1,0 +1,186 @@
+"""Background jobs: rq with Redis when `STORECRM_REDIS_URL` is set, in-process otherwise.
+
+Job functions are plain importable functions that run inside an app context. Periodic jobs
+are registered by plugins through `register_jobs(scheduler)` and run by rq's CronScheduler
+(or by a small in-process ticker when there is no Redis, so the demo needs only Python).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import current_app, has_app_context
+
+log = logging.getLogger(__name__)
+
+
+def func_path(func) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def import_func(path: str):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+_engine_pid: dict[int, int] = {}
+
+
+def run_job(path: str, args: tuple = (), kwargs: dict | None = None):
+    """What rq executes: the named function inside an app context, with a clean session."""
+    if has_app_context():
+        return _run_in_context(path, args, kwargs or {})
+    from core.app import create_app
+
+    app = create_app()
+    with app.app_context():
+        return _run_in_context(path, args, kwargs or {})
+
+
+def _run_in_context(path: str, args: tuple, kwargs: dict):
+    from core.extensions import db
+
+    # A forked rq work-horse must not reuse the parent's pooled connections.
+    engine = db.engine
+    if _engine_pid.get(id(engine)) not in (None, os.getpid()):
+        engine.dispose(close=False)
+    _engine_pid[id(engine)] = os.getpid()
+    try:
+        return import_func(path)(*args, **kwargs)
+    finally:
+        db.session.remove()
+
+
+class JobQueue:
+    """`enqueue(func, *args)`: to Redis if configured, else run now, in this process."""
+
+    def __init__(self, app):
+        self.redis_url = app.config.get("REDIS_URL")
+        self.queue_name = app.config.get("QUEUE_NAME", "storecrm")
+        self._redis = None
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url)
+
+    def connection(self):
+        if self._redis is None:
+            from redis import Redis
+
+            self._redis = Redis.from_url(self.redis_url)
+        return self._redis
+
+    def queue(self):
+        from rq import Queue
+
+        return Queue(self.queue_name, connection=self.connection())
+
+    def enqueue(self, func, *args, job_id: str | None = None, **kwargs):
+        """Queue `func(*args, **kwargs)`. `job_id` makes the enqueue idempotent in Redis."""
+        path = func_path(func) if callable(func) else func
+        if not self.uses_redis:
+            return run_job(path, args, kwargs)
+        queue = self.queue()
+        if job_id:
+            from rq.job import Job
+            from rq.exceptions import NoSuchJobError
+
+            try:
+                existing = Job.fetch(job_id, connection=self.connection())
+                if existing.get_status(refresh=True) not in ("finished", "failed", "canceled", "stopped"):
+                    return existing
+            except NoSuchJobError:
+                pass
+        return queue.enqueue(run_job, path, args, kwargs, job_id=job_id, job_timeout=3600,
+                             retry=None, result_ttl=3600)
+
+
+def jobs() -> JobQueue:
+    return current_app.extensions["storecrm.jobs"]
+
+
+@dataclass
+class PeriodicJob:
+    path: str
+    seconds: int | None = None
+    cron: str | None = None
+    name: str = ""
+
+
+class JobScheduler:
+    """What `register_jobs(scheduler)` receives: collects periodic jobs."""
+
+    def __init__(self):
+        self.jobs: list[PeriodicJob] = []
+
+    def every(self, func, seconds: int, name: str = "") -> None:
+        self.jobs.append(PeriodicJob(func_path(func), seconds=int(seconds), name=name or func_path(func)))
+
+    def cron(self, func, expression: str, name: str = "") -> None:
+        self.jobs.append(PeriodicJob(func_path(func), cron=expression, name=name or func_path(func)))
+
+
+def collect_periodic_jobs(app) -> JobScheduler:
+    from core.events import retry_due_deliveries
+
+    scheduler = JobScheduler()
+    # The core's own: failed plugin deliveries are retried with backoff.
+    scheduler.every(retry_due_deliveries, seconds=30, name="core.retry_deliveries")
+    app.extensions["storecrm.plugins"].call_registration("register_jobs", scheduler=scheduler)
+    return scheduler
+
+
+def rq_cron_scheduler(app):
+    """rq's own CronScheduler with every periodic job registered on the app's queue."""
+    from rq.cron import CronScheduler
+
+    queue = app.extensions["storecrm.jobs"]
+    cron = CronScheduler(connection=queue.connection())
+    for job in collect_periodic_jobs(app).jobs:
+        cron.register(run_job, queue.queue_name, args=(job.path,), interval=job.seconds, cron=job.cron, name=job.name)
+    return cron
+
+
+class InProcessTicker(threading.Thread):
+    """Runs periodic jobs in a daemon thread when there is no Redis (the embedded default)."""
+
+    def __init__(self, app, tick: float = 5.0):
+        super().__init__(daemon=True, name="storecrm-jobs")
+        self.app = app
+        self.tick = tick
+        self.stopped = threading.Event()
+        self.schedule = collect_periodic_jobs(app).jobs
+        self.next_run: dict[str, float] = {}
+
+    def due(self, job: PeriodicJob, now: float) -> bool:
+        if job.name not in self.next_run:
+            self._advance(job, now)
+            return False
+        return now >= self.next_run[job.name]
+
+    def _advance(self, job: PeriodicJob, now: float) -> None:
+        if job.seconds:
+            self.next_run[job.name] = now + job.seconds
+        else:
+            from datetime import datetime
+
+            from croniter import croniter
+
+            self.next_run[job.name] = croniter(job.cron, datetime.now()).get_next(float)
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.tick):
+            now = time.time()
+            for job in self.schedule:
+                if self.due(job, now):
+                    self._advance(job, now)
+                    try:
+                        with self.app.app_context():
+                            _run_in_context(job.path, (), {})
+                    except Exception:  # noqa: BLE001 - one failing job must not stop the others
+                        log.exception("periodic job %s failed", job.name)

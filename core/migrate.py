@@ -1,0 +1,79 @@
+"""Alembic, with one version branch for the core and one per installed plugin."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from alembic import command
+from alembic.config import Config
+from flask import current_app
+
+CORE_MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
+
+
+def plugin_version_dirs(app) -> dict[str, str]:
+    dirs = {}
+    for name, manifest in app.extensions["storecrm.plugins"].manifests.items():
+        package = manifest.package or (manifest.hooks.rpartition(".")[0] if isinstance(manifest.hooks, str) else None)
+        if not package:
+            continue
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        versions = os.path.join(list(spec.submodule_search_locations)[0], "migrations", "versions")
+        if os.path.isdir(versions):
+            dirs[name] = versions
+    return dirs
+
+
+def alembic_config(app=None) -> Config:
+    app = app or current_app
+    cfg = Config()
+    cfg.set_main_option("script_location", CORE_MIGRATIONS)
+    locations = [os.path.join(CORE_MIGRATIONS, "versions"), *plugin_version_dirs(app).values()]
+    cfg.set_main_option("version_locations", os.pathsep.join(locations))
+    cfg.set_main_option("path_separator", "os")
+    cfg.attributes["flask_app"] = app
+    return cfg
+
+
+def upgrade(app=None, revision: str = "heads") -> None:
+    """Bring the schema of the core and every installed plugin up to date."""
+    command.upgrade(alembic_config(app), revision)
+
+
+def revision(app, message: str, branch: str, autogenerate: bool = True) -> None:
+    """Write a new migration on `branch` ("core" or a plugin's name)."""
+    cfg = alembic_config(app)
+    if branch == "core":
+        version_path = os.path.join(CORE_MIGRATIONS, "versions")
+    else:
+        version_path = plugin_version_dirs(app)[branch]
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(cfg).get_revisions("heads")
+    on_branch = [h for h in heads if branch in (h.branch_labels or set()) or _in_branch(cfg, h, branch)]
+    kwargs = {"head": f"{branch}@head"} if on_branch else {"head": "base", "branch_label": branch}
+    if not on_branch and branch != "core":
+        kwargs["depends_on"] = "core@head"
+    cfg.attributes["autogenerate_branch"] = branch
+    command.revision(cfg, message=message, autogenerate=autogenerate, version_path=version_path, **kwargs)
+
+
+def _in_branch(cfg, head, branch: str) -> bool:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(cfg)
+    for rev in script.iterate_revisions(head.revision, "base"):
+        if branch in (rev.branch_labels or set()):
+            return True
+    return False
+
+
+def table_owner(table: str, app) -> str:
+    """Plugin tables carry the plugin's name as prefix (`membership_tier`); the rest are the core's."""
+    for name in app.extensions["storecrm.plugins"].manifests:
+        if table.startswith(name + "_"):
+            return name
+    return "core"

@@ -1,0 +1,58 @@
+"""The plugin contract: markers, the manifest and the context every hook receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pluggy
+
+from core.plugins.hookspecs import hookspec
+
+hookimpl = pluggy.HookimplMarker("storecrm")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a plugin declares about itself, from its package's `__init__.py`.
+
+    `hooks` is the hookimpl module (a dotted path, a module or any object with hookimpls).
+    `settings_schema` is a marshmallow Schema class whose fields carry `load_default`s.
+    `package` is the plugin's import name, used to find `migrations/` and `translations/`.
+    """
+
+    name: str
+    version: str
+    summary: str
+    hooks: Any
+    depends: tuple[str, ...] = ()
+    settings_schema: Any = None
+    package: str | None = None
+    summary_zh: str | None = None
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ValueError(f"plugin name {self.name!r} must be an identifier")
+
+
+@dataclass
+class HookContext:
+    """What every hook gets as `ctx`: where, who, and within which transaction."""
+
+    session: Any
+    store: Any = None
+    user: Any = None
+    actor: str = "system"
+    event_id: int | None = None
+    plugin: str | None = None
+    registry: Any = field(default=None, repr=False)
+
+    def settings(self, plugin: str | None = None) -> dict:
+        """The settings of `plugin` (default: the plugin being called) for `ctx.store`."""
+        return self.registry.settings(self.store, plugin or self.plugin)
+
+    def for_plugin(self, name: str) -> "HookContext":
+        return replace(self, plugin=name)
+
+
+__all__ = ["HookContext", "Manifest", "hookimpl", "hookspec"]

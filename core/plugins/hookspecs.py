@@ -1,0 +1,160 @@
+"""Every hook a storecrm plugin can implement: the whole contract, in one module.
+
+Hooks fall in four groups. Registration hooks run once at start-up for every installed
+plugin. Event hooks run for the plugins enabled in the store where the event happened,
+inside the transaction that wrote it, each plugin in its own savepoint. Personal-data hooks
+run on every installed plugin, enabled or not. Contribution hooks collect what enabled
+plugins add to a quote, a page or a report.
+
+`ctx` is a `core.plugins.HookContext`: `ctx.session`, `ctx.store`, `ctx.user`,
+`ctx.event_id`, `ctx.plugin` and `ctx.settings()` (this plugin's settings for the store).
+Implementations may accept only the arguments they use.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("storecrm")
+
+# --- Registration: once at start-up, every installed plugin -----------------------------
+
+
+@hookspec
+def register_blueprints(app):
+    """Called once while the app is built. Register Flask blueprints on `app`, e.g. an API
+    blueprint made with `core.api.plugin_blueprint(name)`, which answers 404 in stores that
+    have not enabled the plugin. Returns nothing."""
+
+
+@hookspec
+def register_admin_views(admin, app):
+    """Called once while the admin is built. Add Flask-Admin views to `admin`; give each the
+    plugin's name as `plugin` so its menu shows only in stores that enabled it. Returns nothing."""
+
+
+@hookspec
+def register_cli_commands(cli):
+    """Called once when the `storecrm` command group is built. Add click commands or groups
+    to `cli` (a `flask.cli.AppGroup`). Returns nothing."""
+
+
+@hookspec
+def register_jobs(scheduler):
+    """Called once when the worker or in-process scheduler starts. Register periodic jobs with
+    `scheduler.every(func, seconds=...)` or `scheduler.cron(func, "0 3 * * *")`; `func` is an
+    importable function taking no arguments, run inside an app context. Returns nothing."""
+
+
+@hookspec
+def register_message_channels():
+    """Called once at start-up. Return a list of message channels (objects with `name` and
+    `send(message) -> str` returning a provider id) that campaigns can send through."""
+
+
+# --- Events: plugins enabled in the event's store, inside the writing transaction -----------
+
+
+@hookspec
+def sale_recorded(sale, ctx):
+    """Called after the core wrote `sale` (a `core.models.Sale` with lines, adjustments and
+    payments) and its event row, in the same transaction, inside this plugin's savepoint.
+    Raise to fail the delivery: the sale stays and the delivery is retried. Returns nothing."""
+
+
+@hookspec
+def sale_refunded(sale, refund, ctx):
+    """Called after `refund` (a `core.models.Refund` with its lines) of `sale` was written.
+    Reverse exactly what the refunded lines caused (points, stock, figures). Returns nothing."""
+
+
+@hookspec
+def visit_recorded(visit, ctx):
+    """Called after a `core.models.Visit` was written. Returns nothing."""
+
+
+@hookspec
+def customer_created(customer, ctx):
+    """Called after a new `core.models.Customer` was written (API, admin, import, or a till
+    naming an unknown phone). `ctx.store` is the store it was created in. Returns nothing."""
+
+
+@hookspec
+def customer_updated(customer, changes, ctx):
+    """Called after a profile changed. `changes` maps each changed field to `(old, new)`;
+    personal fields carry `None` in place of values. Returns nothing."""
+
+
+@hookspec
+def plugin_enabled(store, ctx):
+    """Called when this plugin is switched on for `store`, inside the toggle's transaction:
+    seed defaults here (e.g. the three default tiers). Raising rolls the toggle back."""
+
+
+@hookspec
+def plugin_disabled(store, ctx):
+    """Called when this plugin is switched off for `store`. Its data stays; re-enabling
+    finds it. Returns nothing."""
+
+
+# --- Personal data: every installed plugin, whatever the stores enabled --------------------
+
+
+@hookspec
+def customer_export(customer, ctx):
+    """Called when a person's data is exported. Return a JSON-serialisable dict of everything
+    this plugin stores about `customer`, or None when it holds nothing."""
+
+
+@hookspec
+def customer_erased(customer_id, ctx):
+    """Called when a person is erased, before the core anonymises the profile. Delete or
+    anonymise every personal value this plugin holds for `customer_id`. Returns nothing."""
+
+
+@hookspec
+def customer_merged(kept, merged, ctx):
+    """Called when profile `merged` is folded into `kept` (both `Customer`), before `merged`
+    is removed. Move this plugin's records to `kept`. Returns nothing."""
+
+
+# --- Contributions: enabled plugins, results collected --------------------------------------
+
+
+@hookspec
+def sale_quote(cart, customer, ctx):
+    """Called by `POST /sales/quote` before the till takes payment; nothing is written.
+    `cart` is `{"lines": [...], "subtotal": Decimal, "options": {...}}`, `customer` a
+    `Customer` or None. Return a list of adjustments
+    `{"source", "code", "label", "amount": Decimal (negative for a discount), "data"}`."""
+
+
+@hookspec
+def sale_result(sale, ctx):
+    """Called when the API answers for a sale (new, repeated or refunded). Return a dict that
+    appears under `effects[<plugin>]`, e.g. points earned and the new balance, or None."""
+
+
+@hookspec
+def customer_panels(customer, ctx):
+    """Called when the admin renders a customer page. Return a list of panels
+    `{"title": str, "html": Markup, "order": int}` (render with the plugin's templates)."""
+
+
+@hookspec
+def dashboard_widgets(store, period, ctx):
+    """Called when a dashboard renders; `store` is None for the chain view, `period` a
+    `(start, end)` pair of dates. Return a list of widgets
+    `{"title": str, "value": str}` tiles or `{"title": str, "chart": {...}}` chart specs."""
+
+
+@hookspec
+def segment_filters():
+    """Called when campaigns builds an audience. Return a list of filters
+    `{"name", "label", "params": {...}, "apply": callable(select, params, ctx) -> select}`."""
+
+
+@hookspec
+def kpi_metrics(staff, period, ctx):
+    """Called when staff_kpi reports on `staff` (a `User`) for `period` `(start, end)`.
+    Return a dict of metric name to value (e.g. `{"avg_rating": Decimal("4.6")}`)."""

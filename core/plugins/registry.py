@@ -1,0 +1,229 @@
+"""One plugin manager per app: loading, per-store switches, per-store hook calls, settings."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import traceback
+from functools import lru_cache
+from importlib.metadata import entry_points
+from types import ModuleType
+
+import pluggy
+from flask import g, has_app_context
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from core.extensions import db
+from core.plugins import HookContext, Manifest, hookspecs
+
+log = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "storecrm.plugins"
+
+
+class PluginLoadError(RuntimeError):
+    pass
+
+
+class PluginToggleError(Exception):
+    """A switch that cannot be made (unknown plugin, a dependency rule); the message says why."""
+
+
+class PluginRegistry:
+    def __init__(self):
+        self.pm = pluggy.PluginManager("storecrm")
+        self.pm.add_hookspecs(hookspecs)
+        self.manifests: dict[str, Manifest] = {}
+        self.load_errors: dict[str, str] = {}
+        self._by_name: dict[str, object] = {}
+
+    # --- loading --------------------------------------------------------------------------
+
+    def load(self, only: list[str] | None, strict: bool, extra: list[Manifest] = ()) -> None:
+        """Load installed plugins from entry points (each in its own guard), then `extra`
+        manifests (tests register tiny plugins this way), then check dependencies."""
+        candidates: list[tuple[str, object]] = []
+        # pluggy's load_setuptools_entrypoints stops at the first broken plugin; a shop must
+        # still start when one third-party package is broken, so each entry point is guarded.
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if only is not None and ep.name not in only:
+                continue
+            candidates.append((ep.name, ep))
+        candidates.extend((m.name, m) for m in extra)
+        for name, source in candidates:
+            try:
+                manifest = source.load() if not isinstance(source, Manifest) else source
+                if isinstance(manifest, ModuleType):
+                    manifest = manifest.manifest
+                if not isinstance(manifest, Manifest):
+                    raise PluginLoadError(f"entry point {name!r} does not name a storecrm Manifest")
+                self._register(manifest)
+            except Exception as exc:  # noqa: BLE001 - any import error must be reported, not fatal
+                self._fail(name, exc, strict)
+        for name in list(self.manifests):
+            missing = [d for d in self.manifests[name].depends if d not in self.manifests]
+            if missing:
+                self._unregister(name)
+                self._fail(name, PluginLoadError(f"depends on {', '.join(missing)}, which did not load"), strict)
+        # A hookimpl with a misspelt name fails loudly here rather than never being called.
+        self.pm.check_pending()
+
+    def _register(self, manifest: Manifest) -> None:
+        if manifest.name in self.manifests:
+            raise PluginLoadError(f"plugin {manifest.name!r} is registered twice")
+        hooks = manifest.hooks
+        if isinstance(hooks, str):
+            hooks = importlib.import_module(hooks)
+        if manifest.package and importlib.util.find_spec(manifest.package + ".models") is not None:
+            importlib.import_module(manifest.package + ".models")  # its tables join the metadata
+        self.pm.register(hooks, name=manifest.name)
+        self.manifests[manifest.name] = manifest
+        self._by_name[manifest.name] = hooks
+
+    def _unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self.manifests.pop(name, None)
+        self._by_name.pop(name, None)
+
+    def _fail(self, name: str, exc: Exception, strict: bool) -> None:
+        summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self.load_errors[name] = summary
+        log.error("plugin %s failed to load and is skipped: %s", name, summary)
+        if strict:
+            raise PluginLoadError(f"plugin {name!r} failed to load: {summary}") from exc
+
+    # --- ordering -----------------------------------------------------------------------------
+
+    def ordered(self, names) -> list[str]:
+        """Names in dependency order (a plugin after those it depends on), then by name."""
+        order: list[str] = []
+
+        def visit(n: str) -> None:
+            if n in order or n not in self.manifests:
+                return
+            for dep in self.manifests[n].depends:
+                visit(dep)
+            order.append(n)
+
+        for n in sorted(names):
+            visit(n)
+        wanted = set(names)
+        return [n for n in order if n in wanted]
+
+    def dependency_closure(self, name: str) -> list[str]:
+        return self.ordered(self._closure(name))
+
+    def _closure(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            stack.extend(self.manifests[n].depends)
+        return seen
+
+    def dependents(self, name: str) -> set[str]:
+        return {n for n in self.manifests if n != name and name in self._closure(n)}
+
+    # --- per-store state --------------------------------------------------------------------------
+
+    def enabled_in(self, store) -> frozenset[str]:
+        """Plugins switched on in `store` (read per request, so a toggle needs no restart)."""
+        if store is None:
+            return frozenset()
+        store_id = store if isinstance(store, int) else store.id
+        cache = g.setdefault("_storecrm_enabled", {}) if has_app_context() else {}
+        if store_id not in cache:
+            from core.models import StorePlugin
+
+            rows = db.session.scalars(
+                select(StorePlugin.plugin).where(StorePlugin.store_id == store_id, StorePlugin.enabled.is_(True))
+            )
+            cache[store_id] = frozenset(n for n in rows if n in self.manifests)
+        return cache[store_id]
+
+    def forget_enabled(self) -> None:
+        if has_app_context():
+            g.pop("_storecrm_enabled", None)
+            g.pop("_storecrm_settings", None)
+
+    def is_enabled(self, store, name: str) -> bool:
+        return name in self.enabled_in(store)
+
+    # --- calling hooks ------------------------------------------------------------------------
+
+    def implementers(self, hook_name: str, names) -> list[str]:
+        """Of `names`, those that implement `hook_name`, in dependency order."""
+        impl = self._impl_names(hook_name)
+        return [n for n in self.ordered(names) if n in impl]
+
+    def _impl_names(self, hook_name: str) -> frozenset[str]:
+        hook = getattr(self.pm.hook, hook_name)
+        return frozenset(self.pm.get_name(i.plugin) for i in hook.get_hookimpls())
+
+    def caller_for(self, hook_name: str, plugin: str):
+        """The hook as implemented by `plugin` alone (cached: built once per pair)."""
+        return _single_caller(self, hook_name, plugin)
+
+    def subset_caller(self, hook_name: str, enabled: frozenset[str]):
+        """The hook restricted to the `enabled` plugins (cached per enabled set)."""
+        return _subset_caller(self, hook_name, enabled)
+
+    def collect(self, hook_name: str, plugins, ctx: HookContext, **kwargs) -> dict[str, object]:
+        """Call `hook_name` on each of `plugins` that implements it; results keyed by plugin,
+        None results dropped. Exceptions propagate (callers decide how to guard)."""
+        results = {}
+        for name in self.implementers(hook_name, plugins):
+            values = self.caller_for(hook_name, name)(ctx=ctx.for_plugin(name), **kwargs)
+            if values:  # pluggy drops None results, so an empty list means "nothing to add"
+                results[name] = values[0]
+        return results
+
+    def collect_enabled(self, hook_name: str, ctx: HookContext, **kwargs) -> dict[str, object]:
+        return self.collect(hook_name, self.enabled_in(ctx.store), ctx, **kwargs)
+
+    def call_registration(self, hook_name: str, **kwargs) -> list:
+        return getattr(self.pm.hook, hook_name)(**kwargs)
+
+    # --- settings -------------------------------------------------------------------------------
+
+    def settings(self, store, name: str) -> dict:
+        """The plugin's settings for the store: stored values over the schema's defaults."""
+        manifest = self.manifests[name]
+        if manifest.settings_schema is None:
+            return {}
+        store_id = store if isinstance(store, int) else store.id
+        cache = g.setdefault("_storecrm_settings", {}) if has_app_context() else {}
+        key = (store_id, name)
+        if key not in cache:
+            from core.models import StorePlugin
+
+            row = db.session.get(StorePlugin, (store_id, name))
+            stored = dict(row.settings or {}) if row else {}
+            cache[key] = manifest.settings_schema().load(stored)
+        return cache[key]
+
+    def validate_settings(self, name: str, values: dict) -> dict:
+        """Validate a full settings document; raise marshmallow.ValidationError with fields."""
+        manifest = self.manifests[name]
+        if manifest.settings_schema is None:
+            if values:
+                raise ValidationError({"_schema": [f"plugin {name} has no settings"]})
+            return {}
+        schema = manifest.settings_schema()
+        return schema.dump(schema.load(values))
+
+
+@lru_cache(maxsize=4096)
+def _single_caller(registry: PluginRegistry, hook_name: str, plugin: str):
+    others = [p for n, p in registry._by_name.items() if n != plugin]
+    return registry.pm.subset_hook_caller(hook_name, remove_plugins=others)
+
+
+@lru_cache(maxsize=4096)
+def _subset_caller(registry: PluginRegistry, hook_name: str, enabled: frozenset[str]):
+    others = [p for n, p in registry._by_name.items() if n not in enabled]
+    return registry.pm.subset_hook_caller(hook_name, remove_plugins=others)

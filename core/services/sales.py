@@ -1,0 +1,228 @@
+"""Sales, refunds and visits: the shared events every plugin reacts to."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core import events
+from core.errors import InvalidInput, NotFound, Unprocessable
+from core.models import (
+    Customer, Product, Refund, RefundLine, Sale, SaleAdjustment, SaleLine, SalePayment, Store, User, Visit, money,
+    utcnow,
+)
+from core.services.customers import create_customer, find_by_phone, get_customer
+
+ZERO = Decimal("0.00")
+
+
+def resolve_customer(session, store: Store, ref: dict | None, *, user=None, actor="system") -> Customer | None:
+    """`{"id": 1}`, `{"phone": "138..."}` (an unknown phone creates a profile) or None (walk-in)."""
+    if not ref:
+        return None
+    if ref.get("id") is not None:
+        try:
+            return get_customer(session, int(ref["id"]))
+        except NotFound as exc:
+            raise InvalidInput("unknown customer", fields={"customer.id": [f"No customer {ref['id']}."]}) from exc
+    if ref.get("code"):
+        customer = session.scalars(select(Customer).where(Customer.code == ref["code"], Customer.erased_at.is_(None))).first()
+        if customer is None:
+            raise InvalidInput("unknown customer code", fields={"customer.code": [f"No customer with code {ref['code']}."]})
+        return customer
+    if ref.get("phone"):
+        try:
+            customer = find_by_phone(session, ref["phone"])
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, fields={"customer.phone": exc.fields.get("phone", [])}) from exc
+        if customer is None:
+            customer = create_customer(session, store, {"phone": ref["phone"], "name": ref.get("name") or "",
+                                                        "source_channel": "till"}, user=user, actor=actor)
+        return customer
+    raise InvalidInput("customer needs an id, a code or a phone", fields={"customer": ["Give id, code or phone."]})
+
+
+def resolve_staff(session, store: Store, username: str | None) -> User | None:
+    if not username:
+        return None
+    staff = session.scalars(select(User).where(User.username == username)).first()
+    if staff is None or not staff.can_access_store(store.id):
+        raise InvalidInput("unknown salesperson", fields={"staff": [f"No staff member {username} in store {store.code}."]})
+    return staff
+
+
+def find_sale_by_external_id(session, store: Store, external_id: str | None) -> Sale | None:
+    if not external_id:
+        return None
+    return session.scalars(select(Sale).where(Sale.store_id == store.id, Sale.external_id == external_id)).first()
+
+
+def build_sale(session, store: Store, data: dict, *, user=None, actor="system") -> Sale:
+    """Validate `data` and add a Sale with its lines, adjustments and payments (not flushed)."""
+    lines_in = data.get("lines") or []
+    skus = {line["sku"] for line in lines_in}
+    products = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
+    errors: dict[str, list[str]] = {}
+    sale = Sale(store=store, external_id=data.get("external_id"), occurred_at=data.get("occurred_at") or utcnow(),
+                channel=data.get("channel") or "store", note=data.get("note"), status="completed")
+    for i, line_in in enumerate(lines_in):
+        product = products.get(line_in["sku"])
+        if product is None:
+            errors[f"lines.{i}.sku"] = [f"Unknown product {line_in['sku']}."]
+            continue
+        quantity = Decimal(str(line_in["quantity"]))
+        unit_price = money(line_in["unit_price"]) if line_in.get("unit_price") is not None else product.price
+        discount = money(line_in.get("discount") or 0)
+        amount = money(quantity * unit_price) - discount
+        if amount < 0:
+            errors[f"lines.{i}.discount"] = ["Discount is larger than the line."]
+            continue
+        sale.lines.append(SaleLine(position=i, product=product, sku=product.sku, name=product.name, quantity=quantity,
+                                   unit_price=unit_price, discount=discount, amount=amount,
+                                   full_price=(discount == 0 and unit_price >= product.price)))
+    if errors:
+        raise InvalidInput("the sale has invalid lines", fields=errors)
+    if sale.lines:
+        sale.subtotal = sum((line.amount for line in sale.lines), ZERO)
+    elif data.get("total") is not None:
+        # History from an old system often has only a ticket total.
+        sale.subtotal = money(data["total"])
+    else:
+        raise InvalidInput("a sale needs lines or a total", fields={"lines": ["Give at least one line."]})
+    for adj in data.get("adjustments") or []:
+        sale.adjustments.append(SaleAdjustment(source=adj["source"], code=adj["code"], label=adj.get("label"),
+                                               amount=money(adj["amount"]), data=adj.get("data") or {}))
+    sale.adjustment_total = sum((a.amount for a in sale.adjustments), ZERO)
+    sale.total = sale.subtotal + sale.adjustment_total
+    if sale.total < 0:
+        raise Unprocessable("adjustments exceed the sale's amount", fields={"adjustments": ["Total would be negative."]})
+    _allocate_adjustments(sale)
+    for pay in data.get("payments") or []:
+        sale.payments.append(SalePayment(method=pay["method"], amount=money(pay["amount"]), data=pay.get("data") or {}))
+    if sale.payments:
+        paid = sum((p.amount for p in sale.payments), ZERO)
+        if paid != sale.total:
+            raise InvalidInput("payments do not add up to the total",
+                               fields={"payments": [f"Payments add up to {paid}, the total is {sale.total}."]})
+    sale.staff = resolve_staff(session, store, data.get("staff"))
+    sale.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor)
+    session.add(sale)
+    return sale
+
+
+def _allocate_adjustments(sale: Sale) -> None:
+    """Spread sale-level adjustments over the lines by amount, so a line's refund gives back
+    what was really paid for it (the last line takes the rounding remainder)."""
+    if not sale.lines or sale.adjustment_total == 0 or sale.subtotal == 0:
+        return
+    remaining = sale.adjustment_total
+    for line in sale.lines[:-1]:
+        share = money(sale.adjustment_total * line.amount / sale.subtotal)
+        line.allocated_adjustment = share
+        remaining -= share
+    sale.lines[-1].allocated_adjustment = remaining
+
+
+def record_sale(session, store: Store, data: dict, *, user=None, actor="system") -> tuple[Sale, bool]:
+    """Record a sale and deliver `sale_recorded`, committing. Returns (sale, created).
+
+    The same `external_id` in the same store returns the first sale (created=False), also
+    when two requests race: the unique constraint decides and the loser reads the winner."""
+    existing = find_sale_by_external_id(session, store, data.get("external_id"))
+    if existing is not None:
+        return existing, False
+    try:
+        sale = build_sale(session, store, data, user=user, actor=actor)
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        existing = find_sale_by_external_id(session, store, data.get("external_id"))
+        if existing is None:
+            raise
+        return existing, False
+    except Exception:
+        session.rollback()
+        raise
+    events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = find_sale_by_external_id(session, store, data.get("external_id"))
+        if existing is None:
+            raise
+        return existing, False
+    return sale, True
+
+
+def refund_sale(session, sale: Sale, data: dict, *, user=None, actor="system") -> Refund:
+    """Refund some lines (`[{"sku", "quantity"}]`) or, without lines, all not yet refunded.
+
+    Refunding more than was sold is a 422. Delivers `sale_refunded`; the caller commits."""
+    refund = Refund(sale=sale, reason=data.get("reason") or "", actor_user_id=getattr(user, "id", None), amount=ZERO)
+    requested = data.get("lines")
+    if not sale.lines:
+        if requested:
+            raise Unprocessable("this sale has no lines to refund", fields={"lines": ["The sale has only a total."]})
+        refund.amount = sale.total - sale.refunded_total
+    else:
+        wanted: list[tuple[SaleLine, Decimal]] = []
+        if requested:
+            errors = {}
+            remaining_by_sku: dict[str, Decimal] = {}
+            for line in sale.lines:
+                remaining_by_sku[line.sku] = remaining_by_sku.get(line.sku, Decimal(0)) + line.quantity - line.refunded_quantity
+            for i, req in enumerate(requested):
+                qty = Decimal(str(req["quantity"]))
+                if req["sku"] not in remaining_by_sku:
+                    errors[f"lines.{i}.sku"] = [f"{req['sku']} is not on this sale."]
+                elif qty > remaining_by_sku[req["sku"]]:
+                    errors[f"lines.{i}.quantity"] = [f"Only {remaining_by_sku[req['sku']].normalize()} left to refund."]
+                else:
+                    remaining_by_sku[req["sku"]] -= qty
+                    # Fill from the sale's lines of that SKU in order.
+                    for line in sale.lines:
+                        if qty <= 0:
+                            break
+                        if line.sku != req["sku"]:
+                            continue
+                        take = min(qty, line.quantity - line.refunded_quantity - sum(q for l, q in wanted if l is line))
+                        if take > 0:
+                            wanted.append((line, take))
+                            qty -= take
+            if errors:
+                raise Unprocessable("refund exceeds what was sold", fields=errors)
+        else:
+            wanted = [(line, line.quantity - line.refunded_quantity) for line in sale.lines
+                      if line.quantity - line.refunded_quantity > 0]
+        for line, qty in wanted:
+            already = sum((rl.amount for r in sale.refunds for rl in r.lines if rl.sale_line_id == line.id), ZERO)
+            if line.refunded_quantity + qty == line.quantity:
+                amount = line.net_amount - already  # the last units take the rounding remainder
+            else:
+                amount = money(line.net_amount * qty / line.quantity)
+            line.refunded_quantity += qty
+            refund.lines.append(RefundLine(sale_line=line, quantity=qty, amount=amount))
+            refund.amount += amount
+    if refund.amount <= 0 and not refund.lines:
+        raise Unprocessable("nothing left to refund on this sale", fields={"lines": ["Everything was refunded already."]})
+    sale.refunded_total += refund.amount
+    sale.status = "refunded" if sale.refunded_total >= sale.total else "partly_refunded"
+    session.add(refund)
+    session.flush()
+    events.emit(session, sale.store, "sale_refunded", refund, {"sale": sale, "refund": refund}, user=user, actor=actor)
+    return refund
+
+
+def record_visit(session, store: Store, data: dict, *, user=None, actor="system") -> Visit:
+    visit = Visit(store=store, occurred_at=data.get("occurred_at") or utcnow(), purpose=data.get("purpose"),
+                  duration_minutes=data.get("duration_minutes"), products_viewed=data.get("products_viewed") or [],
+                  notes=data.get("notes"), purchased=bool(data.get("purchased")))
+    visit.staff = resolve_staff(session, store, data.get("staff"))
+    visit.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor)
+    session.add(visit)
+    session.flush()
+    events.emit(session, store, "visit_recorded", visit, {"visit": visit}, user=user, actor=actor)
+    return visit
