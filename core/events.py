@@ -101,7 +101,7 @@ def retry_delivery(delivery_id: int, *, force: bool = True) -> str:
     With `force=False` only a failed delivery that is due is retried (the periodic job)."""
     session = db.session
     query = select(EventDelivery).where(EventDelivery.id == delivery_id)
-    if session.bind.dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
         # Two workers retrying the same delivery: the second skips it instead of doubling it.
         query = query.with_for_update(skip_locked=True)
     delivery = session.scalars(query).first()

@@ -57,48 +57,20 @@ def openapi_document(app) -> dict:
         "properties": {"code": {"type": "string"}, "message": {"type": "string"},
                        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}})
     paths: dict[str, dict] = {}
-    for bp in _all_blueprints(app):
-        for op in getattr(bp, "storecrm_operations", []):
-            paths.setdefault(openapi_path(op.rule), {})[op.method] = _operation(op)
-    for path, operations in sorted(paths.items()):
-        params = [{"name": n, "in": "path", "required": True,
-                   "schema": {"type": "integer" if f"<int:{n}>" in _rule_of(app, path) else "string"}}
-                  for n in _path_names(path)]
-        for op in operations.values():
-            if params:
-                op.setdefault("parameters", [])
-                op["parameters"] = params + op["parameters"]
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        op = getattr(app.view_functions.get(rule.endpoint), "storecrm_operation", None)
+        if op is None:
+            continue
+        operation = _operation(op)
+        params = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "integer" if type(conv).__name__ == "IntegerConverter" else "string"}}
+                  for name, conv in rule._converters.items()]
+        if params:
+            operation["parameters"] = params + operation.get("parameters", [])
+        paths.setdefault(openapi_path(rule.rule), {})[op.method] = operation
+    for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
-
-
-def _all_blueprints(app):
-    seen = []
-    for bp in app.iter_blueprints():
-        seen.append(bp)
-        stack = [child for child, _ in bp._blueprints]
-        while stack:
-            child = stack.pop()
-            seen.append(child)
-            stack.extend(c for c, _ in child._blueprints)
-    unique = []
-    for bp in seen:
-        if bp not in unique:
-            unique.append(bp)
-    return unique
-
-
-def _path_names(path: str) -> list[str]:
-    import re
-
-    return re.findall(r"{(\w+)}", path)
-
-
-def _rule_of(app, path: str) -> str:
-    for rule in app.url_map.iter_rules():
-        if openapi_path(rule.rule) == path:
-            return rule.rule
-    return path
 
 
 def _operation(op) -> dict:

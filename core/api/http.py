@@ -199,6 +199,7 @@ def endpoint(bp: Blueprint, rule: str, method: str = "GET", *, summary: str, bod
             result = view(**kwargs)
             return _dump(result, op) if response is not None else result
 
+        wrapped.storecrm_operation = op
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapped, methods=[method])
         return wrapped
 

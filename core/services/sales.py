@@ -161,7 +161,9 @@ def refund_sale(session, sale: Sale, data: dict, *, user=None, actor="system") -
     """Refund some lines (`[{"sku", "quantity"}]`) or, without lines, all not yet refunded.
 
     Refunding more than was sold is a 422. Delivers `sale_refunded`; the caller commits."""
-    refund = Refund(sale=sale, reason=data.get("reason") or "", actor_user_id=getattr(user, "id", None), amount=ZERO)
+    refund = Refund(reason=data.get("reason") or "", actor_user_id=getattr(user, "id", None), amount=ZERO)
+    session.add(refund)
+    refund.sale = sale
     requested = data.get("lines")
     if not sale.lines:
         if requested:

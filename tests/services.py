@@ -1,0 +1,118 @@
+"""Real Redis and PostgreSQL servers for the test session, started on loopback in a
+temporary directory when their binaries are installed (scripts/test installs them)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float = 30) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+class RedisServer:
+    def __init__(self):
+        self.binary = shutil.which("redis-server")
+        self.proc = None
+        self.port = None
+
+    @property
+    def available(self) -> bool:
+        return self.binary is not None
+
+    def start(self) -> str:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="storecrm-redis-")
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        if not _wait_port(self.port):
+            raise RuntimeError("redis-server did not start")
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        """Start again on the same port (fault tests stop Redis while tills keep selling)."""
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        _wait_port(self.port)
+
+
+def _pg_bindir() -> str | None:
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if os.path.exists(os.path.join(candidate, "initdb")):
+            return candidate
+    initdb = shutil.which("initdb")
+    return os.path.dirname(initdb) if initdb else None
+
+
+class PostgresServer:
+    """A throwaway cluster. As root, it runs as the `postgres` system user (initdb refuses root)."""
+
+    def __init__(self):
+        self.bindir = _pg_bindir()
+        self.port = None
+        self.datadir = None
+
+    @property
+    def available(self) -> bool:
+        return self.bindir is not None
+
+    def _run_as(self):
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--"]
+        return []
+
+    def start(self) -> str:
+        self.port = free_port()
+        base = tempfile.mkdtemp(prefix="storecrm-pg-")
+        os.chmod(base, 0o777)
+        self.datadir = os.path.join(base, "data")
+        prefix = self._run_as()
+        subprocess.run(prefix + [f"{self.bindir}/initdb", "-D", self.datadir, "-U", "postgres", "-A", "trust",
+                                 "-E", "UTF8", "--no-locale"], check=True, stdout=subprocess.DEVNULL)
+        opts = (f"-p {self.port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+                f"-c full_page_writes=off -c max_connections=200")
+        subprocess.run(prefix + [f"{self.bindir}/pg_ctl", "-D", self.datadir, "-o", opts, "-l",
+                                 os.path.join(base, "log"), "-w", "start"], check=True, stdout=subprocess.DEVNULL)
+        return self.url("postgres")
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if self.datadir:
+            subprocess.run(self._run_as() + [f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", "immediate", "stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
