@@ -1,0 +1,204 @@
+"""Base classes for every admin view, core or plugin. Use them instead of Flask-Admin's own.
+
+    from core.admin.base import StoreModelView, StoreView, current_store, scope_store_ids
+
+    class TierView(StoreModelView):           # a table
+        plugin = "membership"                 # hidden (menu and URL: 404) where membership is off
+        min_role = "manager"                  # staff < manager < owner
+        store_column = "store_id"             # rows are limited to the stores the user may see
+
+    class PointsReport(StoreView):            # a free page
+        plugin = "membership"
+
+        @expose("/")
+        def index(self):
+            store = current_store()           # the store picked in the navbar, None = whole chain (owners)
+            return self.render("membership/points.html", store=store)
+
+    # in the plugin's hooks.py
+    @hookimpl
+    def register_admin_views(admin):
+        admin.add_view(TierView(Tier, db.session, name=_l("Tiers"), category=_l("Membership"), endpoint="membership_tiers"))
+
+What the bases do for you:
+- login required (anonymous users go to the login page and come back), inactive users refused;
+- `min_role`: a lower role gets a 403 and never sees the menu entry;
+- `plugin`: while the plugin is off in the current store the menu entry is gone and the
+  URLs answer 404 (the chain view, store None, shows it when any of the user's stores has it on);
+- `store_column` on model views: list, count, details, edit and delete only see rows whose
+  column is in `scope_store_ids()`; a new row gets the current store (forms omit the column).
+- CSRF: every POST under /admin is checked (Flask-WTF); templates put `{{ csrf_token() }}`
+  in their own forms (Flask-Admin's forms do it already).
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_admin import BaseView
+from flask_admin.contrib.sqla import ModelView
+from flask_login import current_user
+from sqlalchemy import select
+
+from core.extensions import db
+
+STORE_SESSION_KEY = "storecrm_store"
+CHAIN = "chain"
+
+
+def registry():
+    return current_app.extensions["storecrm.plugins"]
+
+
+def current_user_or_none():
+    user = current_user._get_current_object() if current_user else None
+    return user if user is not None and user.is_authenticated else None
+
+
+def accessible_stores():
+    """The stores the signed-in user works in (every store for owners), by code."""
+    from core.models import Store
+
+    user = current_user_or_none()
+    if user is None:
+        return []
+    if "_storecrm_admin_stores" not in g:
+        if user.role == "owner":
+            g._storecrm_admin_stores = list(db.session.scalars(select(Store).order_by(Store.code)))
+        else:
+            g._storecrm_admin_stores = sorted(user.stores, key=lambda s: s.code)
+    return g._storecrm_admin_stores
+
+
+def current_store():
+    """The store chosen in the navbar's switcher (kept in the session). None means the whole
+    chain, which only owners can pick; everyone else always has one of their stores."""
+    user = current_user_or_none()
+    if user is None:
+        return None
+    stores = accessible_stores()
+    chosen = session.get(STORE_SESSION_KEY)
+    if chosen == CHAIN and user.role == "owner":
+        return None
+    for store in stores:
+        if store.id == chosen:
+            return store
+    if user.role == "owner" and chosen is None:
+        return None  # owners start on the chain view
+    return stores[0] if stores else None
+
+
+def set_current_store(value) -> bool:
+    """Pick a store id (or CHAIN for owners); False if the user may not pick it."""
+    user = current_user_or_none()
+    if value == CHAIN:
+        if user is None or user.role != "owner":
+            return False
+        session[STORE_SESSION_KEY] = CHAIN
+        return True
+    try:
+        store_id = int(value)
+    except (TypeError, ValueError):
+        return False
+    if not any(s.id == store_id for s in accessible_stores()):
+        return False
+    session[STORE_SESSION_KEY] = store_id
+    return True
+
+
+def scope_store_ids() -> list[int]:
+    """Store ids the current page covers: the chosen store, or all of the user's stores."""
+    store = current_store()
+    if store is not None:
+        return [store.id]
+    return [s.id for s in accessible_stores()]
+
+
+def plugin_visible(name: str | None) -> bool:
+    """Is plugin `name` on where the admin is looking (the store, or any store of the chain view)?"""
+    if not name:
+        return True
+    reg = registry()
+    store = current_store()
+    if store is not None:
+        return reg.is_enabled(store, name)
+    return any(reg.is_enabled(s, name) for s in accessible_stores())
+
+
+def can_see_personal_data() -> bool:
+    """Managers and owners see phone and email in full; staff see them masked (domain.md)."""
+    user = current_user_or_none()
+    return user is not None and user.at_least("manager")
+
+
+class StoreViewMixin:
+    """Access rules shared by every admin view (see the module docstring)."""
+
+    plugin: str | None = None
+    min_role: str = "staff"
+
+    def is_accessible(self):
+        user = current_user_or_none()
+        if user is None or not user.is_active:
+            return False
+        if not user.at_least(self.min_role):
+            return False
+        return plugin_visible(self.plugin)
+
+    def inaccessible_callback(self, name, **kwargs):
+        user = current_user_or_none()
+        if user is None:
+            return redirect(url_for("storecrm_auth.login", next=request.full_path))
+        if self.plugin and not plugin_visible(self.plugin):
+            abort(404)  # a switched-off module has no pages at all in this store
+        abort(403)
+
+
+class StoreView(StoreViewMixin, BaseView):
+    """A free admin page (`@expose` methods, `self.render(template, ...)`)."""
+
+
+class StoreModelView(StoreViewMixin, ModelView):
+    """A Flask-Admin model view limited to the current store's rows through `store_column`."""
+
+    store_column: str | None = None
+    page_size = 50
+    can_set_page_size = True
+    can_view_details = True
+
+    def _scoped(self, query):
+        if self.store_column is None:
+            return query
+        return query.filter(getattr(self.model, self.store_column).in_(scope_store_ids()))
+
+    def scope_query(self, query):
+        """Further restriction for subclasses (e.g. customers); called on list, count and one."""
+        return query
+
+    def get_query(self):
+        return self.scope_query(self._scoped(super().get_query()))
+
+    def get_count_query(self):
+        return self.scope_query(self._scoped(super().get_count_query()))
+
+    def get_one(self, id):
+        # Details, edit and delete fetch by primary key: apply the same scope, so a row of
+        # another store answers "not found" rather than leaking through a guessed URL.
+        row = super().get_one(id)
+        if row is None or (self.store_column is None and type(self).scope_query is StoreModelView.scope_query):
+            return row
+        pk = getattr(self.model, self._primary_key)
+        return self.get_query().filter(pk == getattr(row, self._primary_key)).first()
+
+    def scaffold_form(self):
+        form = super().scaffold_form()
+        if self.store_column and hasattr(form, self.store_column.removesuffix("_id")):
+            delattr(form, self.store_column.removesuffix("_id"))
+        return form
+
+    def on_model_change(self, form, model, is_created):
+        if is_created and self.store_column and getattr(model, self.store_column, None) is None:
+            store = current_store()
+            if store is None:
+                raise ValueError("pick a store in the navbar first")
+            setattr(model, self.store_column, store.id)
+        return super().on_model_change(form, model, is_created)

@@ -1,0 +1,5 @@
+"""Admin views."""
+
+
+def register(admin) -> None:
+    pass
