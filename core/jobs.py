@@ -28,16 +28,28 @@ def import_func(path: str):
     return getattr(importlib.import_module(module), name)
 
 
+# Which process owns each engine's pool; the importing process until a job says otherwise.
+_IMPORT_PID = os.getpid()
 _engine_pid: dict[int, int] = {}
+_worker_app = None
 
 
 def run_job(path: str, args: tuple = (), kwargs: dict | None = None):
-    """What rq executes: the named function inside an app context, with a clean session."""
-    if has_app_context():
-        return _run_in_context(path, args, kwargs or {})
-    from core.app import create_app
+    """What rq executes: the named function inside a fresh app context, with its own session.
 
-    app = create_app()
+    A fresh context per job (also in-process, and in a worker's forked work-horse) gives the
+    job its own session and `g`, so it neither closes the caller's session nor sees a stale
+    cache of which plugins a store has enabled."""
+    global _worker_app
+    if has_app_context():
+        app = current_app._get_current_object()
+    else:
+        # A plain `rq worker` process: build the app from the environment, once per process.
+        if _worker_app is None:
+            from core.app import create_app
+
+            _worker_app = create_app()
+        app = _worker_app
     with app.app_context():
         return _run_in_context(path, args, kwargs or {})
 
@@ -45,9 +57,10 @@ def run_job(path: str, args: tuple = (), kwargs: dict | None = None):
 def _run_in_context(path: str, args: tuple, kwargs: dict):
     from core.extensions import db
 
-    # A forked rq work-horse must not reuse the parent's pooled connections.
+    # A forked rq work-horse must not reuse the parent's pooled connections (SQLAlchemy's
+    # advice for os.fork: drop the inherited pool without closing the parent's sockets).
     engine = db.engine
-    if _engine_pid.get(id(engine)) not in (None, os.getpid()):
+    if _engine_pid.get(id(engine), _IMPORT_PID) != os.getpid():
         engine.dispose(close=False)
     _engine_pid[id(engine)] = os.getpid()
     try:
@@ -81,7 +94,10 @@ class JobQueue:
         return Queue(self.queue_name, connection=self.connection())
 
     def enqueue(self, func, *args, job_id: str | None = None, **kwargs):
-        """Queue `func(*args, **kwargs)`. `job_id` makes the enqueue idempotent in Redis."""
+        """Queue `func(*args, **kwargs)`. `job_id` makes the enqueue idempotent in Redis.
+
+        Enqueue after committing: the job runs in its own session (at once, when there is no
+        Redis) and must find what the caller wrote."""
         path = func_path(func) if callable(func) else func
         if not self.uses_redis:
             return run_job(path, args, kwargs)
@@ -131,16 +147,39 @@ def collect_periodic_jobs(app) -> JobScheduler:
     scheduler = JobScheduler()
     # The core's own: failed plugin deliveries are retried with backoff.
     scheduler.every(retry_due_deliveries, seconds=30, name="core.retry_deliveries")
+    from core.privacy.retention import purge_expired_job
+
+    scheduler.cron(purge_expired_job, "30 3 * * *", name="core.privacy_retention")  # nightly, off-peak
     app.extensions["storecrm.plugins"].call_registration("register_jobs", scheduler=scheduler)
     return scheduler
 
 
 def rq_cron_scheduler(app):
-    """rq's own CronScheduler with every periodic job registered on the app's queue."""
+    """rq's own CronScheduler with every periodic job registered on the app's queue.
+
+    Every `storecrm worker` starts one; only the one holding a lock in Redis enqueues, so
+    three workers do not run the nightly jobs three times."""
     from rq.cron import CronScheduler
 
+    class LeaderCronScheduler(CronScheduler):
+        lock_key = f"storecrm:cron-leader:{app.config.get('QUEUE_NAME', 'storecrm')}"
+        lock_ttl = 120  # longer than the scheduler's longest sleep (60 s)
+
+        def is_leader(self) -> bool:
+            conn = self.connection
+            if conn.set(self.lock_key, self.name, nx=True, ex=self.lock_ttl):
+                return True
+            holder = conn.get(self.lock_key)
+            if holder is not None and holder.decode() == self.name:
+                conn.expire(self.lock_key, self.lock_ttl)
+                return True
+            return False
+
+        def enqueue_jobs(self):
+            return super().enqueue_jobs() if self.is_leader() else []
+
     queue = app.extensions["storecrm.jobs"]
-    cron = CronScheduler(connection=queue.connection())
+    cron = LeaderCronScheduler(connection=queue.connection())
     for job in collect_periodic_jobs(app).jobs:
         cron.register(run_job, queue.queue_name, args=(job.path,), interval=job.seconds, cron=job.cron, name=job.name)
     return cron

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 from sqlalchemy import exists, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from core.api.http import endpoint, keyset_page, principal, resolve_store
 from core.api.schemas import ConsentChange, CustomerCreate, CustomerOut, CustomerPatch, CustomerQuery
 from core.api.serialize import customer_dict
 from core.audit import audit
 from core.crypto import cipher
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.extensions import db
 from core.models import Customer, CustomerTag, Sale, Visit
 from core.services import customers as svc
@@ -55,7 +56,16 @@ def reveal_and_audit(customer: Customer, reason: str) -> bool:
 def create_customer(body):
     store = resolve_store(body.pop("store", None))
     who = principal()
-    customer = svc.create_customer(db.session, store, body, user=who.user, actor=who.name)
+    try:
+        customer = svc.create_customer(db.session, store, body, user=who.user, actor=who.name)
+    except IntegrityError as exc:
+        # Two counters registering the same phone at once: the loser gets the winner's id.
+        db.session.rollback()
+        existing = svc.find_by_phone(db.session, body["phone"]) if body.get("phone") else None
+        if existing is None:
+            raise
+        raise Conflict("phone number already belongs to another customer", fields={"phone": ["Already in use."]},
+                       details={"existing_id": existing.id}) from exc
     reveal = reveal_and_audit(customer, "create")
     db.session.commit()
     return customer_dict(customer, reveal), 201

@@ -13,7 +13,7 @@ from core.api.schemas import (
     QuoteIn, QuoteOut, RefundIn, RefundOut, SaleBatchIn, SaleIn, SaleOut, VisitIn, VisitOut,
 )
 from core.api.serialize import sale_dict, sale_effects
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, InvalidInput, NotFound
 from core.extensions import db
 from core.models import Product, Sale, money
 from core.plugins import HookContext
@@ -56,7 +56,7 @@ def quote(body):
                       "amount": money(line["quantity"] * unit_price) - discount,
                       "full_price": discount == 0 and unit_price >= product.price})
     if errors:
-        raise DomainError("the cart has invalid lines", fields=errors)
+        raise InvalidInput("the cart has invalid lines", fields=errors)
     customer = None
     if body.get("customer"):
         # A quote writes nothing: an unknown phone is simply a customer without perks.

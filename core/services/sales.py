@@ -130,31 +130,29 @@ def record_sale(session, store: Store, data: dict, *, user=None, actor="system")
 
     The same `external_id` in the same store returns the first sale (created=False), also
     when two requests race: the unique constraint decides and the loser reads the winner."""
-    existing = find_sale_by_external_id(session, store, data.get("external_id"))
-    if existing is not None:
-        return existing, False
-    try:
-        sale = build_sale(session, store, data, user=user, actor=actor)
-        session.flush()
-    except IntegrityError:
-        session.rollback()
+    for attempt in (1, 2):
         existing = find_sale_by_external_id(session, store, data.get("external_id"))
-        if existing is None:
+        if existing is not None:
+            return existing, False
+        try:
+            sale = build_sale(session, store, data, user=user, actor=actor)
+            session.flush()
+            events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
+            session.commit()
+            return sale, True
+        except IntegrityError:
+            session.rollback()
+            existing = find_sale_by_external_id(session, store, data.get("external_id"))
+            if existing is not None:
+                return existing, False
+            # Another till created the same new customer (by phone) at the same moment; once
+            # more, the phone now finds that profile.
+            if attempt == 2:
+                raise
+        except Exception:
+            session.rollback()
             raise
-        return existing, False
-    except Exception:
-        session.rollback()
-        raise
-    events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        existing = find_sale_by_external_id(session, store, data.get("external_id"))
-        if existing is None:
-            raise
-        return existing, False
-    return sale, True
+    raise AssertionError("unreachable")
 
 
 def refund_sale(session, sale: Sale, data: dict, *, user=None, actor="system") -> Refund:
