@@ -158,3 +158,14 @@ def segment_filters():
 def kpi_metrics(staff, period, ctx):
     """Called when staff_kpi reports on `staff` (a `User`) for `period` `(start, end)`.
     Return a dict of metric name to value (e.g. `{"avg_rating": Decimal("4.6")}`)."""
+
+
+# --- Requests between plugins: enabled plugins, the first that takes it answers True ---------
+
+
+@hookspec
+def customer_notification(customer, topic, data, ctx):
+    """Called when a plugin asks that `customer` be told something (e.g. membership's
+    `membership.upgrade` with `data={"tier": "silver", ...}`), inside the caller's transaction.
+    A plugin that owns message channels (campaigns) sends or queues it, respecting consent,
+    and returns True; others return None. The caller stops at the first True."""
