@@ -34,6 +34,9 @@ def init_admin(app) -> Admin:
     )
     app.extensions["storecrm.admin"] = admin
     app.context_processor(_template_helpers)
+    from core.admin import formatting
+
+    formatting.init_app(app)
     _add_core_views(admin)
     registry.call_registration("register_admin_views", admin=admin, app=app)
     return admin

@@ -1,5 +1,330 @@
-"""Admin views."""
+"""Customers in the admin: the list, the counter lookup, the customer page and its quick actions."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, flash, has_app_context, has_request_context, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterEqual
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from core.admin.base import (
+    StoreModelView, accessible_stores, can_see_personal_data, current_store, current_user_or_none, registry,
+    scope_store_ids,
+)
+from core.admin.timeline import consent_rows, customer_scope, timeline
+from core.audit import audit
+from core.errors import DomainError
+from core.extensions import db
+from core.models import Customer, CustomerTag
+from core.models.customer import CONSENT_CHANNELS
+from core.plugins import HookContext
+from core.services import customers as customer_service
+from core.services.phones import mask_email, mask_phone, national, try_normalise_phone
+
+log = logging.getLogger(__name__)
+CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("Email"), "wechat": _l("WeChat"), "phone_call": _l("Phone call")}
+
+
+def user_scope() -> list[int] | None:
+    """Stores whose customers the user may open (None: every store, for owners)."""
+    user = current_user_or_none()
+    if user is not None and user.role == "owner":
+        return None
+    return [s.id for s in accessible_stores()]
+
+
+def view_scope() -> list[int] | None:
+    """Stores the current page covers: the picked store, or the user's stores (None: chain)."""
+    user = current_user_or_none()
+    if user is not None and user.role == "owner" and current_store() is None:
+        return None
+    return scope_store_ids()
+
+
+def parse_preferences(text: str) -> dict:
+    """`coffee: hot, no sugar` per line (a full-width colon works too) → {"coffee": "hot, no sugar"}."""
+    prefs: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        key, sep, value = line.replace("：", ":").partition(":")
+        if not sep:
+            key, value = line, ""
+        if key.strip():
+            prefs[key.strip()] = value.strip()
+    return prefs
+
+
+class TagFilter(BaseSQLAFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(Customer.tag_rows.any(CustomerTag.tag == value))
+
+    def operation(self):
+        return _l("is")
+
+
+def _tag_options():
+    if not has_request_context():
+        return []  # computed per request; at start-up there is no database session yet
+    return [(t, t) for t in db.session.scalars(select(CustomerTag.tag).distinct().order_by(CustomerTag.tag).limit(200))]
+
+
+def _store_options():
+    if not has_request_context():
+        return []
+    return [(str(s.id), f"{s.code} · {s.name}") for s in accessible_stores()]
+
+
+def _name_link(view, context, model, name):
+    return Markup('<a href="{}">{}</a>').format(url_for("customers.page", customer_id=model.id), model.name or "—")
+
+
+def _masked_phone(view, context, model, name):
+    return mask_phone(model.phone) or ""
+
+
+def _tags(view, context, model, name):
+    return Markup(" ").join(Markup('<span class="badge badge-info">{}</span>').format(t) for t in model.tags)
+
+
+class CustomerView(StoreModelView):
+    """The customer list; the customer page and the counter lookup live here too."""
+
+    can_create = False  # profiles are created through the service (phone hashing, events)
+    can_edit = False
+    can_delete = False  # erasure is a privacy request, not a delete button
+    can_view_details = False
+    list_template = "storecrm/customer_list.html"
+    column_list = ["name", "phone", "home_store", "tags", "source_channel", "created_at"]
+    column_labels = {"name": _l("Name"), "phone": _l("Phone"), "home_store": _l("Home store"), "tags": _l("Tags"),
+                     "source_channel": _l("Source"), "created_at": _l("Created")}
+    column_sortable_list = ["name", "created_at"]
+    column_default_sort = ("created_at", True)
+    column_searchable_list = ["name", "code", "wechat_id"]
+    column_formatters = {"name": _name_link, "phone": _masked_phone, "tags": _tags}
+
+    def get_filters(self):
+        filters = [
+            FilterEqual(Customer.home_store_id, _l("Home store"), options=_store_options),
+            TagFilter(Customer.id, _l("Tag"), options=_tag_options),
+        ]
+        # Classification registers its class and lifecycle filters once it exists.
+        extra = current_app.extensions.get("storecrm.class_filters", {}) if has_app_context() else {}
+        for key in ("class", "lifecycle", *sorted(k for k in extra if k not in ("class", "lifecycle"))):
+            made = extra.get(key)
+            made = made() if callable(made) else made
+            if made:
+                filters.extend(made if isinstance(made, (list, tuple)) else [made])
+        return filters
+
+    @expose("/")
+    def index_view(self):
+        self._refresh_filters_cache()  # class filters may have been registered after start-up
+        return super().index_view()
+
+    def scope_query(self, query):
+        return query.filter(customer_scope(view_scope()))
+
+    # --- the counter ---------------------------------------------------------------------------
+
+    @expose("/lookup")
+    def lookup(self):
+        """One box: a phone number in any common spelling opens the profile; a name lists matches."""
+        q = (request.args.get("q") or "").strip()
+        if not q:
+            return redirect(url_for("customers.index_view"))
+        scope = customer_scope(user_scope())
+        phone = try_normalise_phone(q) if sum(ch.isdigit() for ch in q) >= 7 else None
+        if phone:
+            customer = customer_service.find_by_phone(db.session, phone)
+            if customer is not None and db.session.scalar(select(Customer.id).where(Customer.id == customer.id, scope)):
+                return redirect(url_for("customers.page", customer_id=customer.id))
+            return self.render("storecrm/lookup.html", q=q, results=[], phone=phone, mask_phone=mask_phone)
+        pattern = f"%{q}%"
+        results = list(db.session.scalars(
+            select(Customer).where(scope, (Customer.name.ilike(pattern)) | (Customer.code == q))
+            .order_by(func.length(Customer.name), Customer.name).limit(50)
+        ))
+        if len(results) == 1:
+            return redirect(url_for("customers.page", customer_id=results[0].id))
+        return self.render("storecrm/lookup.html", q=q, results=results, phone=None, mask_phone=mask_phone)
+
+    @expose("/new", methods=["GET", "POST"])
+    def new(self):
+        store = current_store()
+        form = request.form
+        errors: dict = {}
+        if request.method == "POST":
+            if store is None:
+                flash(_("Pick a store in the navbar first: a new customer belongs to a home store."), "error")
+            else:
+                data = {k: form.get(k, "").strip() for k in ("name", "phone", "email", "birthday", "gender")}
+                data = {k: v for k, v in data.items() if v}
+                data["preferences"] = parse_preferences(form.get("preferences", ""))
+                data["source_channel"] = form.get("source_channel") or "walk_in"
+                user = current_user_or_none()
+                data["consents"] = [{"channel": c, "granted": True, "source": "admin", "proof": form.get("consent_proof") or None}
+                                    for c in CONSENT_CHANNELS if form.get(f"consent_{c}")]
+                try:
+                    customer = customer_service.create_customer(db.session, store, data, user=user, actor=user.username)
+                    db.session.commit()
+                except DomainError as exc:
+                    db.session.rollback()
+                    errors = exc.fields or {"_schema": [exc.message]}
+                else:
+                    flash(_("Customer %(name)s created.", name=customer.name or customer.id), "success")
+                    return redirect(url_for("customers.page", customer_id=customer.id))
+        return self.render("storecrm/customer_new.html", form=form, errors=errors, store=store,
+                           channels=CHANNEL_LABELS)
+
+    # --- the customer page ---------------------------------------------------------------------
+
+    def _customer_or_404(self, customer_id: int) -> Customer:
+        customer = db.session.scalars(
+            select(Customer).where(Customer.id == customer_id, customer_scope(user_scope()))
+        ).first()
+        if customer is None:
+            abort(404)
+        return customer
+
+    def _page(self, customer: Customer, revealed: bool = False, status: int = 200, errors: dict | None = None):
+        user = current_user_or_none()
+        store = current_store() or customer.home_store
+        reg = registry()
+        ctx = HookContext(session=db.session, store=store, user=user, actor=user.username, registry=reg)
+        panels = collect_panels(customer, ctx)
+        consents = customer_service.current_consents(db.session, customer.id)
+        from datetime import date
+
+        page = self.render(
+            "storecrm/customer_page.html",
+            customer=customer, store=store, revealed=revealed, may_reveal=can_see_personal_data(),
+            phone=(national(customer.phone) if revealed and customer.phone else mask_phone(customer.phone)),
+            email=(customer.email if revealed else mask_email(customer.email)),
+            address=(customer.address if revealed else ("•••" if customer.address else None)),
+            age=customer.age(date.today()), panels=panels, consents=consents,
+            consent_history=consent_rows(db.session, customer.id), channels=CHANNEL_LABELS,
+            timeline=timeline(db.session, customer), errors=errors or {},
+            preferences_text="\n".join(f"{k}: {v}" for k, v in (customer.preferences or {}).items()),
+        )
+        return page, status
+
+    @expose("/<int:customer_id>")
+    def page(self, customer_id: int):
+        return self._page(self._customer_or_404(customer_id))
+
+    @expose("/<int:customer_id>/reveal", methods=["POST"])
+    def reveal(self, customer_id: int):
+        """Managers and owners see phone, email and address in clear; each time is audited."""
+        if not can_see_personal_data():
+            abort(403)
+        customer = self._customer_or_404(customer_id)
+        audit("unmask", actor=current_user_or_none(), target=customer, store=current_store(),
+              details={"fields": ["phone", "email", "address"]})
+        db.session.commit()
+        return self._page(customer, revealed=True)
+
+    @expose("/<int:customer_id>/visit", methods=["POST"])
+    def record_visit(self, customer_id: int):
+        from core.services.sales import record_visit
+
+        customer = self._customer_or_404(customer_id)
+        store = current_store()
+        if store is None:
+            flash(_("Pick a store in the navbar first: a visit happens in a store."), "error")
+            return redirect(url_for("customers.page", customer_id=customer.id))
+        user = current_user_or_none()
+        duration = request.form.get("duration_minutes", "").strip()
+        data = {"customer": {"id": customer.id}, "purpose": request.form.get("purpose") or None,
+                "notes": request.form.get("notes") or None, "purchased": bool(request.form.get("purchased")),
+                "duration_minutes": int(duration) if duration.isdigit() else None,
+                "staff": user.username if user.can_access_store(store.id) else None}
+        record_visit(db.session, store, data, user=user, actor=user.username)
+        db.session.commit()
+        flash(_("Visit recorded."), "success")
+        return redirect(url_for("customers.page", customer_id=customer.id))
+
+    @expose("/<int:customer_id>/note", methods=["POST"])
+    def add_note(self, customer_id: int):
+        customer = self._customer_or_404(customer_id)
+        text = (request.form.get("note") or "").strip()
+        if not text:
+            flash(_("The note is empty."), "error")
+        else:
+            user = current_user_or_none()
+            kind = request.form.get("kind") if request.form.get("kind") in ("note", "call", "message") else "note"
+            customer_service.add_activity(db.session, customer, kind, text[:300], body=text if len(text) > 300 else None,
+                                          store=current_store(), user=user)
+            db.session.commit()
+            flash(_("Note added."), "success")
+        return redirect(url_for("customers.page", customer_id=customer.id) + "#timeline")
+
+    @expose("/<int:customer_id>/preferences", methods=["POST"])
+    def edit_preferences(self, customer_id: int):
+        customer = self._customer_or_404(customer_id)
+        user = current_user_or_none()
+        customer_service.update_customer(db.session, customer,
+                                         {"preferences": parse_preferences(request.form.get("preferences", ""))},
+                                         store=current_store(), user=user, actor=user.username)
+        db.session.commit()
+        flash(_("Preferences saved."), "success")
+        return redirect(url_for("customers.page", customer_id=customer.id))
+
+    @expose("/<int:customer_id>/consent", methods=["POST"])
+    def record_consent(self, customer_id: int):
+        customer = self._customer_or_404(customer_id)
+        user = current_user_or_none()
+        try:
+            customer_service.set_consent(db.session, customer, request.form.get("channel", ""),
+                                         request.form.get("granted") == "1", source=request.form.get("source") or "counter",
+                                         proof=request.form.get("proof") or None, user=user, store=current_store())
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("Consent recorded."), "success")
+        return redirect(url_for("customers.page", customer_id=customer.id) + "#consents")
+
+
+def collect_panels(customer: Customer, ctx: HookContext) -> list[dict]:
+    """The core's panels and those of the plugins enabled in `ctx.store`, by `order`. A panel
+    that fails is replaced by a notice: one broken module must not hide the customer."""
+    panels: list[dict] = []
+    for provider in current_app.extensions.get("storecrm.core_panels", []):
+        try:
+            panel = provider(customer, ctx)
+        except Exception:  # noqa: BLE001 - shown as a failed panel, logged with the traceback
+            log.exception("core panel %r failed for customer %s", provider, customer.id)
+            panel = _failed_panel(getattr(provider, "__name__", "core"))
+        if panel:
+            panels.extend(panel if isinstance(panel, list) else [panel])
+    reg = registry()
+    for name in reg.implementers("customer_panels", reg.enabled_in(ctx.store)):
+        try:
+            values = reg.caller_for("customer_panels", name)(customer=customer, ctx=ctx.for_plugin(name))
+        except Exception:  # noqa: BLE001
+            log.exception("plugin %s customer_panels failed for customer %s", name, customer.id)
+            values = [[_failed_panel(name)]]
+        for result in values:
+            panels.extend(result if isinstance(result, list) else [result])
+    return sorted((p for p in panels if p), key=lambda p: p.get("order", 100))
+
+
+def _failed_panel(source: str) -> dict:
+    return {"title": source, "order": 999,
+            "html": Markup('<p class="text-danger">{}</p>').format(_("This section could not be shown; the error is logged."))}
 
 
 def register(admin) -> None:
-    pass
+    admin.add_view(CustomerView(Customer, db.session, name=_l("Customers"), endpoint="customers", url="/admin/customers",
+                                menu_icon_type="fa", menu_icon_value="fa-users"))
+
+
+__all__ = ["CustomerView", "collect_panels", "parse_preferences", "register"]

@@ -1,0 +1,68 @@
+"""What the customer page reads: who may see whom, the timeline, consents. Plain functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import selectinload
+
+from core.models import Activity, Consent, Customer, Sale, Store, User, Visit
+
+
+def customer_scope(store_ids: list[int] | None):
+    """A WHERE clause for the customers of `store_ids` (home store, or bought or visited
+    there); None means the whole chain. Erased profiles never show."""
+    alive = Customer.erased_at.is_(None)
+    if store_ids is None:
+        return alive
+    return alive & or_(
+        Customer.home_store_id.in_(store_ids),
+        exists().where(Sale.customer_id == Customer.id, Sale.store_id.in_(store_ids)),
+        exists().where(Visit.customer_id == Customer.id, Visit.store_id.in_(store_ids)),
+    )
+
+
+@dataclass
+class Entry:
+    kind: str  # sale, refund, visit, or an activity's kind (note, call, class_change...)
+    at: datetime
+    store: Store | None
+    title: str
+    body: str | None = None
+    amount: object = None
+    staff: str | None = None
+    lines: list | None = None
+
+
+def timeline(session, customer: Customer, *, limit: int = 60) -> list[Entry]:
+    """The newest sales, visits and activities of `customer`, newest first, merged."""
+    stores = {s.id: s for s in session.scalars(select(Store))}
+    staff = dict(session.execute(select(User.id, User.display_name)).all())
+    entries: list[Entry] = []
+    sales = session.scalars(
+        select(Sale).where(Sale.customer_id == customer.id).order_by(Sale.occurred_at.desc()).limit(limit)
+        .options(selectinload(Sale.lines), selectinload(Sale.refunds))
+    )
+    for sale in sales:
+        entries.append(Entry("sale", sale.occurred_at, stores.get(sale.store_id), sale.status, amount=sale.total,
+                             staff=staff.get(sale.staff_id), body=sale.note,
+                             lines=[(line.name or line.sku, line.quantity, line.net_amount) for line in sale.lines]))
+        for refund in sale.refunds:
+            entries.append(Entry("refund", refund.created_at, stores.get(sale.store_id), refund.reason,
+                                 amount=-refund.amount, staff=staff.get(refund.actor_user_id)))
+    for visit in session.scalars(select(Visit).where(Visit.customer_id == customer.id)
+                                 .order_by(Visit.occurred_at.desc()).limit(limit)):
+        entries.append(Entry("visit", visit.occurred_at, stores.get(visit.store_id), visit.purpose or "",
+                             body=visit.notes, staff=staff.get(visit.staff_id)))
+    for act in session.scalars(select(Activity).where(Activity.customer_id == customer.id)
+                               .order_by(Activity.occurred_at.desc()).limit(limit)):
+        entries.append(Entry(act.kind, act.occurred_at, stores.get(act.store_id), act.title, body=act.body,
+                             staff=staff.get(act.actor_user_id)))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def consent_rows(session, customer_id: int) -> list[Consent]:
+    return list(session.scalars(select(Consent).where(Consent.customer_id == customer_id).order_by(Consent.id.desc())))
