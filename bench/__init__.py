@@ -1,0 +1,1 @@
+"""Benchmarks (quality.md, "Benchmarks"): `python -m bench`; results in docs/performance.md."""

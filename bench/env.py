@@ -1,0 +1,90 @@
+"""Throwaway databases for a benchmark run: an SQLite file (the embedded default) or a
+database on a PostgreSQL cluster started for the run (tests/services.py), migrated fresh."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+_names = itertools.count()
+
+
+@dataclass
+class Backend:
+    """Where a run's databases live. `redis_url` is set on the PostgreSQL + Redis run."""
+
+    name: str  # "sqlite" or "postgresql"
+    workdir: str
+    pg_url: object = None  # callable(dbname) -> url, on PostgreSQL
+    redis_url: str | None = None
+    data_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
+    _servers: list = field(default_factory=list)
+
+    def config(self, database_url: str, **extra) -> dict:
+        return {
+            "SECRET_KEY": "bench-not-secret",
+            "DATA_KEY": self.data_key,
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": os.path.join(self.workdir, "instance"),
+            "PLUGINS": None,  # every installed plugin, as a shop runs
+            "REDIS_URL": self.redis_url,
+            "LOCALE": "en",
+            **extra,
+        }
+
+    def fresh_database(self, label: str) -> str:
+        """A new, migrated, empty database; returns its URL."""
+        from core.app import create_app
+        from core.extensions import db
+        from core.migrate import upgrade
+
+        if self.name == "sqlite":
+            url = f"sqlite:///{os.path.join(self.workdir, f'{label}-{next(_names)}.db')}"
+        else:
+            name = f"bench_{label}_{next(_names)}"
+            admin = sa.create_engine(self.pg_url("postgres"), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            admin.dispose()
+            url = self.pg_url(name)
+        app = create_app(self.config(url))
+        upgrade(app)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        return url
+
+    def close(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+
+
+def open_backend(name: str, workdir: str | None = None, postgres=None, redis=None) -> Backend:
+    """`postgres`/`redis`: already running servers (the test suite's), else started here."""
+    workdir = workdir or tempfile.mkdtemp(prefix=f"storecrm-bench-{name}-")
+    if name == "sqlite":
+        return Backend("sqlite", workdir)
+    from tests.services import PostgresServer, RedisServer
+
+    backend = Backend("postgresql", workdir)
+    if postgres is None:
+        postgres = PostgresServer()
+        if not postgres.available:
+            raise RuntimeError("PostgreSQL is not installed (Debian: postgresql)")
+        postgres.start()
+        backend._servers.append(postgres)
+    if redis is None:
+        redis = RedisServer()
+        if not redis.available:
+            raise RuntimeError("redis-server is not installed (Debian: redis-server)")
+        redis.start()
+        backend._servers.append(redis)
+    backend.pg_url = postgres.url
+    backend.redis_url = redis.url
+    return backend
