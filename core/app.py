@@ -43,6 +43,9 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     from core.admin import init_admin
 
     init_admin(app)
+    from core.privacy import init_privacy
+
+    init_privacy(app)
     registry.call_registration("register_blueprints", app=app)
     registry.call_registration("register_cli_commands", cli=app.cli)
 
