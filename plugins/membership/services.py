@@ -327,14 +327,15 @@ def change_tier(session, member: Member, new: Tier | None, *, reason: str, store
         member.enrolled_by = member.enrolled_by or "spend"
     change = {"from": old.code if old else None, "to": new.code if new else None, "direction": direction,
               "reason": reason}
-    session.add(Activity(customer_id=member.customer_id, store_id=getattr(store, "id", None), kind="tier_change",
-                         source=SOURCE, title=f"{old.name if old else '—'} → {new.name if new else '—'}",
-                         body=reason, data=change, actor_user_id=getattr(user, "id", None), occurred_at=now))
     session.flush()
     if notify is not None and new is not None:
         change["notified"] = bool(notify(member.customer, f"membership.{direction}" if old else "membership.welcome",
                                          {"tier": new.code, "tier_name": new.name,
                                           "previous_tier": old.code if old else None}))
+    session.add(Activity(customer_id=member.customer_id, store_id=getattr(store, "id", None), kind="tier_change",
+                         source=SOURCE, title=f"{old.name if old else '—'} → {new.name if new else '—'}",
+                         body=reason, data=dict(change), actor_user_id=getattr(user, "id", None), occurred_at=now))
+    session.flush()
     return change
 
 

@@ -1,0 +1,159 @@
+"""What the till sees: quotes with member perks, member days, notifications, idempotent retries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from core.plugins import Manifest, hookimpl
+from tests.conftest import Api, build_chain, enable
+from tests.plugins.membership.conftest import Till, ledger_sum
+
+CART = [{"sku": "LATTE-M", "quantity": 2, "unit_price": "28.00"}]
+
+
+def shanghai_today():
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def test_birthday_week_discount_is_the_tiers_and_once_per_birthday(shop):
+    today = shanghai_today()
+    till = shop.till
+    cid = till.customer("13900139001", birthday=f"--{today.month:02d}-{today.day:02d}")
+    assert till.quote(cid, CART)["adjustments"] == []  # not a member yet: no perks
+    till.sell(cid, "1000.00", occurred_at="2020-01-01T10:00:00+08:00")
+    quote = till.quote(cid, CART)
+    assert quote["adjustments"] == [{"source": "membership", "code": "birthday", "label": "Birthday discount / 生日优惠",
+                                     "amount": "-11.20", "data": {"percent": "20.00", "tier": "ordinary"}}]
+    assert quote["total"] == "44.80"  # ordinary: 8折 on ¥56
+    sale = till.sell(cid, lines=CART, adjustments=quote["adjustments"])
+    assert sale["total"] == "44.80" and sale["effects"]["membership"]["points_earned"] == 89  # 44.80 × 2 on the birthday
+    assert till.quote(cid, CART)["adjustments"] == []  # used this birthday already
+
+
+def test_points_as_payment_are_capped_at_half_the_ticket_and_by_the_balance(shop):
+    till = shop.till
+    cid = till.customer("13900139002")
+    till.sell(cid, "1000.00", occurred_at="2020-01-01T10:00:00+08:00")  # 1,000 points
+    points = lambda q: [a for a in q["adjustments"] if a["code"] == "points"]  # noqa: E731
+    capped = points(till.quote(cid, CART, redeem_points="max"))[0]
+    assert (capped["amount"], capped["data"]["points"]) == ("-10.00", 1000)  # the balance is the limit here
+    big = [{"sku": "LATTE-M", "quantity": 1, "unit_price": "15.00"}]
+    capped = points(till.quote(cid, big, redeem_points=5000))[0]
+    assert (capped["amount"], capped["data"]["points"]) == ("-7.50", 750)  # 50% of ¥15
+    assert points(till.quote(cid, big, redeem_points=300))[0]["amount"] == "-3.00"
+    owner = Api(shop.app.test_client(), token=shop.chain.owner_token)
+    r = owner.put("/stores/SH001/plugins/membership/settings", {"redemption_enabled": False})
+    assert r.status_code == 200, r.json
+    assert points(till.quote(cid, big, redeem_points=300)) == []  # this store's till does not take points
+
+
+def test_member_day_discount_and_points_multiplier(shop):
+    till = shop.till
+    owner = Api(shop.app.test_client(), token=shop.chain.owner_token)
+    today = shanghai_today()
+    r = owner.post("/membership/member-days", {"store": "SH001", "name": "会员日", "weekday": today.weekday(),
+                                               "discount_percent": "10", "points_multiplier": "3"})
+    assert r.status_code == 201, r.json
+    r = owner.post("/membership/member-days", {"store": "SH001", "name": "no rule"})
+    assert r.status_code == 400 and "weekday" in r.json["error"]["fields"]
+    cid = till.customer("13900139003")
+    till.sell(cid, "1000.00", occurred_at="2020-01-01T10:00:00+08:00")
+    quote = till.quote(cid, CART)
+    assert [(a["code"], a["amount"]) for a in quote["adjustments"]] == [("member_day", "-5.60")]
+    sale = till.sell(cid, lines=CART, adjustments=quote["adjustments"])
+    assert sale["effects"]["membership"]["points_earned"] == 151  # ¥50.40 × 3
+    # seed 002's "the 8th of each month" works the same way
+    r = owner.post("/membership/member-days", {"store": "SH001", "name": "8号", "day_of_month": 8, "points_multiplier": "2"})
+    assert r.status_code == 201
+    eighth_day = next(d for d in (datetime(2026, 12, 8), datetime(2027, 1, 8)) if d.weekday() != today.weekday())
+    eighth = till.sell(cid, "10.00", occurred_at=eighth_day.strftime("%Y-%m-%dT10:00:00+08:00"))
+    assert eighth["effects"]["membership"]["points_earned"] == 20
+
+
+class Channel:
+    """A tiny message-channel plugin standing in for campaigns."""
+
+    def __init__(self):
+        self.sent = []
+
+    @hookimpl
+    def customer_notification(self, customer, topic, data, ctx):
+        self.sent.append((customer.id, topic, data["tier"], ctx.store.code))
+        return True
+
+
+def test_upgrades_are_notified_through_a_channel_plugin_and_on_the_timeline(make_app):
+    from core.extensions import db
+    from core.models import Activity
+
+    channel = Channel()
+    app = make_app(plugins=[Manifest(name="channel", version="1.0", summary="test channel", hooks=channel)])
+    chain = build_chain(app)
+    enable(app, "SH001", "membership")
+    till = Till(Api(app.test_client()), chain.till)
+    cid = till.customer("13900139004")
+    till.sell(cid, "3000.00")
+    assert channel.sent == []  # the channel plugin is not enabled in SH001: nobody is asked
+    enable(app, "SH001", "channel")
+    till.sell(cid, "2000.00")
+    assert channel.sent == [(cid, "membership.upgrade", "gold", "SH001")]
+    with app.app_context():
+        last = db.session.scalars(select(Activity).where(Activity.customer_id == cid, Activity.kind == "tier_change")
+                                  .order_by(Activity.id.desc())).first()
+        assert (last.data["from"], last.data["to"], last.data["notified"]) == ("silver", "gold", True)
+
+
+def test_a_redelivered_sale_or_refund_never_doubles_points(shop):
+    from core.events import retry_delivery
+    from core.extensions import db
+    from core.models import EventDelivery, Refund, Sale, Store
+    from core.plugins import HookContext
+    from plugins.membership.models import PointsEntry
+
+    till = shop.till
+    cid = till.customer("13900139005")
+    sale = till.sell(cid, "1500.00")
+    refund = till.refund(sale["id"], [{"sku": "BEANS-1KG", "quantity": 1}])
+    with shop.app.app_context():
+        reg = shop.app.extensions["storecrm.plugins"]
+        store = db.session.scalars(select(Store).where(Store.code == "SH001")).one()
+        ctx = HookContext(session=db.session, store=store, registry=reg, plugin="membership", actor="test")
+        row = db.session.get(Sale, sale["id"])
+        for _ in range(2):  # the same events delivered again, as a retry after a crash would
+            reg.caller_for("sale_recorded", "membership")(sale=row, ctx=ctx)
+            reg.caller_for("sale_refunded", "membership")(sale=row, refund=db.session.get(Refund, refund["id"]), ctx=ctx)
+            db.session.commit()
+        for delivery in db.session.scalars(select(EventDelivery).where(EventDelivery.plugin == "membership")).all():
+            assert retry_delivery(delivery.id) == "done"
+        assert db.session.scalar(select(func.count()).select_from(PointsEntry).where(PointsEntry.customer_id == cid)) == 2
+    assert till.member(cid)["points_balance"] == 0 and till.member(cid)["lifetime_spend"] == "0.00"
+    assert ledger_sum(shop.app, cid) == (0, 0)
+
+
+def test_export_merge_and_erase_handle_membership_records(shop):
+    from core.extensions import db
+    from core.models import Customer
+    from core.plugins import HookContext
+    from plugins.membership.models import Member, PointsEntry
+
+    till = shop.till
+    kept, merged = till.customer("13900139006"), till.customer("13900139007")
+    till.sell(kept, "1000.00")
+    till.sell(merged, "3000.00")
+    with shop.app.app_context():
+        reg = shop.app.extensions["storecrm.plugins"]
+        ctx = HookContext(session=db.session, registry=reg, plugin="membership", actor="test")
+        exported = reg.caller_for("customer_export", "membership")(customer=db.session.get(Customer, merged), ctx=ctx)[0]
+        assert exported["tier"] == "silver" and exported["points_balance"] == 3600 and len(exported["ledger"]) == 1
+        reg.caller_for("customer_merged", "membership")(kept=db.session.get(Customer, kept),
+                                                        merged=db.session.get(Customer, merged), ctx=ctx)
+        db.session.commit()
+        member = db.session.get(Member, kept)
+        assert (member.tier.code, member.points_balance, member.lifetime_spend) == ("silver", 4600, 4000)
+        reg.caller_for("customer_erased", "membership")(customer_id=kept, ctx=ctx)
+        db.session.commit()
+        assert db.session.get(Member, kept) is None
+        assert db.session.scalar(select(func.count()).select_from(PointsEntry).where(PointsEntry.customer_id == kept)) == 0
