@@ -43,6 +43,9 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     from core.admin import init_admin
 
     init_admin(app)
+    from core.classification import init_classification
+
+    init_classification(app)
     from core.privacy import init_privacy
 
     init_privacy(app)

@@ -147,6 +147,9 @@ def collect_periodic_jobs(app) -> JobScheduler:
     scheduler = JobScheduler()
     # The core's own: failed plugin deliveries are retried with backoff.
     scheduler.every(retry_due_deliveries, seconds=30, name="core.retry_deliveries")
+    from core.classification.jobs import NIGHTLY_CRON, nightly_recompute
+
+    scheduler.cron(nightly_recompute, NIGHTLY_CRON, name="core.classification_nightly")
     from core.privacy.retention import purge_expired_job
 
     scheduler.cron(purge_expired_job, "30 3 * * *", name="core.privacy_retention")  # nightly, off-peak

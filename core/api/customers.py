@@ -92,7 +92,7 @@ def list_customers(args):
         stmt = stmt.where(or_(Customer.name.contains(term, autoescape=True), Customer.code == term))
     if args.get("tag"):
         stmt = stmt.where(exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == args["tag"]))
-    for key in ("final_class", "lifecycle"):
+    for key in ("final_class", "lifecycle", "amount_class", "frequency_class", "rfm_segment"):
         if args.get(key):
             stmt = _class_filter(stmt, key, args[key], ids)
     rows, next_cursor = keyset_page(stmt, Customer.id, args.get("cursor"), args["limit"])

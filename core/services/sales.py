@@ -138,6 +138,7 @@ def record_sale(session, store: Store, data: dict, *, user=None, actor="system")
             sale = build_sale(session, store, data, user=user, actor=actor)
             session.flush()
             events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
+            classify_after_sale(session, sale)
             session.commit()
             return sale, True
         except IntegrityError:
@@ -213,7 +214,16 @@ def refund_sale(session, sale: Sale, data: dict, *, user=None, actor="system") -
     session.add(refund)
     session.flush()
     events.emit(session, sale.store, "sale_refunded", refund, {"sale": sale, "refund": refund}, user=user, actor=actor)
+    classify_after_sale(session, sale)
     return refund
+
+
+def classify_after_sale(session, sale: Sale) -> None:
+    """The buyer's classes move with each sale and refund, in the same transaction."""
+    if sale.customer_id is not None:
+        from core.classification.compute import update_customer
+
+        update_customer(session, sale.customer_id, sale.store_id)
 
 
 def record_visit(session, store: Store, data: dict, *, user=None, actor="system") -> Visit:

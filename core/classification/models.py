@@ -1,0 +1,83 @@
+"""Tables of the classification: per-store settings, each customer's classes per scope, and
+what the last full run used (cuts and percentiles), so every class can be explained."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.extensions import db
+from core.models.types import MONEY, UTCDateTime, utcnow
+
+# Scope 0 is the whole chain; any other scope is a store id. An integer rather than a
+# nullable store_id, because the pair (customer, scope) is the primary key.
+CHAIN_SCOPE = 0
+
+
+class ClassificationSettings(db.Model):
+    """A store's thresholds (store_id set) or the chain's (store_id NULL; also the default
+    for stores without their own). Validated by `core.classification.settings.SettingsSchema`."""
+
+    __tablename__ = "classification_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id", ondelete="CASCADE"), unique=True)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CustomerClass(db.Model):
+    """One customer's classes in one scope, with the numbers they were given on.
+
+    A customer without a row in a scope never bought there: a prospect."""
+
+    __tablename__ = "customer_class"
+    __table_args__ = (
+        Index("ix_customer_class_scope_final", "scope_id", "final_class"),
+        Index("ix_customer_class_scope_lifecycle", "scope_id", "lifecycle"),
+        Index("ix_customer_class_scope_segment", "scope_id", "rfm_segment"),
+        Index("ix_customer_class_scope_amount", "scope_id", "amount"),
+        Index("ix_customer_class_scope_last", "scope_id", "last_purchase_at"),
+        Index("ix_customer_class_scope_purchases", "scope_id", "purchases"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_purchase_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_purchase_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purchases_ever: Mapped[int] = mapped_column(Integer)
+    purchases: Mapped[int] = mapped_column(Integer)  # in the window
+    amount: Mapped[Decimal] = mapped_column(MONEY)  # net of refunds, in the window
+    recency_days: Mapped[int] = mapped_column(Integer)
+    usual_gap_days: Mapped[float | None] = mapped_column(Float)
+    amount_rank: Mapped[int | None] = mapped_column(Integer)  # 1 = highest spend; ties share
+    buyers: Mapped[int] = mapped_column(Integer)  # customers who bought in the window
+    population: Mapped[int] = mapped_column(Integer)  # customers who ever bought (RFM ranks)
+    amount_class: Mapped[str] = mapped_column(String(16))
+    frequency_class: Mapped[str] = mapped_column(String(16))
+    final_class: Mapped[str] = mapped_column(String(16))
+    lifecycle: Mapped[str] = mapped_column(String(16))
+    r_score: Mapped[int] = mapped_column(SmallInteger)
+    f_score: Mapped[int] = mapped_column(SmallInteger)
+    m_score: Mapped[int] = mapped_column(SmallInteger)
+    rfm_segment: Mapped[str] = mapped_column(String(24))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ClassificationRun(db.Model):
+    """The last full recompute of a scope: when, with which settings, and the store-relative
+    cuts it found (percentile gaps for lifecycle), which incremental updates reuse."""
+
+    __tablename__ = "classification_run"
+
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    buyers: Mapped[int] = mapped_column(Integer, default=0)
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    at_risk_gap_days: Mapped[int | None] = mapped_column(Integer)
+    churned_gap_days: Mapped[int | None] = mapped_column(Integer)
+    seconds: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,48 @@
+"""Two portable SQL helpers the classification and analytics queries need, compiled per
+backend: whole seconds between two stored UTC times, and a JSON object built in SQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class seconds_between(FunctionElement):
+    """`a - b` in whole seconds (each side truncated to the second, identically on both
+    backends, so a boundary falls on the same side in SQLite and PostgreSQL)."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element, compiler, **kw):
+    a, b = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(CAST(strftime('%s', {a}) AS INTEGER) - CAST(strftime('%s', {b}) AS INTEGER))"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_pg(element, compiler, **kw):
+    a, b = (compiler.process(arg, **kw) for arg in element.clauses)
+    return (f"(CAST(EXTRACT(EPOCH FROM date_trunc('second', {a})) AS BIGINT)"
+            f" - CAST(EXTRACT(EPOCH FROM date_trunc('second', {b})) AS BIGINT))")
+
+
+class json_object(FunctionElement):
+    """`json_object(k1, v1, k2, v2...)` in SQLite, `json_build_object` in PostgreSQL."""
+
+    type = JSON()
+    inherit_cache = True
+    name = "json_object"
+
+
+@compiles(json_object, "sqlite")
+def _json_sqlite(element, compiler, **kw):
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "postgresql")
+def _json_pg(element, compiler, **kw):
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
