@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.exceptions import HTTPException
 
 from core.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -120,7 +121,9 @@ def authenticate() -> Principal:
     if not header.startswith("Bearer "):
         abort(401, "A bearer token is required: Authorization: Bearer <token>.")
     raw = header[7:].strip()
-    token = db.session.scalars(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash(raw))).first()
+    # The till's store (or the person) comes in the same statement: every request needs it.
+    token = db.session.scalars(select(ApiToken).options(joinedload(ApiToken.store), joinedload(ApiToken.user))
+                               .where(ApiToken.token_hash == ApiToken.hash(raw))).first()
     if token is None or token.revoked or (token.user is not None and not token.user.active):
         abort(401, "The token is unknown or revoked.")
     return Principal(token=token, store=token.store, user=token.user)

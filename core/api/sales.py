@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from flask import Blueprint, current_app
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from core.api.http import endpoint, principal, resolve_store
 from core.api.schemas import (
@@ -31,9 +32,24 @@ def load_sale(sale_id: int) -> Sale:
     return sale
 
 
-def answer(sale: Sale) -> dict:
+def answer(sale: Sale, actor: str | None = None) -> dict:
     who = principal()
-    return {**sale_dict(sale), "effects": sale_effects(sale, user=who.user, actor=who.name)}
+    return {**sale_dict(sale), "effects": sale_effects(sale, user=who.user, actor=actor or who.name)}
+
+
+def committed_id(row) -> int:
+    """The id of a row the last commit expired, without a query to reload it."""
+    return inspect(row).identity[0]
+
+
+def reload_sale(sale_id: int) -> Sale:
+    """The sale and what its answer reads, in three statements instead of one per relation."""
+    return db.session.scalars(
+        select(Sale).where(Sale.id == sale_id)
+        .options(joinedload(Sale.store), joinedload(Sale.lines), selectinload(Sale.adjustments),
+                 selectinload(Sale.payments))
+        .execution_options(populate_existing=True)
+    ).unique().one()
 
 
 @endpoint(bp, "/sales/quote", "POST", summary="Price a cart with the plugins' adjustments (nothing is written)",
@@ -82,8 +98,9 @@ def quote(body):
 def create_sale(body):
     store = resolve_store(body.pop("store", None))
     who = principal()
-    sale, created = svc.record_sale(db.session, store, body, user=who.user, actor=who.name)
-    result = answer(sale)
+    actor = who.name  # read before the commit expires the token
+    sale, created = svc.record_sale(db.session, store, body, user=who.user, actor=actor)
+    result = answer(reload_sale(committed_id(sale)), actor)
     db.session.commit()
     return result, (201 if created else 200)
 
@@ -93,13 +110,15 @@ def create_sale(body):
 def create_sales_batch(body):
     store = resolve_store(body.get("store"))
     who = principal()
+    actor = who.name  # each sale commits: read once, not reloaded per sale
+    schema = SaleIn()
     results = []
     for index, raw in enumerate(body["sales"]):
         try:
-            data = SaleIn().load({k: v for k, v in raw.items() if k != "store"})
-            sale, created = svc.record_sale(db.session, store, data, user=who.user, actor=who.name)
-            results.append({"index": index, "status": 201 if created else 200, "id": sale.id,
-                            "external_id": sale.external_id})
+            data = schema.load({k: v for k, v in raw.items() if k != "store"})
+            sale, created = svc.record_sale(db.session, store, data, user=who.user, actor=actor)
+            results.append({"index": index, "status": 201 if created else 200, "id": committed_id(sale),
+                            "external_id": data.get("external_id")})
         except ValidationError as exc:
             db.session.rollback()
             results.append({"index": index, "status": 400, "error": {"code": "validation_error", "message": "invalid sale",

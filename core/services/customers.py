@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from core import events
 from core.errors import Conflict, InvalidInput, NotFound
@@ -44,8 +45,9 @@ def find_by_phone(session, raw_phone: str) -> Customer | None:
     from core.crypto import cipher
 
     phone = normalise_phone(raw_phone)
+    # Tags load only if read: a till's sale or a counter lookup by phone rarely needs them.
     return session.scalars(
-        select(Customer).where(Customer.phone_hash.in_(cipher().lookup_hashes(phone)), Customer.erased_at.is_(None))
+        select(Customer).options(lazyload(Customer.tag_rows)).where(Customer.phone_hash.in_(cipher().lookup_hashes(phone)), Customer.erased_at.is_(None))
     ).first()
 
 
