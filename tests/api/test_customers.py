@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db
@@ -42,14 +41,14 @@ def test_create_and_read_masked_for_tills_and_staff_full_for_managers_with_an_au
         assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "unmask")) == 2
 
 
-@pytest.mark.parametrize("typed", ["13800138000", "138 0013 8000", "138-0013-8000", "+86 138 0013 8000",
-                                   "8613800138000", "+8613800138000", "(+86) 138.0013.8000", " 13800138000 "])
-def test_search_by_phone_however_it_is_typed(api, chain, typed):
+def test_search_by_phone_however_it_is_typed(api, chain):
     wang = api.post("/customers", {"name": "王芳", "phone": "13800138000"}, token=chain.till).json
     api.post("/customers", {"name": "李雷", "phone": "13900139000"}, token=chain.till)
-    r = api.get("/customers?phone=" + quote(typed), token=chain.till)
-    assert r.status_code == 200, r.json
-    assert [c["id"] for c in r.json["items"]] == [wang["id"]]
+    for typed in ["13800138000", "138 0013 8000", "138-0013-8000", "+86 138 0013 8000", "8613800138000",
+                  "+8613800138000", "(+86) 138.0013.8000", " 13800138000 ", "+86-138-0013-8000"]:
+        r = api.get("/customers?phone=" + quote(typed), token=chain.till)
+        assert r.status_code == 200, (typed, r.json)
+        assert [c["id"] for c in r.json["items"]] == [wang["id"]], typed
 
 
 def test_search_by_name_tag_and_a_bad_phone(api, chain):
