@@ -248,6 +248,35 @@ def plugins_disable(name, store_code):
     _toggle(store_code, name, False)
 
 
+# --- demo ----------------------------------------------------------------------------------------------
+
+@cli.command("demo", with_appcontext=False)  # the demo builds its own app, keys and all
+@click.option("--serve/--no-serve", "serve_after", default=True, show_default=True, help="serve the admin once the chain is built")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--customers", default=300, show_default=True, help="how many customers a new demo gets")
+@click.option("--days", default=120, show_default=True, help="how many days of sales history")
+def demo(serve_after, host, port, customers, days):
+    """Build a demo chain (coffee shop, clothing store, beauty salon) in instance/demo.db and serve it.
+
+    Needs no environment: its keys are generated once into instance/demo.env. Running it again
+    reuses the chain and only switches on modules installed since."""
+    import os
+
+    from core.app import create_app
+    from core.demo import DEMO_PASSWORD, LOGINS, build_demo, demo_config
+
+    instance = os.environ.get("STORECRM_INSTANCE_PATH") or os.path.abspath("instance")
+    app = create_app(demo_config(instance))
+    counts = build_demo(app, customers=customers, days=days, echo=click.echo)
+    click.echo("demo chain ready: {stores} stores, {customers} customers, {sales} sales, {visits} visits".format(**counts))
+    click.echo(f"  open http://{host}:{port}/admin/")
+    for label, username in LOGINS:
+        click.echo(f"  {label:8} {username} / {DEMO_PASSWORD}")
+    if serve_after:
+        serve(app, host, port)
+
+
 # --- running ---------------------------------------------------------------------------------------
 
 @cli.command("run")
