@@ -327,3 +327,10 @@ def _run_cron():
     from core.jobs import rq_cron_scheduler
 
     rq_cron_scheduler(current_app._get_current_object()).start()
+
+
+# --- privacy and backup (their rules live in core/privacy and core/backup.py) ----------------------
+
+from core.privacy.commands import attach as _attach_privacy_commands  # noqa: E402
+
+_attach_privacy_commands(cli, keys)

@@ -47,6 +47,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             "STORECRM_DATA_KEY is not set: personal data is encrypted at rest and will not be "
             "stored in clear. Generate one with `storecrm keys generate` and put it in .env."
         )
+    _check_data_key(cfg["DATA_KEY"])
     url = cfg["DATABASE_URL"]
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the supported driver.
@@ -54,6 +55,15 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["SQLALCHEMY_DATABASE_URI"] = url
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     return cfg
+
+
+def _check_data_key(keys: str) -> None:
+    from core.crypto import DataCipher, DataKeyError
+
+    try:
+        DataCipher(keys)
+    except DataKeyError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def engine_options(url: str) -> dict:

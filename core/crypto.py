@@ -55,6 +55,14 @@ class DataCipher:
         except InvalidToken as exc:
             raise DataKeyError("a stored value cannot be decrypted with any configured data key") from exc
 
+    def is_current(self, token: str) -> bool:
+        """Whether a stored value is encrypted under the newest key (rotation skips it then)."""
+        try:
+            self._fernets[0].decrypt(token.encode())
+            return True
+        except InvalidToken:
+            return False
+
     def rotate(self, token: str) -> str:
         """Re-encrypt a stored value under the newest key."""
         return self._multi.rotate(token.encode()).decode()
