@@ -149,6 +149,7 @@ def recompute():
     from core.jobs import jobs
 
     queue = jobs()
+    db.session.commit()  # the job runs in its own session (at once without Redis): release ours
     result = queue.enqueue(nightly_recompute, job_id="storecrm-classification-recompute")
     if queue.uses_redis:
         return {"queued": True, "job_id": result.id}, 202
