@@ -48,9 +48,11 @@ def openapi_document(app) -> dict:
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
 
-    spec = APISpec(title="storecrm API", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin()],
+    marshmallow_plugin = MarshmallowPlugin()
+    spec = APISpec(title="storecrm API", version="1", openapi_version="3.0.3", plugins=[marshmallow_plugin],
                    info={"description": "Customers, sales, visits and store modules. Errors: "
                                         "{\"error\": {\"code\", \"message\", \"fields\"}}."})
+    marshmallow_plugin.converter.add_attribute_function(_money_as_string)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", {"type": "object", "properties": {"error": {
         "type": "object", "required": ["code", "message"],
@@ -70,7 +72,35 @@ def openapi_document(app) -> dict:
         paths.setdefault(openapi_path(rule.rule), {})[op.method] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    return _json_numbers(spec.to_dict())
+
+
+def _money_as_string(converter, field, **kwargs) -> dict:
+    """Money goes over the wire as a decimal string ("28.00"): document it so."""
+    from marshmallow import fields
+
+    if isinstance(field, fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
+    return {}
+
+
+def _json_numbers(value, key: str | None = None):
+    """apispec writes a Range's bounds through the field, so a money field's `minimum` comes
+    out as the string "0.00", which is not a valid bound: make bounds (and Decimals) numbers."""
+    from decimal import Decimal, InvalidOperation
+
+    if key in ("minimum", "maximum") and isinstance(value, str):
+        try:
+            value = Decimal(value)
+        except InvalidOperation:
+            return value
+    if isinstance(value, dict):
+        return {k: _json_numbers(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
 
 
 def _operation(op) -> dict:
