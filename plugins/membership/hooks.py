@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
+from core.models import Customer
 from core.plugins import HookContext, hookimpl
 from plugins.membership import services
 from plugins.membership.models import Member, Tier
@@ -97,8 +100,9 @@ def sale_result(sale, ctx):
 @hookimpl
 def customer_panels(customer, ctx):
     view = services.member_view(ctx.session, customer, ledger_limit=10)
-    html = render_template("membership/panel.html", view=view)
-    return [{"title": "Membership / 会员", "html": Markup(html), "order": 20}]
+    can_adjust = ctx.user is not None and ctx.user.at_least("manager")
+    html = render_template("membership/panel.html", view=view, can_adjust=can_adjust)
+    return [{"title": _("Membership"), "html": Markup(html), "order": 20}]
 
 
 @hookimpl
@@ -106,10 +110,12 @@ def dashboard_widgets(store, period, ctx):
     per_tier = services.members_per_tier(ctx.session)
     points, worth = services.points_liability(ctx.session)
     return [
-        {"title": "Members by tier / 各等级会员", "chart": {"type": "bar", "labels": [t.name for t, _ in per_tier],
-                                                         "values": [n for _, n in per_tier]}},
-        *({"title": t.name, "value": str(n)} for t, n in per_tier),
-        {"title": "Points liability / 积分负债", "value": f"¥{worth:,} ({points:,})"},
+        {"title": _("Members by tier"), "chart": {"type": "bar", "labels": [t.name for t, _n in per_tier],
+                                                  "datasets": [{"label": _("Members"),
+                                                                "data": [n for _t, n in per_tier]}]}},
+        {"title": _("Members"), "value": f"{sum(n for _t, n in per_tier):,}"},
+        {"title": _("Points liability"), "value": f"¥{worth:,.2f}",
+         "note": _("%(points)s points outstanding", points=f"{points:,}")},
     ]
 
 
@@ -118,7 +124,7 @@ def segment_filters():
     def by_tier(stmt, params, ctx):
         codes = params.get("tiers") or []
         members = select(Member.customer_id).join(Tier, Tier.id == Member.tier_id).where(Tier.code.in_(codes))
-        return stmt.where(_customer_id_column(stmt).in_(members))
+        return stmt.where(Customer.id.in_(members))
 
     def by_balance(stmt, params, ctx):
         members = select(Member.customer_id)
@@ -126,20 +132,14 @@ def segment_filters():
             members = members.where(Member.points_balance >= int(params["min"]))
         if params.get("max") is not None:
             members = members.where(Member.points_balance <= int(params["max"]))
-        return stmt.where(_customer_id_column(stmt).in_(members))
+        return stmt.where(Customer.id.in_(members))
 
     return [
-        {"name": "membership_tier", "label": "Membership tier / 会员等级",
+        {"name": "membership_tier", "label": _l("Membership tier"),
          "params": {"tiers": {"type": "list", "of": "tier code"}}, "apply": by_tier},
-        {"name": "membership_points", "label": "Points balance / 积分余额",
+        {"name": "membership_points", "label": _l("Points balance"),
          "params": {"min": {"type": "integer"}, "max": {"type": "integer"}}, "apply": by_balance},
     ]
-
-
-def _customer_id_column(stmt):
-    from core.models import Customer
-
-    return Customer.id
 
 
 # --- personal data ---------------------------------------------------------------------------------

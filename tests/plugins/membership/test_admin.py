@@ -1,0 +1,63 @@
+"""Membership in the admin: members list, tier editor, customer panel, dashboard, manual adjustment."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+
+def login(app, username: str):
+    client = app.test_client()
+    r = client.post("/admin/login", data={"username": username, "password": "correct horse battery"})
+    assert r.status_code in (302, 303), r.data[:300]
+    return client
+
+
+def test_members_ledger_and_customer_panel_show_tier_and_balance(shop):
+    cid = shop.till.customer("13600136001", name="王小明")
+    shop.till.sell(cid, "3000.00")
+    manager = login(shop.app, "manager")
+    page = manager.get("/admin/membership/members/").get_data(as_text=True)
+    assert "王小明" in page and "3600" in page and "¥3,000.00" in page
+    assert "3600" in manager.get("/admin/membership/ledger/").get_data(as_text=True)
+    panel = manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
+    assert "membership-panel" in panel and "3600" in panel
+    dashboard = manager.get("/admin/").get_data(as_text=True)
+    assert "¥36.00" in dashboard  # 3,600 points at 100 points = ¥1
+    # the tier editor is the owner's
+    assert manager.get("/admin/membership/tiers/").status_code == 403
+    owner = login(shop.app, "owner")
+    tiers = owner.get("/admin/membership/tiers/").get_data(as_text=True)
+    assert "¥3,000.00" in tiers and "event_priority" in tiers
+
+
+def test_adjusting_points_in_the_admin_needs_a_manager_and_a_reason(shop):
+    from core.extensions import db
+    from core.models import AuditLog
+
+    cid = shop.till.customer("13600136002")
+    alice = login(shop.app, "alice")
+    assert alice.get("/admin/membership/adjust/").status_code == 403
+    manager = login(shop.app, "manager")
+    r = manager.post("/admin/membership/adjust/", data={"customer_id": cid, "points": "30", "reason": ""})
+    assert r.status_code == 200 and "reason" in r.get_data(as_text=True).lower()
+    r = manager.post("/admin/membership/adjust/", data={"customer_id": cid, "points": "30", "reason": "生日礼遗漏"})
+    assert r.status_code == 302
+    assert shop.till.member(cid)["points_balance"] == 30
+    with shop.app.app_context():
+        assert db.session.scalars(select(AuditLog).where(AuditLog.action == "membership_points_adjusted")).one().actor == "manager"
+
+
+def test_membership_pages_are_gone_where_the_plugin_is_off(app, chain):
+    manager = login(app, "manager")
+    assert manager.get("/admin/membership/members/").status_code == 404
+
+
+def test_membership_pages_speak_chinese(shop):
+    cid = shop.till.customer("13600136003")
+    shop.till.sell(cid, "1000.00")
+    manager = login(shop.app, "manager")
+    assert manager.post("/admin/language", data={"locale": "zh_CN"}).status_code in (302, 303)
+    page = manager.get("/admin/membership/members/").get_data(as_text=True)
+    assert "积分" in page and "累计消费" in page
+    panel = manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
+    assert "1000 积分" in panel and "再消费 ¥2000.00 升级为" in panel
