@@ -316,6 +316,9 @@ def worker(burst, with_scheduler):
 
         scheduler_process = multiprocessing.get_context("fork").Process(target=_run_cron, daemon=True)
         scheduler_process.start()
+    from core.jobs import flush_outbox
+
+    flush_outbox()  # jobs parked in the database while Redis was down go first
     try:
         Worker([queue.queue()], connection=queue.connection()).work(burst=burst, with_scheduler=True)
     finally:
@@ -334,3 +337,9 @@ def _run_cron():
 from core.privacy.commands import attach as _attach_privacy_commands  # noqa: E402
 
 _attach_privacy_commands(cli, keys)
+
+# --- import, classification, merging duplicates (core/imports, core/classification, core/merge.py) ---
+
+from core.imports.commands import attach as _attach_import_commands  # noqa: E402
+
+_attach_import_commands(cli)

@@ -42,6 +42,13 @@ def run_job(path: str, args: tuple = (), kwargs: dict | None = None):
     cache of which plugins a store has enabled."""
     global _worker_app
     if has_app_context():
+        from core.extensions import db
+
+        if db.session().in_transaction():
+            # In-process the job would wait on the caller's locks (SQLite) or miss its writes;
+            # with rq it could run before the commit. Either way: commit, then enqueue.
+            raise RuntimeError(f"commit (or roll back) the session before enqueueing {path}: the job runs "
+                               "in its own session and must see what the caller wrote")
         app = current_app._get_current_object()
     else:
         # A plain `rq worker` process: build the app from the environment, once per process.
@@ -85,7 +92,8 @@ class JobQueue:
         if self._redis is None:
             from redis import Redis
 
-            self._redis = Redis.from_url(self.redis_url)
+            # Short timeouts: a till's request must not hang on a Redis that is down.
+            self._redis = Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
         return self._redis
 
     def queue(self):
@@ -101,6 +109,20 @@ class JobQueue:
         path = func_path(func) if callable(func) else func
         if not self.uses_redis:
             return run_job(path, args, kwargs)
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        try:
+            return self.push(path, args, kwargs, job_id)
+        except (ConnectionError, TimeoutError) as exc:
+            # Redis is down or restarting: park the job in the database rather than lose it
+            # or fail the caller (a till's sale); flush_outbox hands it over when Redis is back.
+            park_in_outbox(path, args, kwargs, job_id, exc)
+            return None
+
+    def push(self, path: str, args: tuple, kwargs: dict, job_id: str | None):
+        """Put the job on the Redis queue (raises when Redis cannot be reached)."""
+        from rq import Retry
+
         queue = self.queue()
         if job_id:
             from rq.job import Job
@@ -112,8 +134,62 @@ class JobQueue:
                     return existing
             except NoSuchJobError:
                 pass
+        # Retries also re-run a job whose worker was killed mid-way (rq requeues an abandoned
+        # job that has retries left), so jobs are written to be resumable and idempotent.
         return queue.enqueue(run_job, path, args, kwargs, job_id=job_id, job_timeout=3600,
-                             retry=None, result_ttl=3600)
+                             retry=Retry(max=3, interval=[10, 60, 300]), result_ttl=3600)
+
+
+def park_in_outbox(path: str, args, kwargs, job_id: str | None, exc: Exception) -> None:
+    import json
+
+    from sqlalchemy import insert
+
+    from core.extensions import db
+    from core.models.outbox import JobOutbox
+
+    try:
+        json.dumps([list(args), dict(kwargs)])
+    except TypeError:
+        raise exc from None  # arguments that cannot be stored: the caller must know
+    row = {"path": path, "args": list(args), "kwargs": dict(kwargs), "job_id": job_id, "error": repr(exc)[:2000]}
+    log.warning("Redis unreachable, job %s kept in the outbox: %s", path, exc)
+    if db.engine.dialect.name == "sqlite" and db.session.in_transaction():
+        # SQLite has one writer and the caller's open transaction holds it: write in it.
+        db.session.add(JobOutbox(**row))
+        db.session.flush()
+        return
+    with db.engine.begin() as conn:  # durable now, like an enqueue to Redis would be
+        conn.execute(insert(JobOutbox).values(**row))
+
+
+def flush_outbox(limit: int = 500) -> int:
+    """Hand parked jobs to Redis, oldest first; stop at the first refusal. Returns how many.
+
+    At least once: a crash between the push and the commit pushes a job again, so jobs with
+    side effects carry a `job_id` or check what they already did."""
+    from redis.exceptions import ConnectionError, TimeoutError
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from core.models.outbox import JobOutbox
+
+    queue = jobs()
+    if not queue.uses_redis:
+        return 0  # without Redis every job runs at once; nothing is ever parked
+    stmt = select(JobOutbox).order_by(JobOutbox.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)  # two workers flushing do not double
+    sent = 0
+    for row in db.session.scalars(stmt).all():
+        try:
+            queue.push(row.path, tuple(row.args), row.kwargs, row.job_id)
+        except (ConnectionError, TimeoutError):
+            break
+        db.session.delete(row)
+        sent += 1
+    db.session.commit()
+    return sent
 
 
 def jobs() -> JobQueue:
@@ -147,6 +223,7 @@ def collect_periodic_jobs(app) -> JobScheduler:
     scheduler = JobScheduler()
     # The core's own: failed plugin deliveries are retried with backoff.
     scheduler.every(retry_due_deliveries, seconds=30, name="core.retry_deliveries")
+    scheduler.every(flush_outbox, seconds=30, name="core.flush_job_outbox")  # jobs parked while Redis was down
     from core.classification.jobs import NIGHTLY_CRON, nightly_recompute
 
     scheduler.cron(nightly_recompute, NIGHTLY_CRON, name="core.classification_nightly")
