@@ -149,6 +149,7 @@ def build_demo(app, *, customers: int = 300, days: int = HISTORY_DAYS, today: da
             people = _customers(session, stores, customers, rng)
             echo(f"{days} days of sales and visits...")
             _history(session, stores, people, days, rng, today or datetime.now(ZoneInfo("Asia/Shanghai")).date())
+            _backdate_profiles(session, people, rng, days)
             _classify(session, echo)
         else:
             stores = {s.code: s for s in session.scalars(select(Store).where(Store.code.in_([s.code for s in STORES])))}
@@ -311,6 +312,32 @@ def _history(session, stores: dict, people: dict, days: int, rng: random.Random,
                                                   "purpose": rng.choice(plan.visit_purposes),
                                                   "duration_minutes": rng.randint(5, 45), "purchased": False}, actor="demo")
             session.commit()
+
+
+def _backdate_profiles(session, people: dict, rng: random.Random, days: int) -> None:
+    """Profiles were made today; date each to shortly before the person's first visit or
+    purchase (or somewhere in the history), and their signup consents and notes with it."""
+    from sqlalchemy import update
+
+    from core.models import Activity, Consent, Customer, Sale, Visit
+
+    first_sale = dict(session.execute(select(Sale.customer_id, func.min(Sale.occurred_at)).group_by(Sale.customer_id)).all())
+    first_visit = dict(session.execute(select(Visit.customer_id, func.min(Visit.occurred_at)).group_by(Visit.customer_id)).all())
+    now = datetime.now(timezone.utc)
+    rows = []
+    for person in (p for ps in people.values() for p in ps):
+        firsts = [t for t in (first_sale.get(person.id), first_visit.get(person.id)) if t is not None]
+        created = (min(firsts) - timedelta(minutes=rng.randint(1, 30))) if firsts else \
+            now - timedelta(days=rng.randint(1, days), minutes=rng.randint(0, 600))
+        rows.append({"id": person.id, "created_at": created, "updated_at": created})
+    session.execute(update(Customer), rows)
+    session.flush()
+    created_of = select(Customer.created_at).where(Customer.id == Consent.customer_id).scalar_subquery()
+    session.execute(update(Consent).values(at=created_of).execution_options(synchronize_session=False))
+    noted = select(Customer.created_at).where(Customer.id == Activity.customer_id).scalar_subquery()
+    session.execute(update(Activity).where(Activity.kind == "note", Activity.source == "core")
+                    .values(occurred_at=noted).execution_options(synchronize_session=False))
+    session.commit()
 
 
 def _past_sale(session, store, data: dict):

@@ -18,7 +18,7 @@
     # in the plugin's hooks.py
     @hookimpl
     def register_admin_views(admin):
-        admin.add_view(TierView(Tier, db.session, name=_l("Tiers"), category=_l("Membership"), endpoint="membership_tiers"))
+        admin.add_view(TierView(Tier, db, name=_l("Tiers"), category=_l("Membership"), endpoint="membership_tiers"))
 
 What the bases do for you:
 - login required (anonymous users go to the login page and come back), inactive users refused;

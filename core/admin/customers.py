@@ -116,7 +116,8 @@ class CustomerView(StoreModelView):
         ]
         # Classification registers its class and lifecycle filters once it exists.
         extra = current_app.extensions.get("storecrm.class_filters", {}) if has_app_context() else {}
-        for key in ("class", "lifecycle", *sorted(k for k in extra if k not in ("class", "lifecycle"))):
+        first = ("final_class", "class", "lifecycle")
+        for key in (*first, *sorted(k for k in extra if k not in first)):
             made = extra.get(key)
             made = made() if callable(made) else made
             if made:
@@ -323,7 +324,7 @@ def _failed_panel(source: str) -> dict:
 
 
 def register(admin) -> None:
-    admin.add_view(CustomerView(Customer, db.session, name=_l("Customers"), endpoint="customers", url="/admin/customers",
+    admin.add_view(CustomerView(Customer, db, name=_l("Customers"), endpoint="customers", url="/admin/customers",
                                 menu_icon_type="fa", menu_icon_value="fa-users"))
 
 

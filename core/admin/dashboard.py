@@ -55,9 +55,21 @@ def collect_widgets(store, period, ctx) -> list[dict]:
             log.exception("plugin %s dashboard_widgets failed", name)
     for widget in widgets:
         if "chart" in widget:
-            widget["chart"] = {**widget["chart"], "datasets": [{**ds, "data": [_num(v) for v in ds.get("data", [])]}
-                                                               for ds in widget["chart"].get("datasets", [])]}
+            widget["chart"] = normalise_chart(widget["chart"])
     return widgets
+
+
+def normalise_chart(spec: dict) -> dict:
+    """Chart.js `datasets: [{"label", "data"}]`; the ECharts-like `series: [{"name", "data"}]`
+    is accepted too, so a widget need not know which library draws it."""
+    spec = dict(spec)
+    series = spec.pop("series", None)
+    datasets = spec.get("datasets") or [{"label": s.get("name", ""), "data": s.get("data", []),
+                                         **({"type": s["type"]} if s.get("type") else {})} for s in series or []]
+    spec["datasets"] = [{**ds, "data": [_num(v) for v in ds.get("data", [])]} for ds in datasets]
+    spec["labels"] = [str(label) for label in spec.get("labels", [])]
+    spec.setdefault("type", "bar")
+    return spec
 
 
 class DashboardView(StoreViewMixin, AdminIndexView):

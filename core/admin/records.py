@@ -231,7 +231,7 @@ def register(admin) -> None:
     for view_class in (StoreAdmin, UserAdmin, ApiTokenAdmin, ProductAdmin, SaleAdmin, VisitAdmin, DeliveryAdmin, AuditLogAdmin):
         view_class.column_type_formatters = formatters
         view_class.column_type_formatters_detail = formatters
-    session = db.session
+    session = db  # Flask-Admin 2.2 wants the Flask-SQLAlchemy object, not its session
     sales, catalog, settings = _l("Sales"), _l("Catalog"), _l("Settings")
     admin.add_view(SaleAdmin(Sale, session, name=_l("Sales"), category=sales, endpoint="sales"))
     admin.add_view(VisitAdmin(Visit, session, name=_l("Visits"), category=sales, endpoint="visits"))
