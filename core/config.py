@@ -33,6 +33,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "PLUGINS": _split(env.get("STORECRM_PLUGINS")),
         "PLUGINS_STRICT": env.get("STORECRM_PLUGINS_STRICT", "") in ("1", "true", "yes"),
         "QUEUE_NAME": env.get("STORECRM_QUEUE", "storecrm"),
+        # Behind HTTPS (any real shop), the admin's session cookie is sent over HTTPS only.
+        "SESSION_COOKIE_SECURE": env.get("STORECRM_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        # Set here, not with app.config.setdefault: Flask predefines these keys (as None/False).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
         "DEMO": False,
         "TESTING": False,
     }
