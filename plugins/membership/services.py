@@ -528,6 +528,13 @@ def sale_summary(session, sale: Sale) -> dict | None:
     member = find_member(session, sale.customer_id)
     entries = session.scalars(select(PointsEntry).where(PointsEntry.sale_id == sale.id).order_by(PointsEntry.id)).all()
     earn = next((e for e in entries if e.kind == "earn"), None)
+    if earn is None and session.scalars(select(Spend.id).where(Spend.source_key == f"sale:{sale.id}")).first() is None:
+        problem = _failed_delivery(session, sale)
+        if problem is not None:
+            # The till must not read "0 points" when the points were simply not booked yet.
+            return {"member": bool(member and member.is_member), "error": problem,
+                    "balance": member.points_balance if member else 0,
+                    "tier": member.tier.code if member and member.tier else None}
     return {
         "member": bool(member and member.is_member),
         "points_earned": earn.points if earn else 0,
@@ -537,6 +544,19 @@ def sale_summary(session, sale: Sale) -> dict | None:
         "tier": member.tier.code if member and member.tier else None,
         "upgraded": bool(earn and earn.data.get("upgraded")),
     }
+
+
+def _failed_delivery(session, sale: Sale) -> str | None:
+    from core.models import Event, EventDelivery
+
+    row = session.execute(
+        select(EventDelivery.status, EventDelivery.last_error).join(Event, Event.id == EventDelivery.event_id)
+        .where(Event.name == "sale_recorded", Event.subject_id == sale.id, EventDelivery.plugin == SOURCE)
+    ).first()
+    if row is None or row.status not in ("failed", "dead"):
+        return None
+    last = (row.last_error or "").strip().splitlines()
+    return f"points not booked yet ({row.status}): {last[-1] if last else 'unknown error'}"
 
 
 # --- the till's quote -----------------------------------------------------------------------------
@@ -732,9 +752,10 @@ def yearly_review(session, today: date | None = None, *, force: bool = False, no
     spend = select(func.coalesce(func.sum(Spend.amount), 0)).where(Spend.customer_id == Member.customer_id)
     if program.qualification == "rolling_12m":
         spend = spend.where(Spend.occurred_at >= now - timedelta(days=365))
-    spend = spend.scalar_subquery()
+    # Two levels down, the spend still belongs to the outer query's member: say so explicitly.
+    spend = spend.correlate(Member).scalar_subquery()
     qualified = (select(Tier.id).where(Tier.active.is_(True), Tier.threshold <= spend)
-                 .order_by(Tier.threshold.desc()).limit(1).scalar_subquery())
+                 .order_by(Tier.threshold.desc()).limit(1).correlate(Member).scalar_subquery())
     target = func.coalesce(qualified, tiers[0].id)
     changed = session.execute(
         select(Member.customer_id, target).where(Member.tier_id.is_not(None), Member.tier_locked.is_(False),

@@ -234,18 +234,21 @@ def test_expiry_and_redemption_spends_the_soonest_expiring_points_first(shop):
     cid = till.customer("13800138013")
     till.sell(cid, "1000.00", occurred_at="2025-03-01T10:00:00+08:00")  # expires 2026-12-31
     till.sell(cid, "300.00", occurred_at="2026-03-01T10:00:00+08:00")  # expires 2027-12-31
+    other = till.customer("13800138014")
+    till.sell(other, "2000.00", occurred_at="2025-05-01T10:00:00+08:00")  # all of it expires 2026-12-31
     view = till.member(cid)
     assert view["expiring"] == [{"expires_on": "2026-12-31", "points": 1000}, {"expires_on": "2027-12-31", "points": 300}]
     r = shop.api.post(f"/membership/members/{cid}/redemptions", {"points": 200}, token=shop.chain.till)
     assert r.json["expiring"] == [{"expires_on": "2026-12-31", "points": 800}, {"expires_on": "2027-12-31", "points": 300}]
     with shop.app.app_context():
         assert expire_points(db.session, today=date(2026, 12, 31)) == 0  # still valid on the last day
-        assert expire_points(db.session, today=date(2027, 1, 1)) == 800
+        assert expire_points(db.session, today=date(2027, 1, 1)) == 800 + 2000
         assert expire_points(db.session, today=date(2027, 1, 1)) == 0  # never twice
     view = till.member(cid)
     assert view["points_balance"] == 300 and view["expiring"] == [{"expires_on": "2027-12-31", "points": 300}]
     assert [e["kind"] for e in view["ledger"]][:1] == ["expire"]
     assert ledger_sum(shop.app, cid) == (300, 300)
+    assert ledger_sum(shop.app, other) == (0, 0)
 
 
 def test_membership_routes_are_in_the_openapi_document_and_404_where_off(shop):

@@ -157,3 +157,31 @@ def test_export_merge_and_erase_handle_membership_records(shop):
         db.session.commit()
         assert db.session.get(Member, kept) is None
         assert db.session.scalar(select(func.count()).select_from(PointsEntry).where(PointsEntry.customer_id == kept)) == 0
+
+
+def test_a_sale_claiming_more_points_than_the_balance_is_kept_but_books_nothing_and_says_so(shop):
+    from core.events import retry_delivery
+    from core.extensions import db
+    from core.models import EventDelivery
+
+    till = shop.till
+    cid = till.customer("13900139008")
+    till.sell(cid, "1000.00")  # 1,000 points
+    # another till spent them meanwhile; this till still applies its earlier quote for 800
+    shop.api.post(f"/membership/members/{cid}/redemptions", {"points": 900}, token=shop.chain.till)
+    r = till.sell(cid, lines=CART, adjustments=[{"source": "membership", "code": "points", "amount": "-8.00",
+                                                 "data": {"points": 800}}])
+    effects = r["effects"]["membership"]
+    assert "points not booked yet" in effects["error"] and "only 100 points available" in effects["error"]
+    assert effects["balance"] == 100
+    assert till.member(cid)["points_balance"] == 100  # never negative
+    # a manager puts the points back; the retried delivery then books the sale once
+    shop.api.post(f"/membership/members/{cid}/adjustments", {"points": 700, "reason": "till race"},
+                  token=shop.chain.manager_token)
+    with shop.app.app_context():
+        delivery = db.session.scalars(select(EventDelivery).where(EventDelivery.status == "failed")).one()
+        assert "only 100 points available" in delivery.last_error
+        assert retry_delivery(delivery.id) == "done"
+    view = till.member(cid)
+    assert view["points_balance"] == 48  # 100 + 700 - 800 redeemed, and ¥48 paid earns 48
+    assert ledger_sum(shop.app, cid) == (48, 48)
