@@ -1,0 +1,17 @@
+"""The plugin's hookimpls: thin, each takes only the arguments it uses."""
+
+from core.plugins import hookimpl
+from core.services.customers import add_activity
+
+
+@hookimpl
+def sale_recorded(sale, ctx):
+    # Runs only for stores that enabled the plugin, inside the sale's transaction; the core
+    # records the delivery, so a retry never writes this twice.
+    if sale.customer is not None:
+        add_activity(ctx.session, sale.customer, "note", f"hello saw sale {sale.id}", store=ctx.store, source="hello")
+
+
+@hookimpl
+def sale_result(sale, ctx):
+    return {"greeting": ctx.settings()["greeting"]}
