@@ -73,7 +73,7 @@ def _command(kind: str, doc: str):
             except DomainError as exc:
                 detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
                 fail(f"{exc.message}" + (f" ({detail})" if detail else ""))
-        click.echo(f"{report.rows} rows: {report.created} created, {report.updated} updated, "
+        click.echo(f"{report.rows} rows, {report.records} {kind}: {report.created} created, {report.updated} updated, "
                    f"{report.skipped} skipped (imported before), {report.rejected} rejected")
         if report.unknown_columns:
             click.echo("columns not imported: " + ", ".join(report.unknown_columns))

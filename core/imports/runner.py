@@ -23,7 +23,8 @@ KEPT_ERRORS = 200  # shown on screen / in the admin; the report file has them al
 class ImportReport:
     kind: str
     file: str
-    rows: int = 0
+    rows: int = 0  # data rows read from the file
+    records: int = 0  # customers or sales they make (a receipt's lines are one sale)
     created: int = 0
     updated: int = 0
     skipped: int = 0
@@ -81,11 +82,12 @@ def run_import(session, kind: str, path: str, *, store=None, all_or_nothing: boo
     report = ImportReport(kind=kind, file=os.path.basename(path), all_or_nothing=all_or_nothing,
                           with_events=with_events, report_path=report_path)
     rejects = _Rejects(report, report_path)
+    table.rows = _counted(table.rows, report)
     try:
         units, apply = _plan(session, kind, table, report, store, column_map, with_events, user, actor)
         done_since_flush = 0
         for line, unit in units:
-            report.rows += 1
+            report.records += 1
             try:
                 with session.begin_nested():
                     outcome = apply(unit)
@@ -125,6 +127,12 @@ def run_import(session, kind: str, path: str, *, store=None, all_or_nothing: boo
 
         recompute_all(session)
     return report
+
+
+def _counted(rows, report: ImportReport):
+    for item in rows:
+        report.rows += 1
+        yield item
 
 
 def _end_batch(session, all_or_nothing: bool) -> None:

@@ -34,7 +34,7 @@ def profiles(app):
 def test_the_sample_export_imports_its_good_rows_and_reports_the_rest(app, chain, sample):
     result = run(app, "customers", sample, "--store", "SH001")
     assert result.exit_code == 0, result.output
-    assert "8 rows: 5 created, 0 updated, 0 skipped (imported before), 3 rejected" in result.output
+    assert "8 rows, 8 customers: 5 created, 0 updated, 0 skipped (imported before), 3 rejected" in result.output
     assert "line 6: phone: not a valid phone number: 12345" in result.output
     assert "line 6: email: not an email address: chenjing@example" in result.output
     assert "line 7: phone: already belongs to customer VIP0001 张伟" in result.output
@@ -121,7 +121,7 @@ def test_xlsx_with_english_headers_numbers_and_dates(app, chain, tmp_path):
     path = tmp_path / "people.xlsx"
     book.save(path)
     result = run(app, "customers", path, "--store", "BJ001")
-    assert "2 rows: 1 created" in result.output and "1 rejected" in result.output
+    assert "2 rows, 2 customers: 1 created" in result.output and "1 rejected" in result.output
     assert "line 3: phone: not a valid phone number: not a phone" in result.output
     assert "columns not imported: Mystery" in result.output
     with app.app_context():
