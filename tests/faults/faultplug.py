@@ -1,0 +1,39 @@
+"""A test plugin the server and worker processes load through an entry point (conftest.py).
+
+FAULTPLUG_MODE in the process's environment says what its `sale_recorded` does:
+- `raise`: writes an activity, then raises (the loyalty server is down);
+- `ok`: writes the activity (once per sale: the delivery is what makes it once);
+- `enqueue`: after the sale commits, enqueues `tests.faults.jobfuncs.note_sale` for it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import event
+
+from core.models import Activity
+from core.plugins import Manifest, hookimpl
+
+
+@hookimpl
+def sale_recorded(sale, ctx):
+    mode = os.environ.get("FAULTPLUG_MODE", "ok")
+    if mode == "enqueue":
+        from core.jobs import jobs
+        from tests.faults.jobfuncs import note_sale
+
+        external_id = sale.external_id
+        queue = jobs()
+        # Jobs are enqueued after the commit, so the job finds what the sale wrote.
+        event.listen(ctx.session(), "after_commit", lambda session: queue.enqueue(note_sale, external_id), once=True)
+        return
+    if sale.customer_id:
+        ctx.session.add(Activity(customer_id=sale.customer_id, kind="note", source="faultplug",
+                                 title=f"faultplug saw sale {sale.id}"))
+        ctx.session.flush()
+    if mode == "raise":
+        raise ConnectionError("the loyalty server is down")
+
+
+manifest = Manifest(name="faultplug", version="1.0", summary="fails, heals or enqueues on demand", hooks=__name__)
