@@ -140,8 +140,9 @@ class ModulesView(StoreView):
             flash(_("%(name)s could not be switched on: %(error)s", name=name, error=str(exc)), "error")
         return redirect(url_for(".index") + f"#module-{name}")
 
-    @expose("/<name>/settings", methods=["POST"])
-    def settings(self, name: str):
+    @expose("/<plugin_name>/settings", methods=["POST"])
+    def settings(self, plugin_name: str):
+        name = plugin_name
         store = current_store()
         reg = registry()
         if store is None or name not in reg.manifests:
