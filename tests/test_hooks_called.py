@@ -1,0 +1,147 @@
+"""The hooks that no bundled plugin in this repository's tests exercises elsewhere, each with a
+tiny plugin: registration hooks, the visit/customer/disable events, and contributions."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import click
+from flask import g, jsonify
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import Activity, Store
+from core.plugins import HookContext, Manifest, hookimpl
+from tests.conftest import Api, build_chain, enable
+
+
+class Everything:
+    """One plugin implementing the hooks under test, recording what it was given."""
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def register_blueprints(self, app):
+        from core.api import plugin_blueprint
+
+        bp = plugin_blueprint("everything", __name__)
+
+        @bp.get("/ping")
+        def ping():
+            return jsonify({"store": g.store.code})
+
+        app.register_blueprint(bp)
+
+    @hookimpl
+    def register_cli_commands(self, cli):
+        @cli.command("everything-hello")
+        @click.argument("who")
+        def hello(who):
+            click.echo(f"hello {who}")
+
+    @hookimpl
+    def register_message_channels(self):
+        class Outbox:
+            name = "test_outbox"
+
+            def send(self, message):
+                return "msg-1"
+
+        return [Outbox()]
+
+    @hookimpl
+    def visit_recorded(self, visit, ctx):
+        self.seen.append(("visit", ctx.store.code, visit.purpose))
+
+    @hookimpl
+    def customer_created(self, customer, ctx):
+        self.seen.append(("created", ctx.store.code if ctx.store else None, customer.name))
+
+    @hookimpl
+    def plugin_disabled(self, store, ctx):
+        self.seen.append(("disabled", store.code, ctx.plugin))
+
+    @hookimpl
+    def customer_merged(self, kept, merged, ctx):
+        ctx.session.add(Activity(customer_id=kept.id, kind="note", title=f"merged {merged.id} into {kept.id}"))
+
+    @hookimpl
+    def dashboard_widgets(self, store, period):
+        return [{"title": f"visits in {store.code}", "value": str((period[1] - period[0]).days)}]
+
+    @hookimpl
+    def segment_filters(self):
+        return [{"name": "everything_vip", "label": "VIP", "params": {},
+                 "apply": lambda stmt, params, ctx: stmt}]
+
+    @hookimpl
+    def kpi_metrics(self, staff, period, ctx):
+        return {"hellos": Decimal("3"), "staff": staff.username}
+
+
+def make(make_app):
+    plugin = Everything()
+    app = make_app(plugins=[Manifest(name="everything", version="1", summary="x", hooks=plugin)])
+    chain = build_chain(app)
+    return app, chain, plugin
+
+
+def test_register_blueprints_mounts_routes_that_answer_404_where_the_plugin_is_off(make_app):
+    app, chain, _ = make(make_app)
+    api = Api(app.test_client())
+    r = api.get("/everything/ping", token=chain.till)
+    assert r.status_code == 404 and r.json["error"]["message"] == "everything is not enabled in store SH001"
+    enable(app, "SH001", "everything")
+    assert api.get("/everything/ping", token=chain.till).json == {"store": "SH001"}
+    assert api.get("/everything/ping", token=chain.till_bj).status_code == 404
+    assert api.get("/everything/ping").status_code == 401
+
+
+def test_register_cli_commands_and_message_channels(make_app):
+    app, chain, _ = make(make_app)
+    result = app.test_cli_runner().invoke(args=["everything-hello", "王芳"])
+    assert result.exit_code == 0 and result.output == "hello 王芳\n"
+    channels = [c for found in app.extensions["storecrm.plugins"].call_registration("register_message_channels")
+                for c in found]
+    assert [(c.name, c.send({"to": "x"})) for c in channels] == [("test_outbox", "msg-1")]
+
+
+def test_visit_recorded_customer_created_and_plugin_disabled_in_the_enabled_store_only(make_app):
+    app, chain, plugin = make(make_app)
+    enable(app, "SH001", "everything")
+    api = Api(app.test_client())
+    api.post("/customers", {"name": "王芳"}, token=chain.till)
+    api.post("/visits", {"purpose": "browse", "customer": {"phone": "13800138000"}}, token=chain.till)
+    api.post("/customers", {"name": "李雷"}, token=chain.till_bj)
+    api.post("/visits", {"purpose": "ignored"}, token=chain.till_bj)
+    assert api.put("/stores/SH001/plugins/everything", {"enabled": False}, token=chain.owner_token).status_code == 200
+    assert plugin.seen == [("created", "SH001", "王芳"), ("created", "SH001", ""), ("visit", "SH001", "browse"),
+                           ("disabled", "SH001", "everything")]
+
+
+def test_contribution_hooks_return_what_their_callers_collect(make_app):
+    from core.admin.dashboard import collect_widgets
+    from core.services.customers import create_customer
+
+    app, chain, _ = make(make_app)
+    enable(app, "SH001", "everything")
+    reg = app.extensions["storecrm.plugins"]
+    with app.test_request_context():
+        store = db.session.scalars(select(Store).where(Store.code == "SH001")).one()
+        ctx = HookContext(session=db.session, store=store, registry=reg)
+        widgets = collect_widgets(store, (date(2026, 11, 1), date(2026, 11, 8)), ctx)
+        assert {"title": "visits in SH001", "value": "7"} in widgets
+        filters = [f for found in reg.call_registration("segment_filters") for f in found]
+        assert "everything_vip" in {f["name"] for f in filters}
+        from core.models import User
+
+        alice = db.session.scalars(select(User).where(User.username == "alice")).one()
+        metrics = reg.collect_enabled("kpi_metrics", ctx, staff=alice, period=(date(2026, 11, 1), date(2026, 11, 30)))
+        assert metrics == {"everything": {"hellos": Decimal("3"), "staff": "alice"}}
+        kept = create_customer(db.session, store, {"name": "王芳"})
+        merged = create_customer(db.session, store, {"name": "王芳 (dup)"})
+        reg.collect("customer_merged", reg.manifests, ctx, kept=kept, merged=merged)
+        db.session.commit()
+        assert db.session.scalars(select(Activity.title)).all() == [f"merged {merged.id} into {kept.id}"]
