@@ -12,11 +12,11 @@ __all__ = ["endpoint", "init_api", "plugin_blueprint", "principal", "resolve_sto
 
 
 def init_api(app) -> None:
-    from core.api import catalog, classification, customers, plugins, privacy, sales
+    from core.api import analytics, catalog, classification, customers, plugins, privacy, sales
 
     register_error_handlers(app)
     root = Blueprint("api", __name__, url_prefix=API_PREFIX)
-    for module in (customers, sales, catalog, plugins, privacy, classification):
+    for module in (customers, sales, catalog, plugins, privacy, classification, analytics):
         root.register_blueprint(module.bp)
     root.add_url_rule("/openapi.json", "openapi", lambda: openapi_document(current_app))
     app.register_blueprint(root)

@@ -62,8 +62,8 @@ def class_counts_widget(store, period, ctx):
         {"title": "流失风险" if zh else "At-risk customers", "value": str(life["at_risk"])},
         {"title": "客户分类" if zh else "Customers by class",
          "chart": {"type": "bar", "labels": [final_label(k, lang) for k in final],
-                   "series": [{"name": "customers", "data": list(final.values())}]}},
+                   "datasets": [{"label": "客户数" if zh else "Customers", "data": list(final.values())}]}},
         {"title": "客户生命周期" if zh else "Customers by lifecycle",
          "chart": {"type": "bar", "labels": [lifecycle_label(k, lang) for k in life],
-                   "series": [{"name": "customers", "data": list(life.values())}]}},
+                   "datasets": [{"label": "客户数" if zh else "Customers", "data": list(life.values())}]}},
     ]
