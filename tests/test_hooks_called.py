@@ -35,6 +35,21 @@ class Everything:
         app.register_blueprint(bp)
 
     @hookimpl
+    def register_admin_views(self, admin):
+        from flask_admin import expose
+
+        from core.admin.base import StoreView
+
+        class EverythingReport(StoreView):
+            plugin = "everything"  # its menu shows only in stores that enabled the plugin
+
+            @expose("/")
+            def index(self):
+                return "everything report"
+
+        admin.add_view(EverythingReport(name="Everything", endpoint="everything_report"))
+
+    @hookimpl
     def register_cli_commands(self, cli):
         @cli.command("everything-hello")
         @click.argument("who")
@@ -62,6 +77,27 @@ class Everything:
     @hookimpl
     def plugin_disabled(self, store, ctx):
         self.seen.append(("disabled", store.code, ctx.plugin))
+
+    @hookimpl
+    def customer_export(self, customer, ctx):
+        return {"greetings": 2, "name_seen": customer.name}
+
+    @hookimpl
+    def customer_erased(self, customer_id, ctx):
+        self.seen.append(("erased", customer_id))
+
+    @hookimpl
+    def customer_panels(self, customer, ctx):
+        from markupsafe import Markup, escape
+
+        return [{"title": "Everything", "html": Markup("<p>{}</p>").format(escape(customer.name)), "order": 50}]
+
+    @hookimpl
+    def customer_notification(self, customer, topic, data, ctx):
+        if topic != "everything.ping":
+            return None
+        self.seen.append(("notified", customer.name, data["text"]))
+        return True
 
     @hookimpl
     def customer_merged(self, kept, merged, ctx):
@@ -145,3 +181,34 @@ def test_contribution_hooks_return_what_their_callers_collect(make_app):
         reg.collect("customer_merged", reg.manifests, ctx, kept=kept, merged=merged)
         db.session.commit()
         assert db.session.scalars(select(Activity.title)).all() == [f"merged {merged.id} into {kept.id}"]
+
+
+def test_register_admin_views_and_the_personal_data_hooks(make_app):
+    app, chain, plugin = make(make_app)
+    assert "everything_report.index" in app.view_functions
+    api = Api(app.test_client())
+    customer = api.post("/customers", {"name": "王芳"}, token=chain.till).json
+    # export and erasure reach every installed plugin, enabled in the store or not
+    r = api.get(f"/customers/{customer['id']}/export", token=chain.manager_token)
+    assert r.status_code == 200, r.json
+    assert r.json["plugins"]["everything"] == {"greetings": 2, "name_seen": "王芳"}
+    assert api.delete(f"/customers/{customer['id']}", token=chain.manager_token).status_code == 200
+    assert ("erased", customer["id"]) in plugin.seen
+
+
+def test_customer_panels_and_customer_notification(make_app):
+    app, chain, plugin = make(make_app)
+    enable(app, "SH001", "everything")
+    reg = app.extensions["storecrm.plugins"]
+    with app.test_request_context():
+        from core.services.customers import create_customer
+
+        store = db.session.scalars(select(Store).where(Store.code == "SH001")).one()
+        ctx = HookContext(session=db.session, store=store, registry=reg)
+        customer = create_customer(db.session, store, {"name": "<b>王芳</b>"})
+        panels = reg.collect_enabled("customer_panels", ctx, customer=customer)["everything"]
+        assert str(panels[0]["html"]) == "<p>&lt;b&gt;王芳&lt;/b&gt;</p>"
+        answers = reg.collect_enabled("customer_notification", ctx, customer=customer, topic="everything.ping",
+                                      data={"text": "hi"})
+        assert answers == {"everything": True}
+    assert ("notified", "<b>王芳</b>", "hi") in plugin.seen
