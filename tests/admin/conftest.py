@@ -101,3 +101,11 @@ def text(response) -> str:
     html = response.get_data(as_text=True)
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Lets a fixture know, at teardown, whether its test failed (browser screenshots).
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
