@@ -343,3 +343,7 @@ _attach_privacy_commands(cli, keys)
 from core.imports.commands import attach as _attach_import_commands  # noqa: E402
 
 _attach_import_commands(cli)
+
+from core.merge import attach_commands as _attach_merge_commands  # noqa: E402
+
+_attach_merge_commands(cli)

@@ -147,3 +147,54 @@ def change_consent(customer_id, body):
                     proof=body.get("proof"), user=who.user, store=who.store)
     db.session.commit()
     return customer_dict(customer, who.reveals_personal_data), 201
+
+
+# --- duplicates and merging (rules in core/merge.py) ------------------------------------------
+
+from marshmallow import fields as _f  # noqa: E402
+
+from core.api.schemas import Strict as _Strict  # noqa: E402
+
+
+class MergeIn(_Strict):
+    merge_id = _f.Integer(required=True, metadata={"description": "the profile folded into this one, then removed"})
+
+
+class MergeOut(_Strict):
+    kept = _f.Nested(CustomerOut)
+    merged_id = _f.Integer()
+    moved = _f.Dict(keys=_f.String(), values=_f.Integer(), metadata={"description": "rows moved, per table"})
+
+
+class DuplicateOut(_Strict):
+    ids = _f.List(_f.Integer())
+    reasons = _f.List(_f.String())
+
+
+@endpoint(bp, "/customers/duplicates", "GET", summary="Likely duplicate profiles (same phone, email, or name and birthday)",
+          response=DuplicateOut, many=True, role="manager", errors=(401, 403))
+def list_duplicates():
+    from core.merge import find_duplicates
+
+    ids = principal().store_ids()
+    pairs = find_duplicates(db.session)
+    if ids is not None:
+        visible = set(db.session.scalars(select(Customer.id).where(
+            Customer.id.in_({i for p in pairs for i in p["ids"]}), visible_filter(ids))))
+        pairs = [p for p in pairs if set(p["ids"]) <= visible]
+    return pairs
+
+
+@endpoint(bp, "/customers/<int:customer_id>/merge", "POST",
+          summary="Merge another profile into this one: sales, visits, timeline, consents, tags and every plugin's records move; the other is removed",
+          body=MergeIn, response=MergeOut, role="manager", errors=(400, 401, 403, 404))
+def merge_customer(customer_id, body):
+    from core.merge import merge_customers
+
+    kept = load_visible(customer_id)
+    merged = load_visible(body["merge_id"])
+    who = principal()
+    result = merge_customers(db.session, kept, merged, user=who.user, actor=who.name)
+    reveal = reveal_and_audit(kept, "merge")
+    db.session.commit()
+    return {"kept": customer_dict(kept, reveal), "merged_id": result["merged"], "moved": result["moved"]}
