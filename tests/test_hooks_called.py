@@ -75,6 +75,13 @@ class Everything:
         self.seen.append(("created", ctx.store.code if ctx.store else None, customer.name))
 
     @hookimpl
+    def plugin_enabled(self, store, ctx):
+        # Seed defaults here, in the toggle's transaction: raising rolls the toggle back.
+        from core.audit import audit
+
+        audit("everything_seeded", target=("store", store.code), store=store, session=ctx.session)
+
+    @hookimpl
     def plugin_disabled(self, store, ctx):
         self.seen.append(("disabled", store.code, ctx.plugin))
 
@@ -155,6 +162,10 @@ def test_visit_recorded_customer_created_and_plugin_disabled_in_the_enabled_stor
     assert api.put("/stores/SH001/plugins/everything", {"enabled": False}, token=chain.owner_token).status_code == 200
     assert plugin.seen == [("created", "SH001", "王芳"), ("created", "SH001", ""), ("visit", "SH001", "browse"),
                            ("disabled", "SH001", "everything")]
+    with app.app_context():
+        from core.models import AuditLog
+
+        assert db.session.scalars(select(AuditLog.target_id).where(AuditLog.action == "everything_seeded")).all() == ["SH001"]
 
 
 def test_contribution_hooks_return_what_their_callers_collect(make_app):
