@@ -38,8 +38,20 @@ def _notify():
     return notifier(ctx)
 
 
+MAX_ID = 2**31 - 1  # ids beyond the column's range cannot exist (and must not reach the database)
+
+
 def _customer(customer_id: int):
+    if customer_id > MAX_ID:
+        raise NotFound(f"customer {customer_id} not found")
     return get_customer(db.session, customer_id)
+
+
+def _row(model, row_id: int, what: str):
+    row = db.session.get(model, row_id) if row_id <= MAX_ID else None
+    if row is None:
+        raise NotFound(f"no {what} {row_id}")
+    return row
 
 
 # --- members ---------------------------------------------------------------------------------------
@@ -119,9 +131,7 @@ def create_tier(body):
           role="owner", errors=(400, 401, 403, 404))
 def patch_tier(tier_id, body):
     body.pop("store", None)
-    tier = db.session.get(Tier, tier_id)
-    if tier is None:
-        raise NotFound(f"no tier {tier_id}")
+    tier = _row(Tier, tier_id, "tier")
     tier = services.save_tier(db.session, {k: v for k, v in body.items() if v is not None}, tier, **_actor())
     db.session.commit()
     return tier
@@ -170,9 +180,7 @@ def create_member_day(body):
           response=MemberDayOut, role="owner", errors=(400, 401, 403, 404))
 def patch_member_day(day_id, body):
     body.pop("store", None)
-    day = db.session.get(MemberDay, day_id)
-    if day is None:
-        raise NotFound(f"no member day {day_id}")
+    day = _row(MemberDay, day_id, "member day")
     day = services.save_member_day(db.session, body, day, **_actor())
     db.session.commit()
     return day

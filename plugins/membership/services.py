@@ -116,6 +116,11 @@ def save_tier(session, data: dict, tier: Tier | None = None, *, user=None, actor
 
 def update_program(session, data: dict, *, user=None, actor="system") -> Program:
     program = get_program(session)
+    month, day = data.get("review_month", program.review_month), data.get("review_day", program.review_day)
+    try:
+        date(2024, month, day)  # a leap year: 29 February is a valid review date (28th in other years)
+    except ValueError as exc:
+        raise InvalidInput("no such review date", fields={"review_day": [f"Month {month} has no day {day}."]}) from exc
     if "timezone" in data:
         try:
             ZoneInfo(data["timezone"])
@@ -444,16 +449,8 @@ def record_refund(session, sale: Sale, refund, store, *, user=None, actor="syste
     # Dated at the sale, so the refund leaves the same 12-month window as the purchase.
     _add_spend(session, member, -spend_back, sale.occurred_at, sale.id, f"refund:{refund.id}")
 
-    reversed_points = 0
-    earn = entry_exists(session, f"earn:sale:{sale.id}")
-    if earn is not None and earn.points:
-        owed, lines = _owed_for_refund(session, sale, refund, earn, "reverse")
-        if owed:
-            take = min(owed, member.points_balance)  # never below zero, even if they were spent meanwhile
-            _debit(session, member, "reverse", take, reason="refund", key=f"reverse:refund:{refund.id}",
-                   sale=sale, refund=refund, store=store, user=user, actor=actor,
-                   data={"lines": lines, "owed": owed, "unrecovered": owed - take}, prefer_lot=earn.id)
-            reversed_points = take
+    # Points paid for the refunded goods come back first, so the reversal below rarely finds
+    # the balance short.
     returned_points = 0
     redeemed = entry_exists(session, f"redeem:sale:{sale.id}")
     if redeemed is not None:
@@ -465,6 +462,16 @@ def record_refund(session, sale: Sale, refund, store, *, user=None, actor="syste
                     refund=refund, store=store, user=user, actor=actor, data={"lines": lines})
             returned_points = back
 
+    reversed_points = 0
+    earn = entry_exists(session, f"earn:sale:{sale.id}")
+    if earn is not None and earn.points:
+        owed, lines = _owed_for_refund(session, sale, refund, earn, "reverse")
+        if owed:
+            take = min(owed, member.points_balance)  # never below zero, even if they were spent meanwhile
+            _debit(session, member, "reverse", take, reason="refund", key=f"reverse:refund:{refund.id}",
+                   sale=sale, refund=refund, store=store, user=user, actor=actor,
+                   data={"lines": lines, "owed": owed, "unrecovered": owed - take}, prefer_lot=earn.id)
+            reversed_points = take
     change = None
     if member.is_member and not member.tier_locked and program.refund_downgrade == "immediate":
         tiers = active_tiers(session)
@@ -540,6 +547,7 @@ def sale_summary(session, sale: Sale) -> dict | None:
         "points_earned": earn.points if earn else 0,
         "points_redeemed": -sum(e.points for e in entries if e.kind == "redeem"),
         "points_reversed": -sum(e.points for e in entries if e.kind == "reverse" and e.points < 0),
+        "points_returned": sum(e.points for e in entries if e.kind == "reverse" and e.points > 0),
         "balance": member.points_balance if member else 0,
         "tier": member.tier.code if member and member.tier else None,
         "upgraded": bool(earn and earn.data.get("upgraded")),

@@ -26,8 +26,8 @@ def test_membership_starts_at_exactly_1000_and_silver_at_exactly_3000(shop):
     till = shop.till
     cid = till.customer("13800138001")
     below = till.sell(cid, "999.99")["effects"]["membership"]
-    assert below == {"member": False, "points_earned": 0, "points_redeemed": 0, "points_reversed": 0, "balance": 0,
-                     "tier": None, "upgraded": False}
+    assert below == {"member": False, "points_earned": 0, "points_redeemed": 0, "points_reversed": 0,
+                     "points_returned": 0, "balance": 0, "tier": None, "upgraded": False}
     # ¥0.01 more reaches exactly ¥1,000: a member from this sale, earning at 1.0 on it (0.01 → 0 points)
     crossing = till.sell(cid, "0.01")["effects"]["membership"]
     assert crossing["member"] and crossing["tier"] == "ordinary" and crossing["upgraded"] is True
@@ -257,3 +257,22 @@ def test_membership_routes_are_in_the_openapi_document_and_404_where_off(shop):
                  "/api/v1/membership/tiers", "/api/v1/membership/tiers/{tier_id}", "/api/v1/membership/member-days"):
         assert path in doc["paths"], path
     assert shop.api.get("/membership/tiers", token=shop.chain.till_bj).status_code == 404
+
+
+def test_refunding_goods_paid_with_points_gives_those_points_back(shop):
+    till = shop.till
+    cid = till.customer("13800138015")
+    till.sell(cid, "1000.00")  # 1,000 points
+    lines = [{"sku": "LATTE-M", "quantity": 1, "unit_price": "20.00"}, {"sku": "CAKE-CHOC", "quantity": 1, "unit_price": "30.00"}]
+    quote = till.quote(cid, lines, redeem_points=1000)
+    points = [a for a in quote["adjustments"] if a["code"] == "points"]
+    assert points[0]["amount"] == "-10.00"
+    sale = till.sell(cid, lines=lines, adjustments=points)
+    assert sale["effects"]["membership"]["points_earned"] == 40 and sale["effects"]["membership"]["balance"] == 40
+    r = till.refund(sale["id"], [{"sku": "CAKE-CHOC", "quantity": 1}])  # ¥30 of ¥50: 600 of the 1,000 points
+    assert r["amount"] == "24.00"
+    effects = r["effects"]["membership"]
+    assert (effects["points_returned"], effects["points_reversed"]) == (600, 24)
+    r = till.refund(sale["id"])
+    assert (r["effects"]["membership"]["points_returned"], r["effects"]["membership"]["points_reversed"]) == (1000, 40)
+    assert till.member(cid)["points_balance"] == 1000 and ledger_sum(shop.app, cid) == (1000, 1000)
