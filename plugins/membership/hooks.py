@@ -61,6 +61,13 @@ def register_admin_views(admin, app):
 
 
 @hookimpl
+def register_cli_commands(cli):
+    from plugins.membership.cli import membership
+
+    cli.add_command(membership)
+
+
+@hookimpl
 def register_jobs(scheduler):
     from plugins.membership import jobs
 

@@ -71,3 +71,38 @@ def test_segment_filters_select_by_tier_and_balance(shop):
         assert list(db.session.scalars(by_tier)) == [silver]
         rich = filters["membership_points"]["apply"](select(Customer.id), {"min": 1000}, ctx)
         assert sorted(db.session.scalars(rich)) == [ordinary, silver]
+
+
+def test_recount_counts_history_from_before_membership_once(app, chain):
+    """An imported history: sales posted while membership was off count towards tiers once
+    it is on (no points for the past), and running the recount again adds nothing."""
+    from core.extensions import db
+    from core.models import Activity
+
+    api = Api(app.test_client())
+    till = Till(api, chain.till)
+    gold_then = till.customer("13500135007")
+    refunded = till.customer("13500135008")
+    till.sell(gold_then, "4000.00")
+    till.sell(gold_then, "1000.00", payments=[{"method": "points", "amount": "100.00"}, {"method": "cash", "amount": "900.00"}])
+    big = till.sell(refunded, "1500.00")
+    till.refund(big["id"])
+    till.sell(refunded, "500.00")
+    enable(app, "SH001", "membership")
+    live = till.sell(gold_then, "200.00")  # counted live: ¥4,900 of history is not counted yet
+    assert live["effects"]["membership"]["member"] is False
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["membership", "recount"])
+    assert result.exit_code == 0, result.output
+    assert "4 past sales" in result.output and "1 customers moved up" in result.output
+    view = till.member(gold_then)
+    assert (view["tier"]["code"], view["lifetime_spend"], view["points_balance"]) == ("gold", "5100.00", 0)
+    other = till.member(refunded)
+    assert (other["member"], other["lifetime_spend"]) == (False, "500.00")
+    assert "0 past sales" in runner.invoke(args=["membership", "recount"]).output
+    assert till.member(gold_then)["lifetime_spend"] == "5100.00"
+    with app.app_context():
+        change = db.session.scalars(select(Activity).where(Activity.customer_id == gold_then,
+                                                          Activity.kind == "tier_change")).one()
+        assert (change.data["from"], change.data["to"]) == (None, "gold")
+    assert till.sell(gold_then, "100.00")["effects"]["membership"]["points_earned"] == 150
