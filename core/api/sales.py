@@ -85,12 +85,21 @@ def quote(body):
     cart = {"lines": lines, "subtotal": subtotal, "options": body.get("options") or {}}
     reg = current_app.extensions["storecrm.plugins"]
     ctx = HookContext(session=db.session, store=store, user=who.user, actor=who.name, registry=reg)
-    adjustments = []
-    for adjusted in reg.collect_enabled("sale_quote", ctx, cart=cart, customer=customer).values():
-        adjustments.extend(adjusted or [])
+    adjustments, unavailable = [], []
+    for name in reg.implementers("sale_quote", reg.enabled_in(store)):
+        try:
+            for adjusted in reg.caller_for("sale_quote", name)(cart=cart, customer=customer, ctx=ctx.for_plugin(name)):
+                adjustments.extend(adjusted or [])
+        except DomainError:
+            raise  # a deliberate answer, e.g. 422 for redeeming more points than the balance
+        except Exception:  # noqa: BLE001 - a broken plugin must not block the till; the quote says so
+            current_app.logger.exception("sale_quote of %s failed", name)
+            db.session.rollback()
+            unavailable.append(name)
     db.session.rollback()  # a quote never writes
     total = subtotal + sum((money(a["amount"]) for a in adjustments), Decimal("0.00"))
-    return {"subtotal": subtotal, "adjustments": adjustments, "total": max(total, Decimal("0.00"))}
+    return {"subtotal": subtotal, "adjustments": adjustments, "total": max(total, Decimal("0.00")),
+            "unavailable": unavailable}
 
 
 @endpoint(bp, "/sales", "POST", summary="Record a sale; the same external_id again returns the first sale (200)",

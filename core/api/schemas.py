@@ -230,6 +230,8 @@ class QuoteOut(Strict):
     subtotal = Money()
     adjustments = fields.List(fields.Nested(AdjustmentOut))
     total = Money()
+    unavailable = fields.List(fields.String(), metadata={"description": "plugins whose quote failed (logged); "
+                                                                        "their perks are missing from this quote"})
 
 
 class SaleLineOut(Strict):

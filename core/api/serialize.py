@@ -82,6 +82,8 @@ def sale_effects(sale, user=None, actor="system") -> dict:
             values = reg.caller_for("sale_result", name)(sale=sale, ctx=ctx.for_plugin(name))
         except Exception as exc:  # noqa: BLE001
             current_app.logger.warning("sale_result of %s failed for sale %s: %s", name, sale.id, exc)
+            # The sale is committed; a database error must not poison the next plugin's reads.
+            db.session.rollback()
             values = [{"error": "not available; the delivery will be retried"}]
         if values:
             effects[name] = values[0]

@@ -107,3 +107,42 @@ def test_a_sale_with_payments_that_do_not_add_up_is_refused(api, chain):
     assert r.status_code == 400 and "staff" in r.json["error"]["fields"]
     r = api.post("/sales", {"lines": [{"sku": "LATTE-M", "quantity": 1}], "customer": {"id": 987654}}, token=chain.till)
     assert r.status_code == 400 and "customer.id" in r.json["error"]["fields"]
+
+
+class BrokenPerks:
+    """A plugin whose quote and result fail the way real ones do: a bug, a database error, a rule."""
+
+    @hookimpl
+    def sale_quote(self, cart, customer, ctx):
+        if cart["options"].get("redeem_points"):
+            from core.errors import Unprocessable
+
+            raise Unprocessable("not enough points", fields={"options.redeem_points": ["Balance is 0."]})
+        raise KeyError("tier")
+
+    @hookimpl
+    def sale_result(self, sale, ctx):
+        from sqlalchemy import text
+
+        ctx.session.execute(text("SELECT no_such_column FROM sale"))
+
+
+def test_a_broken_plugin_does_not_block_the_till(make_app):
+    app = make_app(plugins=[Manifest(name="broken", version="1", summary="x", hooks=BrokenPerks()),
+                            Manifest(name="promo", version="1", summary="x", hooks=TenPercentOffCake())])
+    chain = build_chain(app)
+    enable(app, "SH001", "broken", "promo")
+    api = Api(app.test_client(), token=chain.till)
+    cart = {"lines": [{"sku": "CAKE-CHOC", "quantity": 1}]}
+    r = api.post("/sales/quote", cart)
+    assert r.status_code == 200, r.json
+    assert r.json["unavailable"] == ["broken"] and r.json["total"] == "31.50"
+    # a plugin's deliberate refusal is the till's answer
+    r = api.post("/sales/quote", {**cart, "options": {"redeem_points": 500}})
+    assert r.status_code == 422 and "options.redeem_points" in r.json["error"]["fields"]
+    # a sale_result that hits a database error: the sale stands and the other plugins still answer
+    r = api.post("/sales", {**cart, "external_id": "b-1"})
+    assert r.status_code == 201, r.json
+    assert r.json["effects"]["broken"] == {"error": "not available; the delivery will be retried"}
+    assert r.json["effects"]["promo"] == {"promo_total": "0"}
+    assert api.get(f"/sales/{r.json['id']}").json["total"] == "35.00"
