@@ -51,6 +51,13 @@ class PluginRegistry:
                 continue
             candidates.append((ep.name, ep))
         candidates.extend((m.name, m) for m in extra)
+        if only is not None:
+            # A typo in STORECRM_PLUGINS would otherwise silently switch a module off everywhere.
+            found = {name for name, _ in candidates}
+            for name in only:
+                if name not in found:
+                    self._fail(name, PluginLoadError(f"named in STORECRM_PLUGINS but not installed (no "
+                                                     f"{ENTRY_POINT_GROUP!r} entry point called {name!r})"), strict)
         for name, source in candidates:
             try:
                 manifest = source.load() if not isinstance(source, Manifest) else source
@@ -61,11 +68,20 @@ class PluginRegistry:
                 self._register(manifest)
             except Exception as exc:  # noqa: BLE001 - any import error must be reported, not fatal
                 self._fail(name, exc, strict)
-        for name in list(self.manifests):
-            missing = [d for d in self.manifests[name].depends if d not in self.manifests]
-            if missing:
-                self._unregister(name)
-                self._fail(name, PluginLoadError(f"depends on {', '.join(missing)}, which did not load"), strict)
+        cyclic = sorted(n for n in self.manifests if any(n in self._closure(d) for d in self.manifests[n].depends))
+        for name in cyclic:
+            self._unregister(name)
+            self._fail(name, PluginLoadError(f"its dependencies form a cycle ({', '.join(cyclic)})"), strict)
+        # Until nothing changes: dropping a plugin can leave one that depends on it stranded.
+        dropped = True
+        while dropped:
+            dropped = False
+            for name in list(self.manifests):
+                missing = [d for d in self.manifests[name].depends if d not in self.manifests]
+                if missing:
+                    self._unregister(name)
+                    self._fail(name, PluginLoadError(f"depends on {', '.join(missing)}, which did not load"), strict)
+                    dropped = True
         # A hookimpl with a misspelt name fails loudly here rather than never being called.
         self.pm.check_pending()
 
@@ -122,7 +138,8 @@ class PluginRegistry:
             if n in seen:
                 continue
             seen.add(n)
-            stack.extend(self.manifests[n].depends)
+            if n in self.manifests:
+                stack.extend(self.manifests[n].depends)
         return seen
 
     def dependents(self, name: str) -> set[str]:
