@@ -119,7 +119,7 @@ class AdjustPointsView(StoreView):
 
 
 def register(admin, app) -> None:
-    session = db.session
+    session = db  # Flask-Admin 2.x takes the SQLAlchemy object (a bare session is deprecated)
     admin.add_view(MemberView(Member, session, name=_l("Members"), category=CATEGORY, endpoint="membership_members",
                               url="/admin/membership/members"))
     admin.add_view(LedgerView(PointsEntry, session, name=_l("Points ledger"), category=CATEGORY,

@@ -61,3 +61,21 @@ def test_membership_pages_speak_chinese(shop):
     assert "积分" in page and "累计消费" in page
     panel = manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
     assert "1000 积分" in panel and "再消费 ¥2000.00 升级为" in panel
+
+
+def test_the_owner_edits_tiers_and_member_days_in_the_admin(shop):
+    owner = login(shop.app, "owner")
+    r = owner.post("/admin/membership/tiers/new/", data={
+        "code": "platinum", "name": "铂金会员", "threshold": "10000", "points_rate": "2", "birthday_discount_percent": "50",
+        "full_price_discount_percent": "10", "perks": '["personal_shopper"]', "active": "y"})
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    tiers = shop.api.get("/membership/tiers", token=shop.chain.till).json
+    assert (tiers[-1]["code"], tiers[-1]["threshold"], tiers[-1]["perks"]) == ("platinum", "10000.00", ["personal_shopper"])
+    r = owner.post("/admin/membership/member-days/new/", data={"name": "周三会员日", "weekday": "2",
+                                                               "discount_percent": "5", "points_multiplier": "2", "active": "y"})
+    assert r.status_code == 302
+    r = owner.post("/admin/membership/member-days/new/", data={"name": "no date", "discount_percent": "5",
+                                                               "points_multiplier": "1"})
+    assert r.status_code == 200  # refused, the form comes back
+    days = shop.api.get("/membership/member-days", token=shop.chain.till).json
+    assert [(d["name"], d["weekday"]) for d in days] == [("周三会员日", 2)]
