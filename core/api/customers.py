@@ -100,7 +100,8 @@ def list_customers(args):
     if reveal and rows:
         audit("unmask", actor=who.user, target=("customer_list", len(rows)), details={"ids": [c.id for c in rows]})
         db.session.commit()
-    return {"items": [customer_dict(c, reveal) for c in rows], "next_cursor": next_cursor}
+    consents = svc.current_consents_of(db.session, [c.id for c in rows])
+    return {"items": [customer_dict(c, reveal, consents.get(c.id, {})) for c in rows], "next_cursor": next_cursor}
 
 
 def _class_filter(stmt, key, value, store_ids):

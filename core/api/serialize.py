@@ -12,8 +12,10 @@ from core.services.phones import mask_email, mask_phone
 from core.extensions import db
 
 
-def customer_dict(customer, reveal: bool) -> dict:
-    consents = current_consents(db.session, customer.id)
+def customer_dict(customer, reveal: bool, consents: dict | None = None) -> dict:
+    """`consents`: the customer's standing consents when the caller loaded a page's at once."""
+    if consents is None:
+        consents = current_consents(db.session, customer.id)
     return {
         "id": customer.id,
         "code": customer.code,

@@ -160,13 +160,23 @@ def consent_history(session, customer_id: int) -> list[Consent]:
 
 def current_consents(session, customer_id: int) -> dict[str, Consent]:
     """The standing consent per channel: the latest row for each (marketing purpose)."""
+    return current_consents_of(session, [customer_id]).get(customer_id, {})
+
+
+def current_consents_of(session, customer_ids) -> dict[int, dict[str, Consent]]:
+    """`current_consents` for a page of customers in one query: {customer_id: {channel: Consent}}."""
+    ids = list(customer_ids)
+    if not ids:
+        return {}
     latest = (
         select(func.max(Consent.id))
-        .where(Consent.customer_id == customer_id, Consent.purpose == "marketing")
-        .group_by(Consent.channel)
+        .where(Consent.customer_id.in_(ids), Consent.purpose == "marketing")
+        .group_by(Consent.customer_id, Consent.channel)
     )
-    rows = session.scalars(select(Consent).where(Consent.id.in_(latest)))
-    return {row.channel: row for row in rows}
+    found: dict[int, dict[str, Consent]] = {}
+    for row in session.scalars(select(Consent).where(Consent.id.in_(latest))):
+        found.setdefault(row.customer_id, {})[row.channel] = row
+    return found
 
 
 def consented_customers_query(channel: str, purpose: str = "marketing"):

@@ -115,3 +115,13 @@ def test_cursor_pages_are_stable_under_inserts(api, chain):
     assert seen[:5] == ids and late in seen and len(seen) == len(set(seen)) == 7
     r = api.get("/customers?cursor=garbage!", token=chain.till)
     assert r.status_code == 400 and "cursor" in r.json["error"]["fields"]
+
+
+def test_a_page_of_customers_carries_each_ones_standing_consents(api, chain):
+    wang = api.post("/customers", {"name": "王芳", "consents": [{"channel": "sms", "granted": True}]}, token=chain.till).json
+    li = api.post("/customers", {"name": "李雷", "consents": [{"channel": "email", "granted": True}]}, token=chain.till).json
+    api.post(f"/customers/{li['id']}/consents", {"channel": "email", "granted": False}, token=chain.till)
+    api.post(f"/customers/{li['id']}/consents", {"channel": "wechat", "granted": True}, token=chain.till)
+    page = {c["id"]: {x["channel"]: x["granted"] for x in c["consents"]}
+            for c in api.get("/customers", token=chain.till).json["items"]}
+    assert page == {wang["id"]: {"sms": True}, li["id"]: {"email": False, "wechat": True}}
