@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 DEMO_PASSWORD = "storecrm-demo"
 SEED = 20240601
-HISTORY_DAYS = 120
+HISTORY_DAYS = 90
 
 
 # --- configuration ---------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class StorePlan:
 
 
 STORES = [
-    StorePlan("CAFE01", "拾光咖啡 · 静安店", "coffee", "上海市静安区南京西路 1266 号", 9.0,
+    StorePlan("CAFE01", "拾光咖啡 · 静安店", "coffee", "上海市静安区南京西路 1266 号", 8.0,
               (1.0, 0.95, 1.0, 1.0, 1.1, 1.45, 1.35), (7, 21, 8),
               ("membership", "feedback", "campaigns", "staff_kpi"),
               [("CF-LATTE", "拿铁", "coffee", "house", "28.00"), ("CF-AMER", "美式咖啡", "coffee", "house", "22.00"),

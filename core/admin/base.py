@@ -157,10 +157,28 @@ class StoreView(StoreViewMixin, BaseView):
     """A free admin page (`@expose` methods, `self.render(template, ...)`)."""
 
 
+def _type_formatters() -> dict:
+    """Lists and details show times on the store's clock and stores/staff by name, not repr."""
+    from datetime import datetime
+
+    from flask_admin.model import typefmt
+
+    from core.admin.formatting import local_datetime
+    from core.models import Store, User
+
+    formatters = dict(typefmt.BASE_FORMATTERS)
+    formatters[datetime] = lambda view, value, name=None: local_datetime(value, current_store())
+    formatters[Store] = lambda view, value, name=None: value.name
+    formatters[User] = lambda view, value, name=None: value.display_name or value.username
+    return formatters
+
+
 class StoreModelView(StoreViewMixin, ModelView):
     """A Flask-Admin model view limited to the current store's rows through `store_column`."""
 
     store_column: str | None = None
+    column_type_formatters = _type_formatters()
+    column_type_formatters_detail = column_type_formatters
     page_size = 50
     can_set_page_size = True
     can_view_details = True

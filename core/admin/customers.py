@@ -81,6 +81,14 @@ def _store_options():
     return [(str(s.id), f"{s.code} · {s.name}") for s in accessible_stores()]
 
 
+SOURCE_LABELS = {"walk_in": _l("Walk-in"), "online_shop": _l("Online shop"), "social": _l("Social media"),
+                 "import": _l("Import"), "referral": _l("Referral"), "till": _l("Till")}
+
+
+def source_label(code: str | None) -> str:
+    return str(SOURCE_LABELS.get(code, code or ""))
+
+
 def _name_link(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(url_for("customers.page", customer_id=model.id), model.name or "—")
 
@@ -103,11 +111,13 @@ class CustomerView(StoreModelView):
     list_template = "storecrm/customer_list.html"
     column_list = ["name", "phone", "home_store", "tags", "source_channel", "created_at"]
     column_labels = {"name": _l("Name"), "phone": _l("Phone"), "home_store": _l("Home store"), "tags": _l("Tags"),
-                     "source_channel": _l("Source"), "created_at": _l("Created")}
+                     "source_channel": _l("Source"), "created_at": _l("Created"), "code": _l("Card number"),
+                     "wechat_id": _l("WeChat")}
     column_sortable_list = ["name", "created_at"]
     column_default_sort = ("created_at", True)
     column_searchable_list = ["name", "code", "wechat_id"]
-    column_formatters = {"name": _name_link, "phone": _masked_phone, "tags": _tags}
+    column_formatters = {"name": _name_link, "phone": _masked_phone, "tags": _tags,
+                         "source_channel": lambda v, c, m, n: source_label(m.source_channel)}
 
     def get_filters(self):
         filters = [
@@ -211,7 +221,7 @@ class CustomerView(StoreModelView):
             address=(customer.address if revealed else ("•••" if customer.address else None)),
             age=customer.age(date.today()), panels=panels, consents=consents,
             consent_history=consent_rows(db.session, customer.id), channels=CHANNEL_LABELS,
-            timeline=timeline(db.session, customer), errors=errors or {},
+            timeline=timeline(db.session, customer), errors=errors or {}, source=source_label(customer.source_channel),
             preferences_text="\n".join(f"{k}: {v}" for k, v in (customer.preferences or {}).items()),
         )
         return page, status

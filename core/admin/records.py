@@ -17,7 +17,6 @@ from wtforms import PasswordField, SelectField, ValidationError
 from wtforms.validators import Optional
 
 from core.admin.base import StoreModelView, current_store, current_user_or_none, scope_store_ids
-from core.admin.formatting import local_datetime
 from core.audit import audit
 from core.extensions import db
 from core.models import ApiToken, AuditLog, Event, EventDelivery, Product, Sale, Store, User, Visit, utcnow
@@ -217,20 +216,7 @@ class AuditLogAdmin(StoreModelView):
     column_filters = ["action", "actor", "target_type"]
 
 
-def _local(view, value, name=None):
-    return local_datetime(value, current_store())
-
-
 def register(admin) -> None:
-    from datetime import datetime
-
-    from flask_admin.model import typefmt
-
-    formatters = dict(typefmt.BASE_FORMATTERS)
-    formatters[datetime] = _local  # stored UTC, shown on the store's clock
-    for view_class in (StoreAdmin, UserAdmin, ApiTokenAdmin, ProductAdmin, SaleAdmin, VisitAdmin, DeliveryAdmin, AuditLogAdmin):
-        view_class.column_type_formatters = formatters
-        view_class.column_type_formatters_detail = formatters
     session = db  # Flask-Admin 2.2 wants the Flask-SQLAlchemy object, not its session
     sales, catalog, settings = _l("Sales"), _l("Catalog"), _l("Settings")
     admin.add_view(SaleAdmin(Sale, session, name=_l("Sales"), category=sales, endpoint="sales"))
