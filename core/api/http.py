@@ -22,6 +22,7 @@ from core.models.user import ROLE_RANK
 from core.services.store_plugins import flatten_errors
 
 API_PREFIX = "/api/v1"
+ID_MAX = 2**31 - 1
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -136,6 +137,8 @@ def principal() -> Principal:
 def resolve_store(code: str | None) -> Store:
     """The store a request acts in: a till's own, or the one a person names (`store`)."""
     who = principal()
+    if code is not None and not isinstance(code, str):
+        raise InvalidInput("store must be a store code", fields={"store": ["Not a store code."]})
     if who.store is not None:
         if code and code != who.store.code:
             raise Forbidden(f"this token acts only in store {who.store.code}")
@@ -178,6 +181,8 @@ def endpoint(bp: Blueprint, rule: str, method: str = "GET", *, summary: str, bod
 
     The view receives `body=` (loaded body) and/or `args=` (loaded query) when schemas are given."""
     tag = getattr(bp, "storecrm_tag", bp.name)
+    # Ids are 32-bit in the database: a larger number is an unknown id (404), not a 500.
+    rule = rule.replace("<int:", f"<int(max={ID_MAX}):")
 
     def decorator(view):
         op = Operation(rule=(bp.url_prefix or "") + rule, method=method.lower(), summary=summary, tag=tag, body=body,
@@ -196,8 +201,10 @@ def endpoint(bp: Blueprint, rule: str, method: str = "GET", *, summary: str, bod
                 payload = request.get_json(silent=True)
                 if payload is None:
                     raise InvalidInput("The body must be a JSON object.", fields={"_body": ["Send JSON."]})
+                _refuse_nul(payload, "_body")
                 kwargs["body"] = body().load(payload)
             if query is not None:
+                _refuse_nul(request.args.to_dict(), "_query")
                 kwargs["args"] = query().load(request.args.to_dict())
             result = view(**kwargs)
             return _dump(result, op) if response is not None else result
@@ -207,6 +214,21 @@ def endpoint(bp: Blueprint, rule: str, method: str = "GET", *, summary: str, bod
         return wrapped
 
     return decorator
+
+
+def _refuse_nul(value, where: str, depth: int = 0) -> None:
+    """No text a shop keeps contains a NUL character, and PostgreSQL cannot store one: refuse
+    it at the door (400) rather than fail at the database (500)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput("text must not contain NUL characters", fields={where: ["Contains a NUL character."]})
+    elif isinstance(value, dict) and depth < 32:
+        for key, item in value.items():
+            _refuse_nul(key, where, depth + 1)
+            _refuse_nul(item, f"{key}" if where.startswith("_") else f"{where}.{key}", depth + 1)
+    elif isinstance(value, list) and depth < 32:
+        for i, item in enumerate(value):
+            _refuse_nul(item, f"{where}.{i}", depth + 1)
 
 
 def _dump(result, op: Operation):
@@ -221,7 +243,7 @@ def _dump(result, op: Operation):
 
 
 def openapi_path(rule: str) -> str:
-    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+    return re.sub(r"<(?:[^:<>]+:)?(\w+)>", r"{\1}", rule)
 
 
 # --- pagination --------------------------------------------------------------------------------------
