@@ -39,7 +39,8 @@ def storecrm(database_url, tmp_path, monkeypatch):
     site.mkdir(parents=True)
     (site / "METADATA").write_text("Metadata-Version: 2.1\nName: storecrm-cli-test\nVersion: 1.0\n")
     (site / "entry_points.txt").write_text("[storecrm.plugins]\nclibase = tests.test_cli:base_manifest\n"
-                                           "clichild = tests.test_cli:child_manifest\n")
+                                           "clichild = tests.test_cli:child_manifest\n"
+                                           "clibroken = tests.no_such_module_anywhere:manifest\n")
     monkeypatch.syspath_prepend(str(site.parent))
     for key, value in {"STORECRM_DATABASE_URL": database_url, "STORECRM_DATA_KEY": DATA_KEY,
                        "STORECRM_SECRET_KEY": "cli-test", "STORECRM_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -169,4 +170,32 @@ def test_a_missing_key_is_a_clear_message_not_a_traceback(tmp_path):
                             timeout=60)
     assert result.returncode == 2
     assert "STORECRM_DATA_KEY is not set" in result.stderr and "storecrm keys generate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_plugin_that_fails_to_import_is_listed_as_failed_and_the_rest_still_works(storecrm, monkeypatch):
+    monkeypatch.setenv("STORECRM_PLUGINS", ",".join([*BUNDLED, "clibase", "clibroken"]))
+    monkeypatch.setenv("STORECRM_PLUGINS_STRICT", "0")
+    code, out = storecrm("plugins", "list")
+    assert code == 0 and "clibase 1.0 - a base module" in out
+    assert "FAILED clibroken: ModuleNotFoundError: No module named 'tests.no_such_module_anywhere'" in out
+    storecrm("stores", "create", "SH001", "上海")
+    assert storecrm("plugins", "enable", "clibase", "--store", "SH001")[0] == 0
+    code, out = storecrm("plugins", "enable", "clibroken", "--store", "SH001")
+    assert code == 1 and "no installed plugin named clibroken" in out
+
+
+def test_strict_mode_stops_with_a_message_naming_the_broken_plugin(tmp_path):
+    site = tmp_path / "site" / "storecrm_broken-1.0.dist-info"
+    site.mkdir(parents=True)
+    (site / "METADATA").write_text("Metadata-Version: 2.1\nName: storecrm-broken\nVersion: 1.0\n")
+    (site / "entry_points.txt").write_text("[storecrm.plugins]\nclibroken = tests.no_such_module_anywhere:manifest\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORECRM_")}
+    env.update({"STORECRM_DATA_KEY": DATA_KEY, "STORECRM_SECRET_KEY": "x", "STORECRM_ENV_FILE": str(tmp_path / "x"),
+                "STORECRM_DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}", "STORECRM_PLUGINS_STRICT": "1",
+                "STORECRM_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(site.parent)})
+    result = subprocess.run([STORECRM, "plugins", "list"], env=env, cwd=str(tmp_path), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Error: plugin 'clibroken' failed to load: ModuleNotFoundError" in result.stderr
     assert "Traceback" not in result.stderr
