@@ -46,6 +46,9 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     from core.classification import init_classification
 
     init_classification(app)
+    from core.analytics import init_analytics
+
+    init_analytics(app)
     from core.privacy import init_privacy
 
     init_privacy(app)

@@ -84,6 +84,19 @@ def settings_for(session, scope_id: int) -> dict:
     return SettingsSchema().load(merged)
 
 
+def settings_for_store_and_chain(session, store_id: int | None) -> dict[int, dict]:
+    """{CHAIN_SCOPE: chain settings, store_id: the store's} in one query (the per-sale path)."""
+    from sqlalchemy import or_
+
+    rows = {r.store_id: dict(r.settings) for r in session.scalars(select(ClassificationSettings).where(
+        or_(ClassificationSettings.store_id.is_(None), ClassificationSettings.store_id == (store_id or -1))))}
+    chain = rows.get(None, {})
+    out = {CHAIN_SCOPE: SettingsSchema().load(chain)}
+    if store_id:
+        out[store_id] = SettingsSchema().load({**chain, **rows.get(store_id, {})})
+    return out
+
+
 def stored_settings(session, store_id: int | None) -> dict:
     row = _row(session, store_id)
     return dict(row.settings) if row else {}
