@@ -16,7 +16,8 @@ from sqlalchemy import select
 from wtforms import PasswordField, SelectField, ValidationError
 from wtforms.validators import Optional
 
-from core.admin.base import StoreModelView, current_store, current_user_or_none, scope_store_ids
+from core.admin.base import StoreModelView, current_user_or_none, scope_store_ids
+from core.admin.formatting import kind_label
 from core.audit import audit
 from core.extensions import db
 from core.models import ApiToken, AuditLog, Event, EventDelivery, Product, Sale, Store, User, Visit, utcnow
@@ -148,7 +149,8 @@ class SaleAdmin(StoreModelView):
                      "total": _l("Total"), "refunded_total": _l("Refunded"), "status": _l("Status"),
                      "external_id": _l("Till receipt")}
     column_formatters = {"customer": _customer_link, "store": _store_code, "total": _money, "refunded_total": _money,
-                         "staff": lambda v, c, m, n: m.staff.display_name if m.staff else ""}
+                         "staff": lambda v, c, m, n: m.staff.display_name if m.staff else "",
+                         "status": lambda v, c, m, n: kind_label(m.status)}
     column_default_sort = ("occurred_at", True)
     column_sortable_list = ["occurred_at", "total"]
     column_filters = ["status", "channel"]
