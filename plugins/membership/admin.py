@@ -10,10 +10,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from core.admin.base import StoreModelView, StoreView, current_store, current_user_or_none
-from core.errors import DomainError
+from sqlalchemy import select
+
+from core.admin.base import StoreModelView, StoreView, current_store, current_user_or_none, scope_store_ids
+from core.api.customers import visible_filter
+from core.errors import DomainError, NotFound
+from core.models import Customer
 from core.extensions import db
-from core.services.customers import get_customer
 from plugins.membership import services
 from plugins.membership.models import MemberDay, Member, PointsEntry, Tier
 
@@ -37,7 +40,27 @@ def _tier(view, context, model, name):
     return model.tier.name if model.tier else _("not a member yet")
 
 
-class MemberView(StoreModelView):
+def visible_customer_ids():
+    """Customers the admin may show here, as the core's customer pages do (None: everyone)."""
+    user = current_user_or_none()
+    if user is not None and user.role == "owner" and current_store() is None:
+        return None
+    return select(Customer.id).where(visible_filter(scope_store_ids()))
+
+
+class VisibleCustomersOnly:
+    """Members are chain-wide, but a store's staff see only the customers of their stores."""
+
+    customer_column = "customer_id"
+
+    def scope_query(self, query):
+        visible = visible_customer_ids()
+        if visible is None:
+            return query
+        return query.filter(getattr(self.model, self.customer_column).in_(visible))
+
+
+class MemberView(VisibleCustomersOnly, StoreModelView):
     """Members are chain-wide: every store that has membership on sees the same list."""
 
     plugin = "membership"
@@ -51,7 +74,7 @@ class MemberView(StoreModelView):
     column_default_sort = ("points_balance", True)
 
 
-class LedgerView(StoreModelView):
+class LedgerView(VisibleCustomersOnly, StoreModelView):
     plugin = "membership"
     can_create = can_edit = can_delete = False
     column_list = ["created_at", "customer_id", "kind", "points", "remaining", "expires_on", "reason", "sale_id", "actor"]
@@ -105,7 +128,7 @@ class AdjustPointsView(StoreView):
         customer_id = request.values.get("customer_id", type=int)
         if request.method == "POST":
             try:
-                customer = get_customer(db.session, customer_id or 0)
+                customer = _visible_customer(customer_id or 0)
                 services.adjust_points(db.session, customer, request.form.get("points", type=int) or 0,
                                        request.form.get("reason") or "", store=current_store(),
                                        user=current_user_or_none())
@@ -116,6 +139,17 @@ class AdjustPointsView(StoreView):
                 db.session.rollback()
                 flash(exc.message, "error")
         return self.render("membership/adjust.html", customer_id=customer_id)
+
+
+def _visible_customer(customer_id: int) -> Customer:
+    visible = visible_customer_ids()
+    query = select(Customer).where(Customer.id == customer_id, Customer.erased_at.is_(None))
+    if visible is not None:
+        query = query.where(Customer.id.in_(visible))
+    customer = db.session.scalars(query).first()
+    if customer is None:
+        raise NotFound(_("No such customer here."))
+    return customer
 
 
 def register(admin, app) -> None:

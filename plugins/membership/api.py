@@ -13,7 +13,7 @@ from core.api.http import endpoint, keyset_page, principal
 from core.errors import NotFound
 from core.extensions import db
 from core.plugins import HookContext
-from core.services.customers import get_customer
+from core.api.customers import load_visible
 from plugins.membership import services
 from plugins.membership.hooks import notifier
 from plugins.membership.models import MemberDay, PointsEntry, Tier
@@ -42,9 +42,10 @@ MAX_ID = 2**31 - 1  # ids beyond the column's range cannot exist (and must not r
 
 
 def _customer(customer_id: int):
+    """The customer as the core's customer API shows them: 404 outside the caller's stores."""
     if customer_id > MAX_ID:
         raise NotFound(f"customer {customer_id} not found")
-    return get_customer(db.session, customer_id)
+    return load_visible(customer_id)
 
 
 def _row(model, row_id: int, what: str):

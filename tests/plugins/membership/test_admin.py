@@ -79,3 +79,20 @@ def test_the_owner_edits_tiers_and_member_days_in_the_admin(shop):
     assert r.status_code == 200  # refused, the form comes back
     days = shop.api.get("/membership/member-days", token=shop.chain.till).json
     assert [(d["name"], d["weekday"]) for d in days] == [("周三会员日", 2)]
+
+
+def test_staff_see_only_the_members_of_their_stores(shop):
+    from tests.conftest import enable
+
+    enable(shop.app, "BJ001", "membership")
+    beijing = shop.till_bj.customer("13600136004", name="北京客人", home_store="BJ001")
+    shop.till_bj.sell(beijing, "1000.00")
+    shanghai = shop.till.customer("13600136005", name="上海客人", home_store="SH001")
+    shop.till.sell(shanghai, "1000.00")
+    page = login(shop.app, "manager").get("/admin/membership/members/").get_data(as_text=True)
+    assert "上海客人" in page and "北京客人" not in page
+    manager = login(shop.app, "manager")
+    r = manager.post("/admin/membership/adjust/", data={"customer_id": beijing, "points": "5", "reason": "x"})
+    assert r.status_code == 200 and shop.till_bj.member(beijing)["points_balance"] == 1000
+    owner = login(shop.app, "owner")
+    assert "北京客人" in owner.get("/admin/membership/members/").get_data(as_text=True)

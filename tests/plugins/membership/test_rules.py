@@ -276,3 +276,19 @@ def test_refunding_goods_paid_with_points_gives_those_points_back(shop):
     r = till.refund(sale["id"])
     assert (r["effects"]["membership"]["points_returned"], r["effects"]["membership"]["points_reversed"]) == (1000, 40)
     assert till.member(cid)["points_balance"] == 1000 and ledger_sum(shop.app, cid) == (1000, 1000)
+
+
+def test_a_store_reads_only_members_it_may_see(shop):
+    from tests.conftest import enable
+
+    enable(shop.app, "BJ001", "membership")
+    beijing_only = shop.till_bj.customer("13800138016", home_store="BJ001")
+    shop.till_bj.sell(beijing_only, "1000.00")
+    for path, method, body in [(f"/membership/members/{beijing_only}", "GET", None),
+                               (f"/membership/members/{beijing_only}/redemptions", "POST", {"points": 1}),
+                               (f"/membership/members/{beijing_only}/adjustments", "POST", {"points": 1, "reason": "x"})]:
+        r = shop.api.call(method, path, json=body, token=shop.chain.manager_token)
+        assert r.status_code == 404, (path, r.json)
+    # once the member buys in Shanghai too, Shanghai sees the chain-wide balance
+    shop.till.sell(beijing_only, "10.00")
+    assert shop.till.member(beijing_only)["points_balance"] == 1010
