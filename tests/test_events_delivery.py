@@ -213,3 +213,40 @@ def test_plugins_are_called_after_the_plugins_they_depend_on(make_app):
                             Manifest(name="aatop", version="1", summary="x", hooks=recorder("aatop"), depends=("amid",)))
     api.post("/sales", SALE)
     assert order == ["zbase", "amid", "aatop"]
+
+
+def test_two_workers_retrying_the_same_delivery_at_once_run_it_once(make_app):
+    import threading
+    import time
+
+    from core import events
+
+    class Slow(Flaky):
+        @hookimpl
+        def sale_recorded(self, sale, ctx):
+            if not self.failing:
+                time.sleep(0.5)  # both workers are inside retry_delivery at the same time
+            super().sale_recorded(sale, ctx)
+
+    slow = Slow()
+    app, chain, api = setup(make_app, Manifest(name="flaky", version="1", summary="x", hooks=slow))
+    r = api.post("/sales", SALE)
+    delivery_id = delivery(app).id
+    slow.failing = False
+    barrier, results = threading.Barrier(2), []
+
+    def worker():
+        with app.app_context():
+            barrier.wait()
+            results.append(events.retry_delivery(delivery_id, force=False))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    make_due(app)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) in (["done", "done"], ["done", "locked"])
+    assert len(slow.calls) == 2  # the failed first attempt and exactly one retry
+    assert titles(app) == [f"flaky saw sale {r.json['id']}"]
+    assert delivery(app).attempts == 2
