@@ -46,6 +46,21 @@ def view_scope() -> list[int] | None:
     return scope_store_ids()
 
 
+PROFILE_FIELDS = ("name", "gender", "birthday", "occupation", "household", "personality", "hobbies", "needs", "notes",
+                  "wechat_id", "tags", "home_store", "code")
+CONTACT_FIELDS = ("phone", "email", "address")
+
+
+def _form_value(customer: Customer, field: str) -> str:
+    if field in ("hobbies", "tags"):
+        return ", ".join(getattr(customer, field) or [])
+    if field == "home_store":
+        return customer.home_store.code if customer.home_store else ""
+    if field == "phone":
+        return national(customer.phone) if customer.phone else ""
+    return getattr(customer, field) or ""
+
+
 def parse_preferences(text: str) -> dict:
     """`coffee: hot, no sugar` per line (a full-width colon works too) → {"coffee": "hot, no sugar"}."""
     prefs: dict[str, str] = {}
@@ -229,6 +244,40 @@ class CustomerView(StoreModelView):
     @expose("/<int:customer_id>")
     def page(self, customer_id: int):
         return self._page(self._customer_or_404(customer_id))
+
+    @expose("/<int:customer_id>/edit", methods=["GET", "POST"])
+    def edit_profile(self, customer_id: int):
+        """Correct a profile. Contact details only for those who may see them in full."""
+        customer = self._customer_or_404(customer_id)
+        contact = can_see_personal_data()
+        fields_ = list(PROFILE_FIELDS) + (list(CONTACT_FIELDS) if contact else [])
+        errors: dict = {}
+        if request.method == "POST":
+            form = request.form
+            data = {f: (form.get(f) or "").strip() or None for f in fields_}
+            for listed in ("hobbies", "tags"):
+                data[listed] = [v.strip() for v in (data[listed] or "").replace("，", ",").split(",") if v.strip()]
+            data["name"] = data["name"] or ""
+            user = current_user_or_none()
+            try:
+                customer_service.update_customer(db.session, customer, data, store=current_store(), user=user,
+                                                 actor=user.username)
+                db.session.commit()
+            except DomainError as exc:
+                db.session.rollback()
+                errors = exc.fields or {"_schema": [exc.message]}
+            else:
+                flash(_("Profile saved."), "success")
+                return redirect(url_for("customers.page", customer_id=customer.id))
+            values = form
+        else:
+            if contact:
+                audit("unmask", actor=current_user_or_none(), target=customer, store=current_store(),
+                      details={"fields": list(CONTACT_FIELDS), "purpose": "edit"})
+                db.session.commit()
+            values = {f: _form_value(customer, f) for f in fields_}
+        return self.render("storecrm/customer_edit.html", customer=customer, values=values, errors=errors,
+                           contact=contact, stores=accessible_stores())
 
     @expose("/<int:customer_id>/reveal", methods=["POST"])
     def reveal(self, customer_id: int):

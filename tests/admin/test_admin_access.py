@@ -192,3 +192,31 @@ def test_creating_an_api_token_shows_it_once(admin_env, signed_in):
         assert db.session.scalar(select(func.count()).where(ApiToken.token_hash == ApiToken.hash(raw))) == 1
     api_answer = admin_env.app.test_client().get("/api/v1/customers", headers={"Authorization": f"Bearer {raw}"})
     assert api_answer.status_code == 200
+
+
+def test_profile_edit_explains_bad_values_and_keeps_contact_details_from_staff(admin_env, signed_in):
+    from core.extensions import db
+    from core.models import AuditLog, Customer
+
+    customer_id = make_customer(admin_env.app, "SH001", "张伟", "13800138000")
+    make_customer(admin_env.app, "SH001", "李娜", "13900139000")
+    alice = signed_in("alice")
+    form = alice.get(f"/admin/customers/{customer_id}/edit").get_data(as_text=True)
+    assert 'name="occupation"' in form and 'name="phone"' not in form and "13800138000" not in form
+    alice.post(f"/admin/customers/{customer_id}/edit", data={"name": "张伟", "occupation": "教师", "tags": "常客, VIP",
+                                                             "home_store": "SH001", "birthday": "03-12"})
+    page = text(alice.get(f"/admin/customers/{customer_id}"))
+    assert "教师" in page and "VIP" in page and "--03-12" in page and "138****8000" in page
+    manager = signed_in("manager")
+    assert 'name="phone" type="tel" value="13800138000"' in manager.get(f"/admin/customers/{customer_id}/edit").get_data(as_text=True)
+    bad = manager.post(f"/admin/customers/{customer_id}/edit", data={"name": "张伟", "phone": "12345", "birthday": "1985-02-30"})
+    assert 'data-field="phone">Not a valid phone number: 12345.' in bad.get_data(as_text=True) or \
+        'data-field="phone">Not a phone number: 12345.' in bad.get_data(as_text=True)
+    taken = manager.post(f"/admin/customers/{customer_id}/edit", data={"name": "张伟", "phone": "139 0013 9000",
+                                                                       "home_store": "SH001"})
+    assert 'data-field="phone">Already in use.' in taken.get_data(as_text=True)
+    manager.post(f"/admin/customers/{customer_id}/edit", data={"name": "张伟", "phone": "137 0013 7000", "home_store": "SH001"})
+    with admin_env.app.app_context():
+        customer = db.session.get(Customer, customer_id)
+        assert customer.phone == "+8613700137000" and customer.occupation is None
+        assert db.session.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "unmask")) == 1  # showing the form
