@@ -140,3 +140,38 @@ def test_the_worker_refuses_to_start_without_redis(make_app, tmp_path):
                             timeout=60)
     assert result.returncode != 0
     assert "STORECRM_REDIS_URL is not set" in result.stderr
+
+
+def test_a_long_running_worker_starts_rqs_cron_scheduler_which_runs_plugin_periodic_jobs(rq_app, entry_point_dir,
+                                                                                       backend):
+    import signal
+    import time
+
+    if backend != "sqlite":
+        pytest.skip("the scheduler does not depend on the database; once is enough")
+    env = {
+        **os.environ,
+        "STORECRM_DATABASE_URL": rq_app.config["DATABASE_URL"], "STORECRM_REDIS_URL": rq_app.config["REDIS_URL"],
+        "STORECRM_DATA_KEY": rq_app.config["DATA_KEY"], "STORECRM_SECRET_KEY": rq_app.config["SECRET_KEY"],
+        "STORECRM_PLUGINS": ",".join([*BUNDLED, "flaky"]), "STORECRM_QUEUE": rq_app.config["QUEUE_NAME"],
+        "STORECRM_INSTANCE_PATH": rq_app.config["INSTANCE_PATH"],
+        "PYTHONPATH": os.pathsep.join([str(entry_point_dir), str(ROOT)]),
+    }
+    worker = subprocess.Popen([STORECRM, "worker"], env=env, cwd=str(entry_point_dir), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, ticks = time.time() + 90, 0
+        while time.time() < deadline and not ticks:
+            assert worker.poll() is None, worker.stdout.read().decode()[-3000:]
+            time.sleep(0.5)
+            with rq_app.app_context():
+                ticks = db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "test_tick"))
+                db.session.rollback()
+        assert ticks == 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(5)
