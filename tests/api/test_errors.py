@@ -6,6 +6,8 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import ApiToken, User, utcnow
+from core.plugins import Manifest, hookimpl
+from tests.conftest import Api, build_chain, enable
 
 SALE = {"lines": [{"sku": "LATTE-M", "quantity": 2, "unit_price": "28.00"}]}
 
@@ -128,3 +130,27 @@ def test_422_valid_shape_impossible_request(api, chain):
     assert api.post(f"/sales/{sale['id']}/refunds", {}, token=chain.till).status_code == 201
     err = assert_error(api.post(f"/sales/{sale['id']}/refunds", {}, token=chain.till), 422)
     assert api.get(f"/sales/{sale['id']}", token=chain.till).json["refunded_total"] == "91.00"
+
+
+class Crashing:
+    @hookimpl
+    def register_blueprints(self, app):
+        from core.api import plugin_blueprint
+
+        bp = plugin_blueprint("crashing", __name__)
+
+        @bp.get("/boom")
+        def boom():
+            raise RuntimeError("customer 13800138000 broke me")
+
+        app.register_blueprint(bp)
+
+
+def test_500_is_the_one_shape_without_a_trace_or_personal_data(make_app):
+    app = make_app(plugins=[Manifest(name="crashing", version="1", summary="x", hooks=Crashing())])
+    chain = build_chain(app)
+    enable(app, "SH001", "crashing")
+    r = Api(app.test_client()).get("/crashing/boom", token=chain.till)
+    err = assert_error(r, 500, "internal_error")
+    assert "13800138000" not in r.get_data(as_text=True) and "Traceback" not in r.get_data(as_text=True)
+    assert err["message"] == "Something went wrong; the error was logged."
