@@ -42,13 +42,6 @@ def run_job(path: str, args: tuple = (), kwargs: dict | None = None):
     cache of which plugins a store has enabled."""
     global _worker_app
     if has_app_context():
-        from core.extensions import db
-
-        if db.session().in_transaction():
-            # In-process the job would wait on the caller's locks (SQLite) or miss its writes;
-            # with rq it could run before the commit. Either way: commit, then enqueue.
-            raise RuntimeError(f"commit (or roll back) the session before enqueueing {path}: the job runs "
-                               "in its own session and must see what the caller wrote")
         app = current_app._get_current_object()
     else:
         # A plain `rq worker` process: build the app from the environment, once per process.
@@ -108,6 +101,13 @@ class JobQueue:
         Redis) and must find what the caller wrote."""
         path = func_path(func) if callable(func) else func
         if not self.uses_redis:
+            from core.extensions import db
+
+            if has_app_context() and db.session().in_transaction():
+                # In-process the job would wait on the caller's locks (SQLite) or miss its writes;
+                # with rq it could run before the commit. Either way: commit, then enqueue.
+                raise RuntimeError(f"commit (or roll back) the session before enqueueing {path}: the job runs "
+                                   "in its own session and must see what the caller wrote")
             return run_job(path, args, kwargs)
         from redis.exceptions import ConnectionError, TimeoutError
 
