@@ -51,3 +51,33 @@ def test_a_plugin_named_in_storecrm_plugins_but_not_installed_is_reported():
 def test_strict_mode_turns_a_broken_plugin_into_a_start_up_error():
     with pytest.raises(PluginLoadError, match="depends on c"):
         load(m("b", "c"), strict=True)
+
+
+def test_settings_stored_by_an_older_version_fall_back_to_defaults_instead_of_crashing(make_app):
+    from marshmallow import Schema, fields, validate
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from core.models import Store, StorePlugin
+    from tests.conftest import Api, build_chain, enable
+
+    class Settings(Schema):
+        threshold = fields.Integer(load_default=10, validate=validate.Range(min=0, max=100))
+        label = fields.String(load_default="hello")
+
+    class Reads:
+        @hookimpl
+        def sale_result(self, sale, ctx):
+            return ctx.settings()
+
+    app = make_app(plugins=[Manifest(name="tuned", version="2", summary="x", hooks=Reads(), settings_schema=Settings)])
+    chain = build_chain(app)
+    enable(app, "SH001", "tuned")
+    with app.app_context():
+        store = db.session.scalars(select(Store).where(Store.code == "SH001")).one()
+        row = db.session.get(StorePlugin, (store.id, "tuned"))
+        row.settings = {"threshold": 500, "label": "kept", "removed_in_v2": True}
+        db.session.commit()
+    r = Api(app.test_client()).post("/sales", {"lines": [{"sku": "LATTE-M", "quantity": 1}]}, token=chain.till)
+    assert r.status_code == 201
+    assert r.json["effects"]["tuned"] == {"threshold": 10, "label": "kept"}

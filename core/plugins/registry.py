@@ -220,7 +220,16 @@ class PluginRegistry:
 
             row = db.session.get(StorePlugin, (store_id, name))
             stored = dict(row.settings or {}) if row else {}
-            cache[key] = manifest.settings_schema().load(stored)
+            schema = manifest.settings_schema()
+            try:
+                cache[key] = schema.load(stored)
+            except ValidationError as exc:
+                # Stored under an older version of the plugin, whose schema has since changed:
+                # the till must keep selling, so those fields fall back to their defaults.
+                bad = set(exc.messages) if isinstance(exc.messages, dict) else set(stored)
+                log.warning("settings %s of plugin %s in store %s are no longer valid; using defaults",
+                            sorted(bad), name, store_id)
+                cache[key] = schema.load({k: v for k, v in stored.items() if k not in bad})
         return cache[key]
 
     def validate_settings(self, name: str, values: dict) -> dict:
