@@ -42,6 +42,11 @@ def notifier(ctx: HookContext):
     return notify
 
 
+# Seed 000's perks; a tier may carry any other code, shown as it is.
+PERKS = {"event_priority": _l("Priority for events"), "exclusive_gift": _l("Exclusive gift"),
+         "priority_service": _l("Priority service")}
+
+
 # --- registration -----------------------------------------------------------------------------------
 
 @hookimpl
@@ -108,7 +113,8 @@ def sale_result(sale, ctx):
 def customer_panels(customer, ctx):
     view = services.member_view(ctx.session, customer, ledger_limit=10)
     can_adjust = ctx.user is not None and ctx.user.at_least("manager")
-    html = render_template("membership/panel.html", view=view, can_adjust=can_adjust)
+    perks = [str(PERKS.get(p, p)) for p in (view["tier"] or {}).get("perks", [])]
+    html = render_template("membership/panel.html", view=view, can_adjust=can_adjust, perks=perks)
     return [{"title": _("Membership"), "html": Markup(html), "order": 20}]
 
 

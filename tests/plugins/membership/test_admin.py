@@ -61,6 +61,8 @@ def test_membership_pages_speak_chinese(shop):
     assert "积分" in page and "累计消费" in page
     panel = manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
     assert "1000 积分" in panel and "再消费 ¥2000.00 升级为" in panel
+    shop.till.sell(cid, "2000.00")
+    assert "优先参加活动" in manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
 
 
 def test_the_owner_edits_tiers_and_member_days_in_the_admin(shop):

@@ -185,3 +185,20 @@ def test_a_sale_claiming_more_points_than_the_balance_is_kept_but_books_nothing_
     view = till.member(cid)
     assert view["points_balance"] == 48  # 100 + 700 - 800 redeemed, and ¥48 paid earns 48
     assert ledger_sum(shop.app, cid) == (48, 48)
+
+
+def test_loyal_member_price_is_a_discount_on_full_price_goods_only(shop):
+    """Seed 002: 忠实会员 get 9折 on full-price goods — a tier perk here."""
+    owner = Api(shop.app.test_client(), token=shop.chain.owner_token)
+    silver = next(t for t in owner.get("/membership/tiers?store=SH001").json if t["code"] == "silver")
+    r = owner.patch(f"/membership/tiers/{silver['id']}", {"store": "SH001", "full_price_discount_percent": "10"})
+    assert r.status_code == 200 and r.json["full_price_discount_percent"] == "10.00"
+    till = shop.till
+    cid = till.customer("13900139009")
+    till.sell(cid, "3000.00", occurred_at="2020-01-01T10:00:00+08:00")
+    cart = [{"sku": "LATTE-M", "quantity": 2}, {"sku": "CAKE-CHOC", "quantity": 1, "unit_price": "30.00"}]
+    quote = till.quote(cid, cart)
+    assert [(a["code"], a["amount"]) for a in quote["adjustments"]] == [("member_price", "-5.60")]  # 10% of ¥56 only
+    ordinary = till.customer("13900139010")
+    till.sell(ordinary, "1000.00", occurred_at="2020-01-01T10:00:00+08:00")
+    assert till.quote(ordinary, cart)["adjustments"] == []
