@@ -112,7 +112,7 @@ def test_a_pip_installed_plugin_is_listed_enabled_for_one_store_and_reacts_there
     listed = subprocess.run([STORECRM, "plugins", "list"], env=env, cwd=str(tmp_path), capture_output=True,
                             text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr[-2000:]
-    assert "hello 0.1.0 - Greets every sale on the customer's timeline" in listed.stdout
+    assert "hello 0.1.0 - Says hello to every sale" in listed.stdout
 
     shop = subprocess.run([sys.executable, "-c", SHOP_SCRIPT], env=env, cwd=str(tmp_path), capture_output=True,
                           text=True, timeout=90)

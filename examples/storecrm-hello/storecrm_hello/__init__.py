@@ -16,7 +16,7 @@ class HelloSettings(Schema):
 manifest = Manifest(
     name="hello",
     version="0.1.0",
-    summary="Greets every sale on the customer's timeline",
+    summary="Says hello to every sale",
     summary_zh="在客户时间线上问候每一笔消费",
     hooks="storecrm_hello.hooks",
     settings_schema=HelloSettings,
