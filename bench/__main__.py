@@ -101,6 +101,9 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", help="also write the results as a markdown table to this file")
     parser.add_argument("--json", help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers it started on the way out
     keys = [k.strip() for k in args.only.split(",") if k.strip()]
     unknown = [k for k in keys if k not in BENCHMARKS]
     if unknown:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from bench import data
 from bench.measure import Result, percentile, self_peak_mb, time_ratio
 
-SIZES = {"smoke": dict(customers=2_000, lookups=50), "full": dict(customers=1_000_000, lookups=2_000)}
+SIZES = {"smoke": dict(customers=2_000, lookups=50), "full": dict(customers=1_000_000, lookups=1_000)}
 
 
 def prepare(backend, size: str) -> tuple[str, str]:

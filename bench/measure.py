@@ -105,6 +105,9 @@ def in_child(target: str, *args, timeout: float = 3600):
     proc.start()
     try:
         status, payload, peak = out.get(timeout=timeout)
+    except BaseException:
+        proc.terminate()  # interrupted: do not leave the measurement running
+        raise
     finally:
         proc.join(30)
         if proc.is_alive():

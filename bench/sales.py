@@ -15,7 +15,7 @@ from bench.measure import Result, Server, percentile, rate_ratio
 SIZES = {
     #        tills, sales per till per mode, member pool, batches, sales per batch
     "smoke": dict(tills=2, per_till=4, members=50, batches=1, batch_size=10),
-    "full": dict(tills=16, per_till=150, members=20_000, batches=4, batch_size=1000),
+    "full": dict(tills=16, per_till=30, members=20_000, batches=1, batch_size=1000),
 }
 
 
