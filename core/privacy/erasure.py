@@ -60,6 +60,8 @@ def erase_customer(session, customer: Customer, *, user=None, actor: str = "syst
     session.execute(update(PrivacyRequest).where(PrivacyRequest.customer_id == customer_id)
                     .values(customer_id=None, note=None), execution_options={"synchronize_session": False})
 
+    _follow_foreign_keys(session, customer_id)
+
     anonymise(customer)
     session.flush()
     session.expire(customer, ["tag_rows"])
@@ -70,6 +72,26 @@ def erase_customer(session, customer: Customer, *, user=None, actor: str = "syst
           session=session, details={"reason": reason, "sales_detached": sales, "visits_detached": visits,
                                     "plugins": plugins})
     return summary
+
+
+def _follow_foreign_keys(session, customer_id: int) -> None:
+    """Any other core table pointing at the person (classification, tables added later) is
+    treated as deleting the person would treat it: CASCADE rows go, SET NULL rows are detached.
+    Plugin tables are the plugins' own business, through `customer_erased`."""
+    from core.extensions import db
+    from core.migrate import table_owner
+
+    for table in db.metadata.sorted_tables:
+        if table.name == Customer.__tablename__ or table_owner(table.name, current_app) != "core":
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name != Customer.__tablename__:
+                continue
+            rule = (fk.ondelete or "").upper()
+            if rule == "CASCADE":
+                session.execute(table.delete().where(fk.parent == customer_id))
+            elif rule == "SET NULL":
+                session.execute(table.update().where(fk.parent == customer_id).values({fk.parent.name: None}))
 
 
 def anonymise(customer: Customer) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from core.plugins import Manifest, hookimpl
 from tests.conftest import BUNDLED, Api, build_chain
 from tests.privacy.helpers import PERSON, find_in_database, make_person, personal_needles
@@ -64,6 +66,13 @@ def test_erasure_leaves_no_personal_trace_in_any_table_and_keeps_the_sales(make_
     ids = make_person(app, chain, plugins=BUNDLED)
     api = Api(app.test_client())
     assert find_in_database(app, [PERSON["renamed"]]), "the scan must see plaintext where it is"
+    # the classification (a core table about the person) is computed before the erasure
+    assert api.post("/classification/recompute", token=chain.owner_token).status_code in (200, 202)
+    with app.app_context():
+        from core.extensions import db
+
+        assert db.session.execute(sa.text("SELECT count(*) FROM customer_class WHERE customer_id = :i"),
+                                  {"i": ids["id"]}).scalar() > 0
 
     assert api.delete(f"/customers/{ids['id']}", token=chain.staff_token).status_code == 403
     r = api.delete(f"/customers/{ids['id']}", token=chain.manager_token)
@@ -72,6 +81,16 @@ def test_erasure_leaves_no_personal_trace_in_any_table_and_keeps_the_sales(make_
     assert keeper.erased == [ids["id"]]
 
     assert find_in_database(app, personal_needles()) == []
+    # and no core table keeps a row pointing at the person (classes, timeline, consents...)
+    from core.extensions import db
+    from core.migrate import table_owner
+
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            for fk in table.foreign_keys:
+                if fk.column.table.name == "customer" and table_owner(table.name, app) == "core":
+                    count = db.session.scalar(sa.select(sa.func.count()).select_from(table).where(fk.parent == ids["id"]))
+                    assert count == 0, table.name
     assert api.get(f"/customers/{ids['id']}", token=chain.manager_token).status_code == 404
     sale = api.get(f"/sales/{ids['sale_id']}", token=chain.till).json
     assert sale["total"] == "28.00" and sale["customer_id"] is None
