@@ -292,3 +292,28 @@ def test_a_store_reads_only_members_it_may_see(shop):
     # once the member buys in Shanghai too, Shanghai sees the chain-wide balance
     shop.till.sell(beijing_only, "10.00")
     assert shop.till.member(beijing_only)["points_balance"] == 1010
+
+
+def test_program_rules_are_the_owners_and_validated(shop):
+    from tests.conftest import Api
+
+    owner = Api(shop.app.test_client(), token=shop.chain.owner_token)
+    program_now = owner.get("/membership/program?store=SH001").json
+    assert (program_now["qualification"], program_now["expiry_years"], program_now["points_per_yuan_redeemed"],
+            program_now["redeem_max_percent"]) == ("lifetime", 1, 100, "50.00")
+    assert shop.api.patch("/membership/program", {"expiry_years": 2}, token=shop.chain.manager_token).status_code == 403
+    r = owner.patch("/membership/program", {"store": "SH001", "review_month": 2, "review_day": 30})
+    assert r.status_code == 400 and "review_day" in r.json["error"]["fields"]
+    r = owner.patch("/membership/program", {"store": "SH001", "timezone": "Mars/Olympus"})
+    assert r.status_code == 400 and "timezone" in r.json["error"]["fields"]
+    r = owner.patch("/membership/program", {"store": "SH001", "qualification": "forever"})
+    assert r.status_code == 400 and "qualification" in r.json["error"]["fields"]
+    r = owner.patch("/membership/program", {"store": "SH001", "points_per_yuan_redeemed": 50, "expiry_years": 0})
+    assert r.status_code == 200 and r.json["points_per_yuan_redeemed"] == 50
+    cid = shop.till.customer("13800138017")
+    shop.till.sell(cid, "1000.00")
+    assert shop.till.member(cid)["expiring"] == [{"expires_on": None, "points": 1000}]  # 0 = points never expire
+    points = [a for a in shop.till.quote(cid, [{"sku": "LATTE-M", "quantity": 1}], redeem_points=500)["adjustments"]]
+    assert points[0]["amount"] == "-10.00"  # 50 points = ¥1 now
+    assert owner.patch("/membership/tiers/99999999999", {"store": "SH001", "name": "x"}).status_code == 404
+    assert shop.api.get("/membership/members/99999999999", token=shop.chain.till).status_code == 404
