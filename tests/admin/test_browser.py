@@ -100,7 +100,7 @@ def test_sign_in_find_a_customer_by_phone_and_read_the_preferences_masked_for_st
     page.click("text=Record a visit")
     page.fill("#visit-form input[name=purpose]", "morning coffee")
     page.click("#visit-form button[type=submit]")
-    assert "Visit recorded." in page.inner_text("body")
+    page.wait_for_selector("text=Visit recorded.")
     assert "morning coffee" in page.inner_text("#timeline")
 
 
@@ -122,7 +122,7 @@ def test_toggle_a_module_and_its_menu_appears_and_vanishes_and_bad_settings_are_
     card = page.locator("#module-stamps")
     assert "Stamp cards" in card.inner_text() and "v0.3.0" in card.inner_text()
     card.locator("button.module-toggle").click()
-    assert "stamps is on in" in page.inner_text(".alert")
+    page.wait_for_selector("text=stamps is on in")
     page.locator("nav.navbar").get_by_text("Stamp cards").click()
     assert page.inner_text("h1") == "Stamp cards"
     page.goto("/admin/modules/")
@@ -130,11 +130,12 @@ def test_toggle_a_module_and_its_menu_appears_and_vanishes_and_bad_settings_are_
     card.locator("summary").click()
     card.locator("input[name=stamps_per_coffee]").fill("50")
     card.locator(".settings-form button[type=submit]").click()
+    page.wait_for_selector(".field-error")
     error = page.locator("#module-stamps .field-error[data-field=stamps_per_coffee]")
     assert "less than or equal to 10" in error.inner_text()
     assert page.locator("#module-stamps input[name=stamps_per_coffee]").input_value() == "50"
     page.locator("#module-stamps button.module-toggle").click()
-    assert "stamps is off in" in page.inner_text(".alert")
+    page.wait_for_selector("text=stamps is off in")
     assert page.locator("nav.navbar").get_by_text("Stamp cards").count() == 0
     assert page.goto("/admin/stamps/").status == 404
 
