@@ -79,11 +79,33 @@ def export_customer(session, customer: Customer, *, user=None, actor: str = "sys
              "closed_at": r.closed_at}
             for r in requests
         ],
+        "other": other_core_rows(session, customer.id),
         "plugins": plugin_parts(session, customer, user=user, actor=actor),
     }
     audit("export", actor=user or actor, target=customer, store=customer.home_store_id, session=session,
           details={"plugins": sorted(document["plugins"])})
     return jsonable(document)
+
+
+# Exported above in their own shape; any other core table about the person is exported as rows.
+_SHAPED = {"customer", "customer_tag", "consent", "sale", "visit", "activity", "privacy_request"}
+
+
+def other_core_rows(session, customer_id: int) -> dict:
+    """Rows of every other core table with a foreign key to the person (e.g. their classes)."""
+    from core.extensions import db
+    from core.migrate import table_owner
+
+    found = {}
+    for table in db.metadata.sorted_tables:
+        if table.name in _SHAPED or table_owner(table.name, current_app) != "core":
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name == "customer":
+                rows = session.execute(select(table).where(fk.parent == customer_id)).mappings().all()
+                if rows:
+                    found[table.name] = [dict(r) for r in rows]
+    return found
 
 
 def plugin_parts(session, customer: Customer, *, user=None, actor: str = "system") -> dict:

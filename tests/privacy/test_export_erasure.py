@@ -43,6 +43,10 @@ def test_export_holds_everything_unmasked_with_every_installed_plugin_and_is_aud
     assert [v["id"] for v in doc["visits"]] == [ids["visit_id"]]
     assert any(a["title"].startswith("called") for a in doc["activities"])
     assert doc["privacy_requests"][0]["kind"] == "export"
+    # other core tables about the person come as rows, e.g. the classes the classification gave
+    Api(app.test_client()).post("/classification/recompute", token=chain.owner_token)
+    classes = api.get(f"/customers/{ids['id']}/export", token=chain.manager_token).json["other"]["customer_class"]
+    assert classes and all(row["customer_id"] == ids["id"] for row in classes)
     # keeper is enabled nowhere, yet its part is in the export
     assert doc["plugins"]["keeper"] == {"stamps": 7, "favourite": PERSON["preference"]}
 
