@@ -15,7 +15,9 @@ CORE_TRANSLATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tr
 
 
 def translation_directories(registry) -> list[str]:
-    dirs = [CORE_TRANSLATIONS]
+    """Plugins' directories, then the core's: Flask-Babel merges later catalogues over earlier
+    ones, so a plugin that reuses a core string ("Name") cannot change how the core reads."""
+    dirs = []
     for manifest in registry.manifests.values():
         if not manifest.package:
             continue
@@ -25,7 +27,7 @@ def translation_directories(registry) -> list[str]:
         candidate = os.path.join(list(spec.submodule_search_locations)[0], "translations")
         if os.path.isdir(candidate):
             dirs.append(candidate)
-    return dirs
+    return dirs + [CORE_TRANSLATIONS]
 
 
 def init_babel(app, registry) -> Babel:

@@ -72,3 +72,10 @@ def test_a_plugins_translations_dir_joins_the_catalogue(make_app, tmp_path):
             assert gettext("Customers") == "客户"  # the core's catalogue still answers
     finally:
         sys.path.remove(str(tmp_path))
+
+
+def test_the_core_wording_wins_over_a_plugin_reusing_the_same_string(app):
+    from flask_babel import force_locale, gettext
+
+    with app.test_request_context(), force_locale("zh_CN"):
+        assert gettext("Name") == "姓名"
