@@ -717,7 +717,9 @@ def expire_points(session, today: date | None = None, batch: int = 500) -> int:
         ids = list(session.scalars(select(PointsEntry.customer_id).where(due).distinct().limit(batch)))
         if not ids:
             break
-        session.scalars(select(Member.customer_id).where(Member.customer_id.in_(ids)).with_for_update()).all()
+        # Locked in id order, as merge does, so two lockers of several members cannot deadlock.
+        session.scalars(select(Member.customer_id).where(Member.customer_id.in_(ids))
+                        .order_by(Member.customer_id).with_for_update()).all()
         lots = select(PointsEntry.id).where(due, PointsEntry.customer_id.in_(ids))
         now = utcnow()
         session.execute(sa.insert(PointsEntry).from_select(
@@ -771,12 +773,15 @@ def yearly_review(session, today: date | None = None, *, force: bool = False, no
     ).all()
     by_id = {t.id: t for t in tiers}
     counts = {"upgrade": 0, "downgrade": 0}
-    for customer_id, tier_id in changed:
+    for n, (customer_id, tier_id) in enumerate(changed, 1):
         member = lock_member(session, customer_id)
         notify = notify_for(member.customer) if notify_for else None
         change = change_tier(session, member, by_id[tier_id], reason=f"yearly review {today.year}", notify=notify)
         if change:
             counts[change["direction"]] += 1
+        if n % 500 == 0:
+            session.commit()  # short transactions: tills selling to these members wait briefly, if at all
+    program = get_program(session)
     program.last_review_on = today
     session.commit()
     return {"reviewed": True, **counts}
