@@ -74,10 +74,10 @@ def _tills(server, path, token, prefix, n_tills, per_till, skus, members, seed):
         till.join()
     elapsed = time.perf_counter() - start
     errors = [e for t in tills for e in t.errors]
-    if errors:
-        raise RuntimeError(f"{len(errors)} sales failed on {path}, e.g. {errors[0]}")
+    if errors:  # reported, not hidden: a failed sale is the worst result a till can get
+        print(f"{len(errors)} sales failed on {path}, e.g. {errors[0]}", flush=True)
     latencies = [x for t in tills for x in t.latencies]
-    return len(latencies) / elapsed, latencies
+    return (len(latencies) - len(errors)) / elapsed, latencies, len(errors)
 
 
 def _post(server, path, token, body):
@@ -108,10 +108,11 @@ def run(backend, size: str = "full") -> list[Result]:
         for round_no in range(2):  # two interleaved rounds: a noisy minute hits every mode
             for name, path, token in modes:
                 server.stats(reset=True)
-                rate, lat = _tills(server, path, token, f"r{round_no}-{name[:3]}", cfg["tills"], cfg["per_till"],
+                rate, lat, failed = _tills(server, path, token, f"r{round_no}-{name[:3]}", cfg["tills"], cfg["per_till"],
                                    skus, cfg["members"], seed=round_no)
                 stats = server.stats()
-                entry = measured.setdefault(name, {"rates": [], "lat": [], "statements": 0, "sales": 0})
+                entry = measured.setdefault(name, {"rates": [], "lat": [], "statements": 0, "sales": 0, "failed": 0})
+                entry["failed"] += failed
                 entry["rates"].append(rate)
                 entry["lat"].extend(lat)
                 entry["statements"] += stats["statements"]
@@ -126,7 +127,7 @@ def run(backend, size: str = "full") -> list[Result]:
             extra = {"p50_ms": round(percentile(entry["lat"], 50) * 1000, 1),
                      "p99_ms": round(percentile(entry["lat"], 99) * 1000, 1),
                      "sql_per_sale": round(entry["statements"] / entry["sales"], 1), "tills": cfg["tills"],
-                     "sales": entry["sales"]}
+                     "sales": entry["sales"], "failed": entry["failed"]}
             if name == "all plugins":
                 extra["plugins"] = n_plugins
                 extra["vs_no_plugins"] = rate_ratio(rate, none_rate)

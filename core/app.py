@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 from flask import Flask
 from sqlalchemy import event
@@ -78,8 +79,24 @@ def _tune_engine(engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # SQLite has one writer. This process's threads queue for it on a lock instead of polling
+    # in SQLite's busy handler, where under a burst of tills one request could lose every retry
+    # for the whole busy timeout and answer 500 (seen with 16 tills in bench/).
+    writer = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        # Take the write lock up front: a deferred transaction that later upgrades to a writer
-        # fails with "database is locked" at once instead of waiting for the busy timeout.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.info["storecrm_writer"] = writer.acquire(timeout=30)
+        try:
+            # Take the write lock up front: a deferred transaction that later upgrades to a writer
+            # fails with "database is locked" at once instead of waiting for the busy timeout.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except Exception:
+            _release(conn)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _release(conn):
+        if conn.info.pop("storecrm_writer", False):
+            writer.release()

@@ -49,6 +49,7 @@ def test_benchmark_runs_small_and_reports_its_floor_and_ratio(bench_backend, key
         ingest = {r.variant: r for r in results if r.benchmark == "sale ingest"}
         assert set(ingest) == {"all plugins", "no plugins", "floor (Core, one transaction)"}
         assert all(r.extra["p99_ms"] >= r.extra["p50_ms"] > 0 for r in ingest.values())
+        assert all(r.extra["failed"] == 0 for r in ingest.values()), [r.extra for r in ingest.values()]
         assert len(floors) == 2
 
 
