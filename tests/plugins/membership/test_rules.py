@@ -317,3 +317,19 @@ def test_program_rules_are_the_owners_and_validated(shop):
     assert points[0]["amount"] == "-10.00"  # 50 points = ¥1 now
     assert owner.patch("/membership/tiers/99999999999", {"store": "SH001", "name": "x"}).status_code == 404
     assert shop.api.get("/membership/members/99999999999", token=shop.chain.till).status_code == 404
+
+
+def test_a_refund_of_points_already_spent_never_makes_the_balance_negative(shop):
+    till = shop.till
+    cid = till.customer("13800138018")
+    sale = till.sell(cid, "1200.00")  # 1,200 points
+    shop.api.post(f"/membership/members/{cid}/redemptions", {"points": 1000, "reason": "gift"}, token=shop.chain.till)
+    r = till.refund(sale["id"])
+    assert r["effects"]["membership"]["points_reversed"] == 200 and r["effects"]["membership"]["balance"] == 0
+    with shop.app.app_context():
+        from core.extensions import db
+        from plugins.membership.models import PointsEntry
+
+        entry = db.session.scalars(select(PointsEntry).where(PointsEntry.kind == "reverse")).one()
+        assert (entry.points, entry.data["owed"], entry.data["unrecovered"]) == (-200, 1200, 1000)
+    assert ledger_sum(shop.app, cid) == (0, 0)
