@@ -16,7 +16,8 @@ _CN_MOBILE = re.compile(r"(?<![\w+])(?:\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\
 # Any other international number written in E.164 (+4420...) and long runs of digits.
 _E164 = re.compile(r"\+\d{7,15}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_DIGITS = re.compile(r"(?<!\w)(?<!\d\.)\d(?:[ -]?\d){6,}(?!\w|\.\d)")
+# Not inside codes like till-3-000123 or decimals like 1200.00.
+_DIGITS = re.compile(r"(?<![\w-])(?<!\d\.)\d(?:[ -]?\d){6,}(?![\w-]|\.\d)")
 
 
 def mask_text(text: str) -> str:

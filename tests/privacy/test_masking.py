@@ -25,6 +25,8 @@ def test_mask_text(raw, masked):
 def test_error_echo_masks_any_long_run_of_digits():
     assert mask_input_echo("not a valid phone number: 1380013800") == "not a valid phone number: 138*****00"
     assert "2026-11-23" in mask_input_echo("date 2026-11-23 is in the future")
+    assert mask_input_echo("external_id till-3-000123 is used") == "external_id till-3-000123 is used"
+    assert mask_input_echo("phone 138-0013-800 is short") == "phone 138*****00 is short"
 
 
 def test_log_records_are_masked_whoever_logs_them(app, caplog):
