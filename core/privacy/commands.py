@@ -57,6 +57,20 @@ def customers_export(customer_id, output):
         click.echo(text)
 
 
+@click.command("purge-expired")
+@with_appcontext
+def privacy_purge_expired():
+    """Erase now the customers past their store's retention period (the nightly job)."""
+    from core.extensions import db
+    from core.privacy.retention import purge_expired
+
+    total = 0
+    while count := purge_expired(db.session):
+        db.session.commit()
+        total += count
+    click.echo(f"{total} inactive customers erased")
+
+
 def attach(cli, keys) -> None:
     """Add the privacy and backup commands to the `storecrm` group."""
     from core.backup import backup_command, restore_command
@@ -68,5 +82,11 @@ def attach(cli, keys) -> None:
         def customers():
             """Customer data."""
     customers.add_command(customers_export)
+    privacy = cli.commands.get("privacy")
+    if privacy is None:
+        @cli.group("privacy")
+        def privacy():
+            """Personal data: retention."""
+    privacy.add_command(privacy_purge_expired)
     cli.add_command(backup_command)
     cli.add_command(restore_command)

@@ -85,3 +85,21 @@ def test_retention_erases_inactive_customers_of_that_store_only(app, chain):
         assert jobs["core.privacy_retention"].cron
     rows = api.get("/audit?action=erase", token=chain.owner_token).json["items"]
     assert rows[0]["actor"] == "retention" and "365 days" in rows[0]["details"]["reason"]
+
+
+def test_purge_command_runs_the_retention_now(app, chain):
+    from core.cli import cli
+    from core.extensions import db
+    from core.models import Customer
+
+    api = Api(app.test_client())
+    customer_id = api.post("/customers", {"name": "久未到店", "phone": "13600000009"}, token=chain.till).json["id"]
+    api.put("/privacy/retention", {"store": "SH001", "retention_days": 90}, token=chain.owner_token)
+    runner = app.test_cli_runner()
+    assert "0 inactive customers erased" in runner.invoke(cli, ["privacy", "purge-expired"]).output
+    with app.app_context():
+        customer = db.session.get(Customer, customer_id)
+        customer.created_at = customer.updated_at = datetime.now(timezone.utc) - timedelta(days=91)
+        db.session.commit()
+    assert "1 inactive customers erased" in runner.invoke(cli, ["privacy", "purge-expired"]).output
+    assert api.get(f"/customers/{customer_id}", token=chain.owner_token).status_code == 404
