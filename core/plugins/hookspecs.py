@@ -145,7 +145,8 @@ def customer_panels(customer, ctx):
 def dashboard_widgets(store, period, ctx):
     """Called when a dashboard renders; `store` is None for the chain view, `period` a
     `(start, end)` pair of dates. Return a list of widgets
-    `{"title": str, "value": str}` tiles or `{"title": str, "chart": {...}}` chart specs."""
+    `{"title": str, "value": str, "note": str?}` tiles or `{"title": str, "chart": {"type": "bar"|"line"|
+    "doughnut"|"pie", "labels": [...], "datasets": [{"label": str, "data": [numbers]}]}}` charts (Chart.js)."""
 
 
 @hookspec
