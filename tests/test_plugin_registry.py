@@ -81,3 +81,13 @@ def test_settings_stored_by_an_older_version_fall_back_to_defaults_instead_of_cr
     r = Api(app.test_client()).post("/sales", {"lines": [{"sku": "LATTE-M", "quantity": 1}]}, token=chain.till)
     assert r.status_code == 201
     assert r.json["effects"]["tuned"] == {"threshold": 10, "label": "kept"}
+
+
+def test_settings_without_a_store_are_the_defaults():
+    from marshmallow import Schema, fields
+
+    class Settings(Schema):
+        greeting = fields.String(load_default="你好")
+
+    registry = load(Manifest(name="tuned", version="1", summary="x", hooks=Hooks(), settings_schema=Settings))
+    assert registry.settings(None, "tuned") == {"greeting": "你好"}

@@ -208,10 +208,13 @@ class PluginRegistry:
     # --- settings -------------------------------------------------------------------------------
 
     def settings(self, store, name: str) -> dict:
-        """The plugin's settings for the store: stored values over the schema's defaults."""
+        """The plugin's settings for the store: stored values over the schema's defaults.
+        Without a store (a chain-wide job, a customer with no home store): the defaults."""
         manifest = self.manifests[name]
         if manifest.settings_schema is None:
             return {}
+        if store is None:
+            return manifest.settings_schema().load({})
         store_id = store if isinstance(store, int) else store.id
         cache = g.setdefault("_storecrm_settings", {}) if has_app_context() else {}
         key = (store_id, name)
