@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    Column, MetaData, Table, and_, case, cast, delete, Float, func, insert, literal, or_, select, true,
+    Column, MetaData, Table, and_, case, cast, delete, exists, Float, func, insert, literal, or_, select, true, update,
 )
 
 from core.classification.models import CHAIN_SCOPE, ClassificationRun, CustomerClass
@@ -34,25 +34,38 @@ DAY = 86400
 COLUMNS = [c.name for c in CustomerClass.__table__.columns]
 
 
-def _counting_sales(scope_id: int, customer_id: int | None = None):
-    """Sales that count: with a customer, not wholly refunded, in the scope."""
+def _scopes(scope) -> list[int]:
+    return list(scope) if isinstance(scope, (list, tuple)) else [scope]
+
+
+def _counting_sales(scope, customer_id: int | None = None):
+    """Sales that count: with a customer, not wholly refunded, in the scope (the chain, or
+    one or more stores computed together)."""
     conds = [Sale.customer_id.is_not(None), Sale.status != "refunded"]
-    if scope_id != CHAIN_SCOPE:
-        conds.append(Sale.store_id == scope_id)
+    scopes = _scopes(scope)
+    if scopes != [CHAIN_SCOPE]:
+        # Whole stores: `store_id + 0` keeps SQLite from walking ix_sale_store_time row by row
+        # (a scan is several times faster when most sales are read anyway).
+        store = Sale.store_id if customer_id is not None else Sale.store_id + 0
+        conds.append(store == scopes[0] if len(scopes) == 1 else store.in_(scopes))
     if customer_id is not None:
         conds.append(Sale.customer_id == customer_id)
     return conds
 
 
-def _derived(scope_id: int, settings: dict, now, customer_id: int | None = None):
-    """Per customer: first/last purchase, counts and net spend in the window, recency, gap."""
+def _derived(scope, settings: dict, now, customer_id: int | None = None):
+    """Per customer and scope: first/last purchase, counts and net spend in the window,
+    recency, usual gap. Several stores with the same settings are computed in one pass."""
     window_start = now - timedelta(days=settings["window_days"])
     in_window = Sale.occurred_at >= window_start
     # Whole scopes group by an expression, not the bare column: SQLite would otherwise walk
     # ix_sale_customer_time and fetch each row by id, 3-4x slower than a scan and a sort.
     key = Sale.customer_id if customer_id is not None else Sale.customer_id + 0
+    scopes = _scopes(scope)
+    scope_col = literal(CHAIN_SCOPE) if scopes == [CHAIN_SCOPE] else (Sale.store_id + 0)
     agg = (
         select(
+            scope_col.label("scope_id"),
             key.label("customer_id"),
             func.min(Sale.occurred_at).label("first_purchase_at"),
             func.max(Sale.occurred_at).label("last_purchase_at"),
@@ -62,8 +75,8 @@ def _derived(scope_id: int, settings: dict, now, customer_id: int | None = None)
             func.round(func.coalesce(func.sum(case((in_window, Sale.total - Sale.refunded_total), else_=0)), 0), 2)
             .label("amount"),
         )
-        .where(*_counting_sales(scope_id, customer_id))
-        .group_by(key)
+        .where(*_counting_sales(scopes, customer_id))
+        .group_by(scope_col, key)
         .subquery("agg")
     )
     now_param = literal(now, UTCDateTime())
@@ -78,17 +91,19 @@ def _derived(scope_id: int, settings: dict, now, customer_id: int | None = None)
 
 
 def _ranked_full(derived):
-    """Ranks over the whole scope with window functions (the nightly path)."""
-    buyer = case((derived.c.purchases > 0, 1), else_=0)
+    """Ranks within each scope with window functions (the nightly path). The spend rank among
+    buying customers equals the M rank: whoever spent more in the window bought in it."""
+    d = derived.c
+    buyer = case((d.purchases > 0, 1), else_=0)
+    m_rank = func.rank().over(partition_by=d.scope_id, order_by=d.amount.desc())
     return select(
         derived,
-        case((derived.c.purchases > 0, func.rank().over(partition_by=buyer, order_by=derived.c.amount.desc())),
-             else_=None).label("amount_rank"),
-        func.sum(buyer).over().label("buyers"),
-        func.count().over().label("population"),
-        func.rank().over(order_by=derived.c.recency_days.asc()).label("r_rank"),
-        func.rank().over(order_by=derived.c.purchases.desc()).label("f_rank"),
-        func.rank().over(order_by=derived.c.amount.desc()).label("m_rank"),
+        case((d.purchases > 0, m_rank), else_=None).label("amount_rank"),
+        func.sum(buyer).over(partition_by=d.scope_id).label("buyers"),
+        func.count().over(partition_by=d.scope_id).label("population"),
+        func.rank().over(partition_by=d.scope_id, order_by=d.recency_days.asc()).label("r_rank"),
+        func.rank().over(partition_by=d.scope_id, order_by=d.purchases.desc()).label("f_rank"),
+        m_rank.label("m_rank"),
     ).subquery("ranked")
 
 
@@ -114,7 +129,7 @@ def _ranked_one(derived, scope_id: int, customer_id: int, now):
     ).subquery("ranked")
 
 
-def _classified(ranked, scope_id: int, s: dict, now, gaps: tuple[int | None, int | None]):
+def _classified(ranked, s: dict, now, gaps: tuple[int | None, int | None]):
     c = ranked.c
     if s["amount_mode"] == "absolute":
         is_high = and_(c.purchases > 0, c.amount >= s["high_min_amount"])
@@ -143,7 +158,7 @@ def _classified(ranked, scope_id: int, s: dict, now, gaps: tuple[int | None, int
                          (c.recency_days <= bands[2], 3), (c.recency_days <= bands[3], 2), else_=1)),
                    else_=quintile(c.r_rank))
     scored = select(
-        c.customer_id, literal(scope_id).label("scope_id"), c.first_purchase_at, c.last_purchase_at,
+        c.customer_id, c.scope_id, c.first_purchase_at, c.last_purchase_at,
         c.purchases_ever, c.purchases, c.amount, c.recency_days, c.usual_gap_days, c.amount_rank, c.buyers,
         c.population,
         case((is_high, "high"), (is_medium, "medium"), else_="low").label("amount_class"),
@@ -181,56 +196,88 @@ def percentile_gaps(session, scope_id: int, s: dict) -> tuple[int | None, int | 
     return (row[0], row[1]) if row and row[0] is not None else (None, None)
 
 
-def _scope_ids(session) -> list[int]:
-    return [CHAIN_SCOPE] + list(session.scalars(select(Store.id).order_by(Store.id)))
+def _groups(session) -> list[list[int]]:
+    """The scopes of one nightly run, batched: the chain alone, then the stores that share
+    the same settings together (one pass over their sales); a store in percentile lifecycle
+    mode alone, since its cuts come from its own purchase gaps."""
+    from core.classification.settings import settings_for
+
+    groups: dict[str, list[int]] = {}
+    for store_id in session.scalars(select(Store.id).order_by(Store.id)):
+        s = settings_for(session, store_id)
+        key = f"own:{store_id}" if s["lifecycle_mode"] == "percentile" else repr(sorted(s.items()))
+        groups.setdefault(key, []).append(store_id)
+    return [[CHAIN_SCOPE]] + list(groups.values())
 
 
-def recompute_scope(session, scope_id: int, now: datetime | None = None) -> dict:
-    """Recompute every customer's classes in one scope, in the caller's transaction. Class
-    changes of store scopes go to the customers' timelines. Returns the run's numbers."""
+def recompute_scope(session, scope, now: datetime | None = None) -> list[dict]:
+    """Recompute every customer's classes in one scope (or several stores with the same
+    settings), in the caller's transaction. Class changes of stores go to the customers'
+    timelines; only rows that changed are written. Returns each scope's numbers."""
     started = time.perf_counter()
     now = now or utcnow()
-    s = settings_for(session, scope_id)
-    gaps = percentile_gaps(session, scope_id, s) if s["lifecycle_mode"] == "percentile" else (None, None)
-    ranked = _ranked_full(_derived(scope_id, s, now))
-    stmt = _classified(ranked, scope_id, s, now, gaps)
+    scopes = _scopes(scope)
+    s = settings_for(session, scopes[0])
+    gaps = percentile_gaps(session, scopes[0], s) if s["lifecycle_mode"] == "percentile" else (None, None)
+    stmt = _classified(_ranked_full(_derived(scopes, s, now)), s, now, gaps)
     conn = session.connection()
     staging = Table("tmp_customer_class", MetaData(),
-                    *[Column(col.name, col.type) for col in CustomerClass.__table__.columns], prefixes=["TEMPORARY"])
+                    *[Column(col.name, col.type, primary_key=col.name in ("customer_id", "scope_id"))
+                      for col in CustomerClass.__table__.columns], prefixes=["TEMPORARY"])
     staging.drop(conn, checkfirst=True)
     staging.create(conn)
     try:
         conn.execute(insert(staging).from_select(COLUMNS, stmt))
-        if scope_id != CHAIN_SCOPE:
-            _timeline_changes(conn, staging, scope_id, now)
-        conn.execute(delete(CustomerClass).where(CustomerClass.scope_id == scope_id))
-        conn.execute(insert(CustomerClass).from_select(COLUMNS, select(*[staging.c[n] for n in COLUMNS])))
-        counts = conn.execute(select(func.count(), func.coalesce(func.sum(case((staging.c.purchases > 0, 1), else_=0)), 0))).first()
+        if scopes != [CHAIN_SCOPE]:
+            _timeline_changes(conn, staging, now)
+        _apply_changes(conn, staging, scopes)
+        counts = {row[0]: (row[1], row[2]) for row in conn.execute(
+            select(staging.c.scope_id, func.count(), func.coalesce(func.sum(case((staging.c.purchases > 0, 1), else_=0)), 0))
+            .group_by(staging.c.scope_id))}
     finally:
         staging.drop(conn)
-    run = session.get(ClassificationRun, scope_id) or ClassificationRun(scope_id=scope_id)
-    run.computed_at, run.population, run.buyers = now, counts[0], counts[1]
-    run.settings = {k: (str(v) if v is not None and not isinstance(v, (int, float, list, str)) else v) for k, v in s.items()}
-    run.at_risk_gap_days, run.churned_gap_days = gaps
-    run.seconds = round(time.perf_counter() - started, 3)
-    session.add(run)
+    seconds = round(time.perf_counter() - started, 3)
+    stored = {k: (str(v) if v is not None and not isinstance(v, (int, float, list, str)) else v) for k, v in s.items()}
+    results = []
+    for scope_id in scopes:
+        population, buyers = counts.get(scope_id, (0, 0))
+        run = session.get(ClassificationRun, scope_id) or ClassificationRun(scope_id=scope_id)
+        run.computed_at, run.population, run.buyers, run.settings = now, population, buyers, stored
+        run.at_risk_gap_days, run.churned_gap_days = gaps
+        run.seconds = seconds
+        session.add(run)
+        results.append({"scope_id": scope_id, "customers": population, "buyers": buyers, "seconds": seconds})
     session.flush()
     session.expire_all()
-    return {"scope_id": scope_id, "customers": counts[0], "buyers": counts[1], "seconds": run.seconds}
+    return results
 
 
-def _timeline_changes(conn, staging, store_id: int, now) -> None:
+def _apply_changes(conn, staging, scopes: list[int]) -> None:
+    """Make the scopes' rows equal the staging table, writing only what differs: on a typical
+    night few customers change class, and rewriting every row would cost more than computing."""
+    cc = CustomerClass.__table__
+    same_row = and_(cc.c.customer_id == staging.c.customer_id, cc.c.scope_id == staging.c.scope_id)
+    compared = [n for n in COLUMNS if n not in ("customer_id", "scope_id", "computed_at")]
+    conn.execute(update(cc).where(same_row, or_(*[cc.c[n].is_distinct_from(staging.c[n]) for n in compared]))
+                 .values({n: staging.c[n] for n in compared + ["computed_at"]}))
+    new_rows = select(*[staging.c[n] for n in COLUMNS]).where(~exists().where(same_row))
+    conn.execute(insert(cc).from_select(COLUMNS, new_rows))
+    conn.execute(delete(cc).where(cc.c.scope_id.in_(scopes), ~exists().where(same_row)))
+
+
+def _timeline_changes(conn, staging, now) -> None:
     """One Activity per changed final class or lifecycle ("became at-risk"), set-based.
     A customer classified for the first time gets none: that is not a change."""
     old = CustomerClass.__table__
     for field, values in (("final_class", FINAL_CLASSES), ("lifecycle", LIFECYCLES)):
         title = case({v: change_title(field, v) for v in values}, value=staging.c[field], else_=staging.c[field])
         changed = (
-            select(staging.c.customer_id, literal(store_id), literal("class_change"), literal("core"), title,
+            select(staging.c.customer_id, staging.c.scope_id, literal("class_change"), literal("core"), title,
                    json_object(literal("field"), literal(field), literal("from"), old.c[field],
                                literal("to"), staging.c[field]),
                    literal(now, UTCDateTime()))
-            .select_from(staging.join(old, and_(old.c.customer_id == staging.c.customer_id, old.c.scope_id == store_id)))
+            .select_from(staging.join(old, and_(old.c.customer_id == staging.c.customer_id,
+                                                old.c.scope_id == staging.c.scope_id)))
             .where(old.c[field] != staging.c[field])
         )
         conn.execute(insert(Activity).from_select(
@@ -238,10 +285,10 @@ def _timeline_changes(conn, staging, store_id: int, now) -> None:
 
 
 def recompute_all(session, now: datetime | None = None, commit: bool = True) -> list[dict]:
-    """Every store and the chain, one transaction per scope (the nightly job)."""
+    """The chain and every store, one transaction per batch of scopes (the nightly job)."""
     results = []
-    for scope_id in _scope_ids(session):
-        results.append(recompute_scope(session, scope_id, now))
+    for group in _groups(session):
+        results.extend(recompute_scope(session, group, now))
         if commit:
             session.commit()
     return results
@@ -275,7 +322,7 @@ def _update(session, customer_id: int, store_id: int | None, now) -> None:
         gaps = (run.at_risk_gap_days, run.churned_gap_days) if run is not None else (None, None)
         s = settings[scope_id]
         stmt = _classified(_ranked_one(_derived(scope_id, s, now, customer_id), scope_id, customer_id, now),
-                           scope_id, s, now, gaps)
+                           s, now, gaps)
         new = session.execute(insert(CustomerClass).from_select(COLUMNS, stmt)
                               .returning(table.c.final_class, table.c.lifecycle)).first()
         if scope_id != CHAIN_SCOPE and new is not None and scope_id in old:

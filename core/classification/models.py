@@ -32,13 +32,13 @@ class ClassificationSettings(db.Model):
 class CustomerClass(db.Model):
     """One customer's classes in one scope, with the numbers they were given on.
 
-    A customer without a row in a scope never bought there: a prospect."""
+    A customer without a row in a scope never bought there: a prospect. Only what is stable
+    from day to day is stored (ranks and "days since" are counted when shown), so the nightly
+    run rewrites just the rows whose classes or numbers changed."""
 
     __tablename__ = "customer_class"
     __table_args__ = (
-        Index("ix_customer_class_scope_final", "scope_id", "final_class"),
-        Index("ix_customer_class_scope_lifecycle", "scope_id", "lifecycle"),
-        Index("ix_customer_class_scope_segment", "scope_id", "rfm_segment"),
+        # What the per-sale update ranks a customer against (counts of better customers).
         Index("ix_customer_class_scope_amount", "scope_id", "amount"),
         Index("ix_customer_class_scope_last", "scope_id", "last_purchase_at"),
         Index("ix_customer_class_scope_purchases", "scope_id", "purchases"),
@@ -51,11 +51,7 @@ class CustomerClass(db.Model):
     purchases_ever: Mapped[int] = mapped_column(Integer)
     purchases: Mapped[int] = mapped_column(Integer)  # in the window
     amount: Mapped[Decimal] = mapped_column(MONEY)  # net of refunds, in the window
-    recency_days: Mapped[int] = mapped_column(Integer)
     usual_gap_days: Mapped[float | None] = mapped_column(Float)
-    amount_rank: Mapped[int | None] = mapped_column(Integer)  # 1 = highest spend; ties share
-    buyers: Mapped[int] = mapped_column(Integer)  # customers who bought in the window
-    population: Mapped[int] = mapped_column(Integer)  # customers who ever bought (RFM ranks)
     amount_class: Mapped[str] = mapped_column(String(16))
     frequency_class: Mapped[str] = mapped_column(String(16))
     final_class: Mapped[str] = mapped_column(String(16))
@@ -64,6 +60,8 @@ class CustomerClass(db.Model):
     f_score: Mapped[int] = mapped_column(SmallInteger)
     m_score: Mapped[int] = mapped_column(SmallInteger)
     rfm_segment: Mapped[str] = mapped_column(String(24))
+    # When these classes were last written; they hold as of the later of this and the scope's
+    # last full run (an unchanged row is not rewritten).
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 
 from core.classification.models import CHAIN_SCOPE, ClassificationRun, CustomerClass
 from core.classification.rules import SEGMENT_LABELS, final_label, label, lifecycle_label
@@ -62,6 +62,21 @@ def _ceil_share(pct: int, n: int) -> int:
     return -(-pct * n // 100)
 
 
+def live_numbers(session, row: CustomerClass) -> dict:
+    """What is counted when shown rather than stored: the spend rank among the scope's buying
+    customers, how many there are, and the days since the last purchase as of when the classes
+    were computed (the later of the row's own update and the scope's last full run)."""
+    cc = CustomerClass
+    better, buyers, population = session.execute(
+        select(func.coalesce(func.sum(case((and_(cc.purchases > 0, cc.amount > row.amount), 1), else_=0)), 0),
+               func.coalesce(func.sum(case((cc.purchases > 0, 1), else_=0)), 0), func.count())
+        .where(cc.scope_id == row.scope_id)).one()
+    run = session.get(ClassificationRun, row.scope_id)
+    as_of = max(row.computed_at, run.computed_at) if run is not None else row.computed_at
+    return {"rank": better + 1 if row.purchases > 0 else None, "buyers": buyers, "population": population,
+            "days_since_last": int((as_of - row.last_purchase_at).total_seconds() // 86400), "as_of": as_of}
+
+
 def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") -> dict:
     """One scope's classes with numbers, thresholds and a reason sentence per class."""
     t = _T["zh" if lang.startswith("zh") else "en"]
@@ -84,6 +99,7 @@ def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") ->
         return out
     days = s["window_days"]
     currency = store.currency if store else "CNY"
+    live = live_numbers(session, row)
     if row.purchases == 0:
         amount_reason = t["no_spend"].format(days=days)
     else:
@@ -92,19 +108,19 @@ def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") ->
             amount_reason += "; " + t["absolute"].format(high=yuan(s["high_min_amount"], currency),
                                                          medium=yuan(s["medium_min_amount"], currency))
         else:
-            amount_reason += ", " + t["rank"].format(rank=row.amount_rank, buyers=row.buyers, where=where)
+            amount_reason += ", " + t["rank"].format(rank=live["rank"], buyers=live["buyers"], where=where)
             amount_reason += "; " + t["top"].format(pct=s["high_percent"],
-                                                    count=_ceil_share(s["high_percent"], row.buyers))
+                                                    count=_ceil_share(s["high_percent"], live["buyers"]))
     amount_reason += f" → {label(row.amount_class, lang)}"
     freq_reason = (t["purchases"].format(n=row.purchases, days=days) + "; "
                    + t["freq_rule"].format(frequent=s["frequent_min"], occasional=s["occasional_min"])
                    + f" → {label(row.frequency_class, lang)}")
     final_reason = f"{label(row.amount_class, lang)} + {label(row.frequency_class, lang)} → {final_label(row.final_class, lang)}"
-    life_parts = [t["since"].format(days=row.recency_days)]
+    life_parts = [t["since"].format(days=live["days_since_last"])]
     gap = round(row.usual_gap_days, 1) if row.usual_gap_days is not None else None
     if gap is not None:
         life_parts.append(t["gap"].format(gap=gap))
-    first_days = (utcnow() - row.first_purchase_at).days
+    first_days = (live["as_of"] - row.first_purchase_at).days
     life_parts.append(t["first"].format(days=first_days))
     run = session.get(ClassificationRun, scope_id)
     if s["lifecycle_mode"] == "percentile" and run is not None and run.at_risk_gap_days is not None:
@@ -114,10 +130,10 @@ def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") ->
         life_parts.append(t["life_rule"].format(at_risk=s["at_risk_days"], factor=f"{s['gap_factor']:g}",
                                                 churned=s["churned_days"], new=s["new_days"]))
     life_reason = "; ".join(life_parts) + f" → {lifecycle_label(row.lifecycle, lang)}"
-    method = (t["bands"].format(min=s["rfm_min_population"]) if row.population < s["rfm_min_population"]
+    method = (t["bands"].format(min=s["rfm_min_population"]) if live["population"] < s["rfm_min_population"]
               else t["quintiles"])
     seg_en, seg_zh = SEGMENT_LABELS[row.rfm_segment]
-    rfm_reason = (t["rfm"].format(r=row.r_score, f=row.f_score, m=row.m_score, pop=row.population, method=method)
+    rfm_reason = (t["rfm"].format(r=row.r_score, f=row.f_score, m=row.m_score, pop=live["population"], method=method)
                   + f" → {seg_zh if lang.startswith('zh') else seg_en}")
     short_amount = amount_reason.split(" → ")[0].split("; ")[0]
     if row.purchases and s["amount_mode"] != "absolute":
@@ -129,10 +145,10 @@ def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") ->
     out.update(
         amount_class=row.amount_class, frequency_class=row.frequency_class, final_class=row.final_class,
         lifecycle=row.lifecycle, rfm_segment=row.rfm_segment, amount=f"{row.amount:.2f}", purchases=row.purchases,
-        purchases_ever=row.purchases_ever, rank=row.amount_rank, buyers=row.buyers, population=row.population,
-        days_since_last=row.recency_days, usual_gap_days=gap, r_score=row.r_score, f_score=row.f_score,
+        purchases_ever=row.purchases_ever, rank=live["rank"], buyers=live["buyers"], population=live["population"],
+        days_since_last=live["days_since_last"], usual_gap_days=gap, r_score=row.r_score, f_score=row.f_score,
         m_score=row.m_score, first_purchase_at=row.first_purchase_at, last_purchase_at=row.last_purchase_at,
-        computed_at=row.computed_at,
+        computed_at=live["as_of"],
         reasons={"amount_class": amount_reason, "frequency_class": freq_reason, "final_class": final_reason,
                  "lifecycle": life_reason, "rfm_segment": rfm_reason},
         summary=summary,

@@ -61,9 +61,13 @@ def classes(who: Customer, scope: str | int = "SH001") -> dict | None:
     row = db.session.get(CustomerClass, (who.id, scope_id))
     if row is None:
         return None
-    return {c: getattr(row, c) for c in ("amount_class", "frequency_class", "final_class", "lifecycle",
-                                          "r_score", "f_score", "m_score", "rfm_segment", "amount_rank", "buyers",
-                                          "purchases", "amount", "recency_days", "population")}
+    from core.classification.reasons import live_numbers
+
+    live = live_numbers(db.session, row)
+    out = {c: getattr(row, c) for c in ("amount_class", "frequency_class", "final_class", "lifecycle", "r_score",
+                                         "f_score", "m_score", "rfm_segment", "purchases", "amount")}
+    return {**out, "amount_rank": live["rank"], "buyers": live["buyers"], "recency_days": live["days_since_last"],
+            "population": live["population"]}
 
 
 def recompute(now=None):

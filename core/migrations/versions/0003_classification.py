@@ -34,11 +34,7 @@ def upgrade():
         sa.Column("purchases_ever", sa.Integer(), nullable=False),
         sa.Column("purchases", sa.Integer(), nullable=False),
         sa.Column("amount", sa.Numeric(precision=12, scale=2), nullable=False),
-        sa.Column("recency_days", sa.Integer(), nullable=False),
         sa.Column("usual_gap_days", sa.Float(), nullable=True),
-        sa.Column("amount_rank", sa.Integer(), nullable=True),
-        sa.Column("buyers", sa.Integer(), nullable=False),
-        sa.Column("population", sa.Integer(), nullable=False),
         sa.Column("amount_class", sa.String(length=16), nullable=False),
         sa.Column("frequency_class", sa.String(length=16), nullable=False),
         sa.Column("final_class", sa.String(length=16), nullable=False),
@@ -52,8 +48,7 @@ def upgrade():
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("customer_id", "scope_id", name=op.f("pk_customer_class")),
     )
-    for name, column in [("final", "final_class"), ("lifecycle", "lifecycle"), ("segment", "rfm_segment"),
-                         ("amount", "amount"), ("last", "last_purchase_at"), ("purchases", "purchases")]:
+    for name, column in [("amount", "amount"), ("last", "last_purchase_at"), ("purchases", "purchases")]:
         op.create_index(f"ix_customer_class_scope_{name}", "customer_class", ["scope_id", column], unique=False)
     op.create_table(
         "classification_run",
@@ -71,7 +66,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table("classification_run")
-    for name in ("final", "lifecycle", "segment", "amount", "last", "purchases"):
+    for name in ("amount", "last", "purchases"):
         op.drop_index(f"ix_customer_class_scope_{name}", table_name="customer_class")
     op.drop_table("customer_class")
     op.drop_table("classification_settings")
