@@ -9,7 +9,6 @@ nothing.
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import Api, build_chain, enable
+from tests.conftest import Api, enable
 
 
 class Till:
@@ -84,4 +84,4 @@ def ledger_sum(app, customer_id: int) -> tuple[int, int]:
         return (member.points_balance if member else 0), ledger_balance(db.session, customer_id)
 
 
-__all__ = ["Till", "build_chain", "ledger_sum", "program"]
+__all__ = ["Till", "ledger_sum", "program"]
