@@ -349,3 +349,7 @@ _attach_import_commands(cli)
 from core.merge import attach_commands as _attach_merge_commands  # noqa: E402
 
 _attach_merge_commands(cli)
+
+from core.classification.commands import attach as _attach_classify_commands  # noqa: E402
+
+_attach_classify_commands(cli)

@@ -230,3 +230,20 @@ def test_incremental_update_agrees_with_the_nightly_recompute(app, chain):
         after_sale = classes(people[0])
         recompute()
         assert classes(people[0]) == after_sale
+
+
+def test_cli_recomputes_and_explains(app, chain):
+    from core.cli import cli
+
+    with app.app_context():
+        who = customer("cli")
+        for i in range(3):
+            bulk_sale(who, 100, days_ago=2 + i)
+        db.session.commit()
+        who_id = who.id
+    runner = app.test_cli_runner()
+    done = runner.invoke(cli, ["classify", "recompute"], catch_exceptions=False)
+    assert "SH001: 1 customers who bought, 1 in the window" in done.output and "chain:" in done.output
+    shown = runner.invoke(cli, ["classify", "show", str(who_id)], catch_exceptions=False)
+    assert "[SH001] ¥300.00 in the last 365 days, top 20% of this store; 3 purchases" in shown.output
+    assert "lifecycle: 2 days since the last purchase" in shown.output
