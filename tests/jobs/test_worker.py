@@ -131,9 +131,10 @@ def test_without_redis_the_same_job_runs_in_process_in_its_own_session(make_app)
         assert db.session.get(Activity, activity_id).title == f"inline (pid {os.getpid()})"
 
 
-def test_the_worker_refuses_to_start_without_redis(make_app, tmp_path):
-    app = make_app()
-    env = {**os.environ, "STORECRM_DATABASE_URL": app.config["DATABASE_URL"], "STORECRM_DATA_KEY": app.config["DATA_KEY"],
+def test_the_worker_refuses_to_start_without_redis(tmp_path):
+    from tests.conftest import DATA_KEY
+
+    env = {**os.environ, "STORECRM_DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}", "STORECRM_DATA_KEY": DATA_KEY,
            "STORECRM_SECRET_KEY": "x", "STORECRM_PLUGINS": ",".join(BUNDLED) or "-", "STORECRM_INSTANCE_PATH": str(tmp_path)}
     env.pop("STORECRM_REDIS_URL", None)
     result = subprocess.run([STORECRM, "worker", "--burst"], env=env, cwd=str(tmp_path), capture_output=True, text=True,
