@@ -65,8 +65,11 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system") 
     skus = {line["sku"] for line in lines_in}
     products = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
     errors: dict[str, list[str]] = {}
+    # Empty collections set here stay known-empty after the flush: plugins reading
+    # sale.payments or sale.refunds do not send a query each to find nothing.
     sale = Sale(store=store, external_id=data.get("external_id"), occurred_at=data.get("occurred_at") or utcnow(),
-                channel=data.get("channel") or "store", note=data.get("note"), status="completed")
+                channel=data.get("channel") or "store", note=data.get("note"), status="completed",
+                lines=[], adjustments=[], payments=[], refunds=[])
     for i, line_in in enumerate(lines_in):
         product = products.get(line_in["sku"])
         if product is None:
