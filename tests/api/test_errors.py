@@ -43,6 +43,10 @@ def test_400_malformed_json_and_schema_errors_name_dotted_fields(api, chain):
     assert "phone" in err["fields"]
     err = assert_error(api.post("/customers", {"name": "王芳", "birthday": "1990-02-30"}, token=chain.till), 400)
     assert "birthday" in err["fields"]
+    # an owner works in every store, so a sale must name one
+    err = assert_error(api.post("/sales", SALE, token=chain.owner_token), 400)
+    assert err["fields"] == {"store": ["Missing store code."]}
+    assert_error(api.post("/sales", {**SALE, "store": "XX999"}, token=chain.owner_token), 404)
 
 
 def test_401_without_a_token_with_an_unknown_one_and_after_revoking(app, api, chain):
