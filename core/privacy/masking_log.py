@@ -12,7 +12,8 @@ import re
 from core.services.phones import mask_email
 
 # A mainland mobile in any common spelling: 13800138000, +86 138-0013-8000, 86 138 0013 8000.
-_CN_MOBILE = re.compile(r"(?<![\w+])(?:\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
+# (%2B is "+" in a logged query string: ?phone=%2B8613800138000)
+_CN_MOBILE = re.compile(r"(?<![\w+])(?:(?:\+|%2[bB])?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
 # Any other international number written in E.164 (+4420...) and long runs of digits.
 _E164 = re.compile(r"\+\d{7,15}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
