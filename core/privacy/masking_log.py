@@ -16,7 +16,7 @@ from core.services.phones import mask_email
 _CN_MOBILE = re.compile(r"(?<![\w+])(?:(?:\+|%2[bB])?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
 # Any other international number written in E.164 (+4420...) and long runs of digits.
 _E164 = re.compile(r"\+\d{7,15}(?!\d)")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+")
 # Not inside codes like till-3-000123 or decimals like 1200.00.
 _DIGITS = re.compile(r"(?<![\w-])(?<!\d\.)\d(?:[ -]?\d){6,}(?![\w-]|\.\d)")
 
@@ -25,7 +25,7 @@ def mask_text(text: str) -> str:
     """Mask every phone number and email address inside free text."""
     if not text:
         return text
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0).replace("%40", "@")), text)
     text = _CN_MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     text = _E164.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5) + m.group(0)[-2:], text)
     return text

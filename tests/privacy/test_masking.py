@@ -16,6 +16,7 @@ from tests.conftest import Api
     ("8613800138000", "138****8000"),
     ("GET /api/v1/customers?phone=%2B8613800138000 HTTP/1.1", "GET /api/v1/customers?phone=138****8000 HTTP/1.1"),
     ("mail li.lei@example.com", "mail l***@example.com"),
+    ("?email=li.lei%40example.com&x=1", "?email=l***@example.com&x=1"),
     ("uk +442071838750", "uk +44********50"),
     ("order 2026-11-23 total 1200.00 id 42", "order 2026-11-23 total 1200.00 id 42"),
 ])
