@@ -89,7 +89,9 @@ def run_import(session, kind: str, path: str, *, store=None, all_or_nothing: boo
         for line, unit in units:
             report.records += 1
             try:
-                with session.begin_nested():
+                # A savepoint per row: a row that fails half-way leaves nothing behind. No
+                # autoflush inside: the row's own lookups need not write its pending objects.
+                with session.begin_nested(), session.no_autoflush:
                     outcome = apply(unit)
                 setattr(report, outcome, getattr(report, outcome) + 1)
             except RowError as exc:
