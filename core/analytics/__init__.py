@@ -6,12 +6,14 @@ season, weekday and hour; a forecast of the coming weeks with its method and bac
 
 
 def init_analytics(app) -> None:
-    """Mount the admin pages of this issue (analytics charts, file import) on the app's admin."""
+    """Mount the admin pages of analytics, file import and classification settings."""
     admin = app.extensions.get("storecrm.admin")
     if admin is None:
         return
     from core.analytics.admin import register as register_analytics
+    from core.classification.admin import register as register_classification
     from core.imports.admin import register as register_imports
 
     register_analytics(admin)
     register_imports(admin)
+    register_classification(admin)

@@ -63,3 +63,21 @@ def test_import_page_takes_the_sample_and_lists_rejected_rows(app, chain):
     body = text(page)
     assert "8 rows · 5 created · 0 updated" in body and "3 rejected" in body
     assert "not a valid phone number: 12345" in body and "already belongs to customer VIP0001" in body
+
+
+def test_classification_settings_page_validates_and_saves(app, chain):
+    _shop(app)
+    client = _signed_in(app)
+    page = text(client.get("/admin/classification/"))
+    assert "key customer 1" in page and "potential customer 1" in page and "occasional customer 8" in page
+    bad = client.post("/admin/classification/", data={"frequent_min": "3", "occasional_min": "5"})
+    assert bad.status_code == 200 and "Must be below frequent_min." in text(bad)
+    ok = client.post("/admin/classification/", data={"frequent_min": "20"})
+    assert ok.status_code == 302
+    assert client.post("/admin/classification/recompute").status_code == 302
+    from core.classification.settings import settings_for
+
+    with app.app_context():
+        assert settings_for(db.session, chain.ids["sh"])["frequent_min"] == 20
+    after = text(client.get("/admin/classification/"))
+    assert "key customer 0" in after and "potential customer 2" in after  # 14 purchases < 20: not frequent now
