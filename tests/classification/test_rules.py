@@ -247,3 +247,28 @@ def test_cli_recomputes_and_explains(app, chain):
     shown = runner.invoke(cli, ["classify", "show", str(who_id)], catch_exceptions=False)
     assert "[SH001] ¥300.00 in the last 365 days, top 20% of this store; 3 purchases" in shown.output
     assert "lifecycle: 2 days since the last purchase" in shown.output
+
+
+def test_lifecycle_from_the_stores_own_purchase_gaps(app, chain):
+    from core.classification.settings import save_settings
+
+    with app.app_context():
+        save_settings(db.session, store().id, {"lifecycle_mode": "percentile", "at_risk_percentile": 40,
+                                               "churned_percentile": 80})
+        # Ten regulars with gaps of 1..10 days between their two purchases long ago: the 40th
+        # percentile gap is 4 days, the 80th is 8.
+        for gap in range(1, 11):
+            who = customer(f"gap {gap}")
+            bulk_sale(who, 10, days_ago=300 + gap)
+            bulk_sale(who, 10, days_ago=300)
+        recent, late, gone = customer("3 days"), customer("5 days"), customer("9 days")
+        for who, days in ((recent, 3), (late, 5), (gone, 9)):  # one purchase each: no gap of their own
+            bulk_sale(who, 10, days_ago=days)
+        db.session.commit()
+        recompute()
+        from core.classification.models import ClassificationRun
+
+        run = db.session.get(ClassificationRun, store().id)
+        assert (run.at_risk_gap_days, run.churned_gap_days) == (4, 8)
+        # Beyond 4 days at risk, beyond 8 churned (instead of 60 and 180 days).
+        assert [classes(w)["lifecycle"] for w in (recent, late, gone)] == ["new", "at_risk", "churned"]
