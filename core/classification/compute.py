@@ -170,14 +170,15 @@ def _classified(ranked, s: dict, now, gaps: tuple[int | None, int | None]):
         r_score.label("r_score"), quintile(c.f_rank).label("f_score"), quintile(c.m_rank).label("m_score"),
     ).subquery("scored")
     x = scored.c
-
-    def within(col, bounds):
-        return col.between(bounds[0], bounds[1])
-
-    segment = case(*[(and_(within(x.r_score, r), within(x.f_score, f), within(x.m_score, m)), name)
-                     for name, r, f, m in RFM_SEGMENTS], else_="others")
+    segment = segment_case(x.r_score, x.f_score, x.m_score)
     return select(*[x[name] for name in COLUMNS if name not in ("rfm_segment", "computed_at")],
                   segment.label("rfm_segment"), literal(now, UTCDateTime()).label("computed_at")).where(true())
+
+
+def segment_case(r, f, m):
+    """The RFM rule table as one CASE: checked in order, first match wins, else "others"."""
+    return case(*[(and_(r.between(*rs), f.between(*fs), m.between(*ms)), name) for name, rs, fs, ms in RFM_SEGMENTS],
+                else_="others")
 
 
 def percentile_gaps(session, scope_id: int, s: dict) -> tuple[int | None, int | None]:

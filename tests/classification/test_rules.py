@@ -272,3 +272,27 @@ def test_lifecycle_from_the_stores_own_purchase_gaps(app, chain):
         assert (run.at_risk_gap_days, run.churned_gap_days) == (4, 8)
         # Beyond 4 days at risk, beyond 8 churned (instead of 60 and 180 days).
         assert [classes(w)["lifecycle"] for w in (recent, late, gone)] == ["new", "at_risk", "churned"]
+
+
+def test_rfm_segment_table_first_match_wins_for_every_score(app):
+    from itertools import product
+
+    from sqlalchemy import literal
+
+    from core.classification.compute import segment_case
+    from core.classification.rules import RFM_SEGMENTS
+
+    def expected(r, f, m):
+        for name, rs, fs, ms in RFM_SEGMENTS:
+            if rs[0] <= r <= rs[1] and fs[0] <= f <= fs[1] and ms[0] <= m <= ms[1]:
+                return name
+        return "others"
+
+    combos = list(product(range(1, 6), repeat=3))
+    with app.app_context():
+        got = db.session.execute(select(*[segment_case(literal(r), literal(f), literal(m)) for r, f, m in combos])).one()
+    assert list(got) == [expected(*c) for c in combos]
+    spot = dict(zip(combos, got))
+    assert spot[(5, 5, 5)] == "champions" and spot[(1, 3, 4)] == "cant_lose_them" and spot[(1, 5, 5)] == "at_risk"
+    assert spot[(2, 3, 4)] == "loyal" and spot[(3, 1, 1)] == "about_to_sleep" and spot[(1, 1, 1)] == "lost"
+    assert spot[(4, 1, 4)] == "promising" and spot[(5, 1, 1)] == "new" and spot[(2, 5, 3)] == "need_attention"
