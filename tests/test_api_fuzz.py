@@ -2,7 +2,7 @@
 operation, valid and invalid, sent with an owner's bearer token to the app in-process (WSGI).
 No request may produce a 5xx, and every answer must match the documented schema.
 
-The number of examples per operation is bounded (FUZZ_EXAMPLES, default 3 valid and 3 invalid) so the suite stays
+The number of examples per operation is bounded (FUZZ_EXAMPLES, default 8 valid and 8 invalid) so the suite stays
 fast; raise it locally to dig deeper: `FUZZ_EXAMPLES=200 pytest tests/test_api_fuzz.py`."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 
 
 @pytest.fixture
