@@ -257,7 +257,7 @@ def plugins_disable(name, store_code):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.option("--customers", default=300, show_default=True, help="how many customers a new demo gets")
-@click.option("--days", default=120, show_default=True, help="how many days of sales history")
+@click.option("--days", default=90, show_default=True, help="how many days of sales history")
 def demo(serve_after, host, port, customers, days):
     """Build a demo chain (coffee shop, clothing store, beauty salon) in instance/demo.db and serve it.
 
