@@ -12,10 +12,8 @@ from core.services.phones import mask_email, mask_phone
 from core.extensions import db
 
 
-def customer_dict(customer, reveal: bool, consents: dict | None = None) -> dict:
-    """`consents`: the customer's standing consents when the caller loaded a page's at once."""
-    if consents is None:
-        consents = current_consents(db.session, customer.id)
+def profile_dict(customer, reveal: bool) -> dict:
+    """The profile's fields; phone, email and address masked unless `reveal`."""
     return {
         "id": customer.id,
         "code": customer.code,
@@ -37,12 +35,21 @@ def customer_dict(customer, reveal: bool, consents: dict | None = None) -> dict:
         "tags": customer.tags,
         "source_channel": customer.source_channel,
         "home_store": customer.home_store.code if customer.home_store else None,
+        "created_at": customer.created_at,
+        "updated_at": customer.updated_at,
+    }
+
+
+def customer_dict(customer, reveal: bool, consents: dict | None = None) -> dict:
+    """`consents`: the customer's standing consents when the caller loaded a page's at once."""
+    if consents is None:
+        consents = current_consents(db.session, customer.id)
+    return {
+        **profile_dict(customer, reveal),
         "consents": [
             {"channel": c.channel, "purpose": c.purpose, "granted": c.granted, "source": c.source, "at": c.at}
             for c in sorted(consents.values(), key=lambda c: c.channel)
         ],
-        "created_at": customer.created_at,
-        "updated_at": customer.updated_at,
     }
 
 

@@ -18,29 +18,9 @@ EXPORT_FORMAT = "storecrm.customer-export/1"
 
 def profile(customer: Customer) -> dict:
     """The full, unmasked profile."""
-    return {
-        "id": customer.id,
-        "code": customer.code,
-        "name": customer.name,
-        "gender": customer.gender,
-        "birthday": customer.birthday,
-        "phone": customer.phone,
-        "email": customer.email,
-        "address": customer.address,
-        "wechat_id": customer.wechat_id,
-        "occupation": customer.occupation,
-        "household": customer.household,
-        "personality": customer.personality,
-        "hobbies": customer.hobbies or [],
-        "needs": customer.needs,
-        "notes": customer.notes,
-        "preferences": customer.preferences or {},
-        "tags": customer.tags,
-        "source_channel": customer.source_channel,
-        "home_store": customer.home_store.code if customer.home_store else None,
-        "created_at": customer.created_at,
-        "updated_at": customer.updated_at,
-    }
+    from core.api.serialize import profile_dict
+
+    return profile_dict(customer, reveal=True)
 
 
 def export_customer(session, customer: Customer, *, user=None, actor: str = "system") -> dict:
