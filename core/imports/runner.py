@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
+from sqlalchemy.exc import IntegrityError
+
 from core.errors import DomainError, InvalidInput
 from core.imports import columns as col
 from core.imports import customers as customer_rows
@@ -85,30 +87,22 @@ def run_import(session, kind: str, path: str, *, store=None, all_or_nothing: boo
     table.rows = _counted(table.rows, report)
     try:
         units, apply = _plan(session, kind, table, report, store, column_map, with_events, user, actor)
-        done_since_flush = 0
-        for line, unit in units:
-            report.records += 1
-            try:
-                # A savepoint per row: a row that fails half-way leaves nothing behind. No
-                # autoflush inside: the row's own lookups need not write its pending objects.
-                with session.begin_nested(), session.no_autoflush:
-                    outcome = apply(unit)
-                setattr(report, outcome, getattr(report, outcome) + 1)
-            except RowError as exc:
-                report.rejected += 1
-                for field_name, reason in exc.problems.items():
-                    rejects.add(line, field_name, reason)
-            except DomainError as exc:
-                report.rejected += 1
-                fields = exc.fields or {"": [exc.message]}
-                for field_name, reasons in fields.items():
-                    rejects.add(line, field_name, "; ".join(reasons) if isinstance(reasons, list) else str(reasons))
-            done_since_flush += 1
-            if done_since_flush >= batch_size:
-                _end_batch(session, all_or_nothing)
-                done_since_flush = 0
-                if progress:
-                    progress(table.position(), table.size)
+        # Customers without per-row events are written a chunk at a time (ChunkWriter).
+        chunked = (customer_rows.ChunkWriter(session, store.code if store is not None else None)
+                   if kind == "customers" and not with_events else None)
+        if chunked is not None:
+            _run_chunks(session, units, chunked, apply, report, rejects, batch_size, all_or_nothing,
+                        progress, table)
+        else:
+            done_since_flush = 0
+            for line, unit in units:
+                _one(session, apply, line, unit, report, rejects)
+                done_since_flush += 1
+                if done_since_flush >= batch_size:
+                    _end_batch(session, all_or_nothing)
+                    done_since_flush = 0
+                    if progress:
+                        progress(table.position(), table.size)
         if all_or_nothing and report.rejected:
             session.rollback()
             report.committed = False
@@ -129,6 +123,73 @@ def run_import(session, kind: str, path: str, *, store=None, all_or_nothing: boo
 
         recompute_all(session)
     return report
+
+
+def _one(session, apply, line, unit, report: ImportReport, rejects: _Rejects) -> None:
+    """One record in its own savepoint: a row that fails half-way leaves nothing behind. No
+    autoflush inside: the row's own lookups need not write its pending objects."""
+    try:
+        with session.begin_nested(), session.no_autoflush:
+            outcome = apply(unit)
+    except (RowError, DomainError) as exc:
+        outcome = exc
+    _count(line, outcome, report, rejects)
+
+
+def _count(line: int, outcome, report: ImportReport, rejects: _Rejects) -> None:
+    report.records += 1
+    if isinstance(outcome, str):
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        return
+    report.rejected += 1
+    if isinstance(outcome, RowError):
+        for field_name, reason in outcome.problems.items():
+            rejects.add(line, field_name, reason)
+        return
+    fields = outcome.fields or {"": [outcome.message]}
+    for field_name, reasons in fields.items():
+        rejects.add(line, field_name, "; ".join(reasons) if isinstance(reasons, list) else str(reasons))
+
+
+def _run_chunks(session, units, writer, apply, report, rejects, batch_size, all_or_nothing, progress, table):
+    chunk: list = []
+    for item in units:
+        chunk.append(item)
+        if len(chunk) >= batch_size:
+            _write_chunk(session, chunk, writer, apply, report, rejects)
+            _end_batch(session, all_or_nothing)
+            chunk = []
+            if progress:
+                progress(table.position(), table.size)
+    if chunk:
+        _write_chunk(session, chunk, writer, apply, report, rejects)
+
+
+def _write_chunk(session, chunk, writer, apply, report, rejects) -> None:
+    """The chunk in one savepoint: one prefetch, rows applied in memory, one flush. Outcomes are
+    counted only once that savepoint holds."""
+    outcomes = []
+    try:
+        with session.begin_nested(), session.no_autoflush:
+            writer.prefetch([value for _, (status, value) in chunk if status == "ok"])
+            for line, (status, value) in chunk:
+                if status == "bad":
+                    outcomes.append((line, value))
+                    continue
+                try:
+                    outcomes.append((line, writer.apply(value)))
+                except RowError as exc:  # raised before the row changed anything
+                    outcomes.append((line, exc))
+            session.flush()
+    except (DomainError, IntegrityError):
+        # Something only the database knew (a card number an erased profile still holds, a
+        # concurrent writer): this chunk again row by row, each row in its own savepoint.
+        log.info("import chunk fell back to row by row", exc_info=True)
+        for line, unit in chunk:
+            _one(session, apply, line, unit, report, rejects)
+        return
+    for line, outcome in outcomes:
+        _count(line, outcome, report, rejects)
 
 
 def _counted(rows, report: ImportReport):
