@@ -17,17 +17,23 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import (
+    Integer, bindparam,
     Column, MetaData, Table, and_, case, cast, delete, exists, Float, func, insert, literal, or_, select, true, update,
 )
 
-from core.classification.models import CHAIN_SCOPE, ClassificationRun, CustomerClass
+from core.classification.models import CHAIN_SCOPE, ClassificationCut, ClassificationRun, CustomerClass
 from core.classification.rules import FINAL_CLASSES, LIFECYCLES, RFM_SEGMENTS, change_title
 from core.classification.settings import settings_for
 from core.classification.sql import json_object, seconds_between
-from core.models import Activity, Sale, Store, utcnow
-from core.models.types import UTCDateTime
+from core.models import Activity, Customer, Sale, Store, utcnow
+from core.models.types import MONEY, UTCDateTime
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.elements import BindParameter
 
 log = logging.getLogger(__name__)
 DAY = 86400
@@ -42,6 +48,8 @@ def _counting_sales(scope, customer_id: int | None = None):
     """Sales that count: with a customer, not wholly refunded, in the scope (the chain, or
     one or more stores computed together)."""
     conds = [Sale.customer_id.is_not(None), Sale.status != "refunded"]
+    if isinstance(scope, BindParameter):  # one store, bound when the statement runs
+        return conds + [Sale.store_id == scope, Sale.customer_id == customer_id]
     scopes = _scopes(scope)
     if scopes != [CHAIN_SCOPE]:
         # Whole stores: `store_id + 0` keeps SQLite from walking ix_sale_store_time row by row
@@ -56,13 +64,18 @@ def _counting_sales(scope, customer_id: int | None = None):
 def _derived(scope, settings: dict, now, customer_id: int | None = None):
     """Per customer and scope: first/last purchase, counts and net spend in the window,
     recency, usual gap. Several stores with the same settings are computed in one pass."""
-    window_start = now - timedelta(days=settings["window_days"])
+    bound = isinstance(now, BindParameter)
+    window_start = (bindparam("window_start", type_=UTCDateTime()) if bound
+                    else now - timedelta(days=settings["window_days"]))
     in_window = Sale.occurred_at >= window_start
     # Whole scopes group by an expression, not the bare column: SQLite would otherwise walk
     # ix_sale_customer_time and fetch each row by id, 3-4x slower than a scan and a sort.
     key = Sale.customer_id if customer_id is not None else Sale.customer_id + 0
     scopes = _scopes(scope)
-    scope_col = literal(CHAIN_SCOPE) if scopes == [CHAIN_SCOPE] else (Sale.store_id + 0)
+    if isinstance(scope, BindParameter):
+        scope_col = scope
+    else:
+        scope_col = literal(CHAIN_SCOPE) if scopes == [CHAIN_SCOPE] else (Sale.store_id + 0)
     agg = (
         select(
             scope_col.label("scope_id"),
@@ -75,11 +88,11 @@ def _derived(scope, settings: dict, now, customer_id: int | None = None):
             func.round(func.coalesce(func.sum(case((in_window, Sale.total - Sale.refunded_total), else_=0)), 0), 2)
             .label("amount"),
         )
-        .where(*_counting_sales(scopes, customer_id))
-        .group_by(scope_col, key)
+        .where(*_counting_sales(scope if isinstance(scope, BindParameter) else scopes, customer_id))
+        .group_by(*([key] if isinstance(scope, BindParameter) else [scope_col, key]))
         .subquery("agg")
     )
-    now_param = literal(now, UTCDateTime())
+    now_param = now if bound else literal(now, UTCDateTime())
     return select(
         agg,
         (seconds_between(now_param, agg.c.last_purchase_at) // DAY).label("recency_days"),
@@ -107,33 +120,19 @@ def _ranked_full(derived):
     ).subquery("ranked")
 
 
-def _ranked_one(derived, scope_id: int, customer_id: int, now):
-    """The same ranks for one customer, counted against the other customers' stored rows."""
-    others = CustomerClass.__table__.alias("others")
-    base = [others.c.scope_id == scope_id, others.c.customer_id != customer_id]
-
-    def count(*conds):
-        return select(func.count()).select_from(others).where(*base, *conds).scalar_subquery()
-
-    now_param = literal(now, UTCDateTime())
-    other_recency = seconds_between(now_param, others.c.last_purchase_at) // DAY
-    return select(
-        derived,
-        case((derived.c.purchases > 0, 1 + count(others.c.purchases > 0, others.c.amount > derived.c.amount)),
-             else_=None).label("amount_rank"),
-        (count(others.c.purchases > 0) + case((derived.c.purchases > 0, 1), else_=0)).label("buyers"),
-        (count() + 1).label("population"),
-        (1 + count(other_recency < derived.c.recency_days)).label("r_rank"),
-        (1 + count(others.c.purchases > derived.c.purchases)).label("f_rank"),
-        (1 + count(others.c.amount > derived.c.amount)).label("m_rank"),
-    ).subquery("ranked")
-
-
-def _classified(ranked, s: dict, now, gaps: tuple[int | None, int | None]):
+def _classified(ranked, s: dict, now, gaps: tuple[int | None, int | None], cuts: dict | None = None):
+    """The rule tables over ranked rows. With `cuts` (the one-customer path) the store-relative
+    classes compare the customer's numbers with the scope's stored cut values instead of ranks;
+    `s`, `now` and `cuts` may then be bound parameters, so the statement is built once."""
     c = ranked.c
     if s["amount_mode"] == "absolute":
         is_high = and_(c.purchases > 0, c.amount >= s["high_min_amount"])
         is_medium = and_(c.purchases > 0, c.amount >= s["medium_min_amount"])
+    elif cuts is not None:
+        # At or above the spend of the last customer inside the top p%: the same class the
+        # rank rule gives (ties at the cut share it, so they go to the higher class).
+        is_high = and_(c.purchases > 0, c.amount >= cuts["high_amount"])
+        is_medium = and_(c.purchases > 0, c.amount >= cuts["medium_amount"])
     else:
         # Top p% = the first ceil(p * buyers / 100) ranks (at least one customer), with
         # tied customers sharing the best rank: (rank - 1) * 100 < p * buyers, in integers.
@@ -149,30 +148,40 @@ def _classified(ranked, s: dict, now, gaps: tuple[int | None, int | None]):
         at_risk = or_(c.recency_days > s["at_risk_days"],
                       and_(c.usual_gap_days.is_not(None), c.recency_days > s["gap_factor"] * c.usual_gap_days))
     bands = s["recency_bands"]
+    population = cuts["population"] if cuts is not None else c.population
 
     def quintile(rank):
-        return 5 - ((rank - 1) * 5) // c.population
+        return 5 - ((rank - 1) * 5) // population
 
-    r_score = case((c.population < s["rfm_min_population"],
+    def by_cuts(meets):  # meets(i): the value earns score 5 - i
+        return case(*[(meets(i), 5 - i) for i in range(4)], else_=1)
+
+    if cuts is not None:
+        r_quintile = by_cuts(lambda i: c.recency_days <= cuts["r"][i])
+        f_score = by_cuts(lambda i: c.purchases >= cuts["f"][i])
+        m_score = by_cuts(lambda i: c.amount >= cuts["m"][i])
+    else:
+        r_quintile, f_score, m_score = quintile(c.r_rank), quintile(c.f_rank), quintile(c.m_rank)
+    r_score = case((population < s["rfm_min_population"],
                     case((c.recency_days <= bands[0], 5), (c.recency_days <= bands[1], 4),
                          (c.recency_days <= bands[2], 3), (c.recency_days <= bands[3], 2), else_=1)),
-                   else_=quintile(c.r_rank))
+                   else_=r_quintile)
     scored = select(
         c.customer_id, c.scope_id, c.first_purchase_at, c.last_purchase_at,
-        c.purchases_ever, c.purchases, c.amount, c.recency_days, c.usual_gap_days, c.amount_rank, c.buyers,
-        c.population,
+        c.purchases_ever, c.purchases, c.amount, c.recency_days, c.usual_gap_days,
         case((is_high, "high"), (is_medium, "medium"), else_="low").label("amount_class"),
         case((frequent, "frequent"), (occasional, "occasional"), else_="rare").label("frequency_class"),
         case((and_(frequent, is_high), "key"), (frequent, "loyal"), (is_high, "potential"), (occasional, "regular"),
              else_="occasional").label("final_class"),
         case((churned, "churned"), (at_risk, "at_risk"), (c.first_days <= s["new_days"], "new"),
              else_="active").label("lifecycle"),
-        r_score.label("r_score"), quintile(c.f_rank).label("f_score"), quintile(c.m_rank).label("m_score"),
+        r_score.label("r_score"), f_score.label("f_score"), m_score.label("m_score"),
     ).subquery("scored")
     x = scored.c
     segment = segment_case(x.r_score, x.f_score, x.m_score)
+    computed_at = now if isinstance(now, BindParameter) else literal(now, UTCDateTime())
     return select(*[x[name] for name in COLUMNS if name not in ("rfm_segment", "computed_at")],
-                  segment.label("rfm_segment"), literal(now, UTCDateTime()).label("computed_at")).where(true())
+                  segment.label("rfm_segment"), computed_at.label("computed_at")).where(true())
 
 
 def segment_case(r, f, m):
@@ -235,6 +244,13 @@ def recompute_scope(session, scope, now: datetime | None = None) -> list[dict]:
         counts = {row[0]: (row[1], row[2]) for row in conn.execute(
             select(staging.c.scope_id, func.count(), func.coalesce(func.sum(case((staging.c.purchases > 0, 1), else_=0)), 0))
             .group_by(staging.c.scope_id))}
+        recency = seconds_between(literal(now, UTCDateTime()), staging.c.last_purchase_at) // DAY
+        found = {r["scope_id"]: r for r in _cut_rows(conn.execute(_cuts_select(
+            staging, staging.c.scope_id, staging.c.purchases, staging.c.amount, recency, s)).all(), now, "full", gaps)}
+        cut_rows = [found.get(scope_id) or _cut_rows([(scope_id, 0, 0) + (None,) * 14], now, "full", gaps)[0]
+                    for scope_id in scopes]
+        conn.execute(delete(_cut).where(_cut.c.scope_id.in_(scopes)))
+        conn.execute(insert(_cut), cut_rows)
     finally:
         staging.drop(conn)
     seconds = round(time.perf_counter() - started, 3)
@@ -307,26 +323,153 @@ def update_customer(session, customer_id: int, store_id: int | None, now: dateti
         log.exception("classification of customer %s failed; the nightly run will redo it", customer_id)
 
 
+INT_SETTINGS = ("window_days", "frequent_min", "occasional_min", "new_days", "at_risk_days", "churned_days",
+                "rfm_min_population")
+_NO_CUT = {"amount": Decimal("-1"), "purchases": -1, "recency": 10 ** 9}  # no customer yet: every value meets it
+
+
+@lru_cache(maxsize=32)
+def _one_customer_upsert(dialect: str, chain: bool, absolute: bool, percentile_gaps: bool):
+    """INSERT ... SELECT one customer's classes in one scope ... ON CONFLICT DO UPDATE, built
+    once per shape with every number a bound parameter. The upsert cannot race: concurrent
+    sales of one customer both write their row, the later one last."""
+    s = {k: bindparam(f"s_{k}", type_=Integer()) for k in INT_SETTINGS}
+    s.update(amount_mode="absolute" if absolute else "percentile",
+             lifecycle_mode="percentile" if percentile_gaps else "days",
+             gap_factor=bindparam("s_gap_factor", type_=Float()),
+             high_min_amount=bindparam("s_high_min_amount", type_=MONEY),
+             medium_min_amount=bindparam("s_medium_min_amount", type_=MONEY),
+             recency_bands=[bindparam(f"s_band{i}", type_=Integer()) for i in range(4)])
+    cuts = {"high_amount": bindparam("cut_high", type_=MONEY), "medium_amount": bindparam("cut_medium", type_=MONEY),
+            "population": bindparam("cut_population", type_=Integer()),
+            "r": [bindparam(f"cut_r{i}", type_=Integer()) for i in range(4)],
+            "f": [bindparam(f"cut_f{i}", type_=Integer()) for i in range(4)],
+            "m": [bindparam(f"cut_m{i}", type_=MONEY) for i in range(4)]}
+    gaps = ((bindparam("gap_at_risk", type_=Integer()), bindparam("gap_churned", type_=Integer()))
+            if percentile_gaps else (None, None))
+    now = bindparam("now", type_=UTCDateTime())
+    scope = CHAIN_SCOPE if chain else bindparam("store_id", type_=Integer())
+    derived = _derived(scope, s, now, bindparam("customer_id", type_=Integer()))
+    table = CustomerClass.__table__
+    insert_ = sqlite_insert if dialect == "sqlite" else pg_insert
+    stmt = insert_(table).from_select(COLUMNS, _classified(derived, s, now, gaps, cuts))
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.customer_id, table.c.scope_id],
+                                      set_={n: stmt.excluded[n] for n in COLUMNS if n not in ("customer_id", "scope_id")})
+    return stmt.returning(table.c.final_class, table.c.lifecycle)
+
+
+_cc = CustomerClass.__table__
+_cut = ClassificationCut.__table__
+# The customer's row locked (sales of one customer classify one after the other, each seeing
+# the other's sale) and their current classes, for the timeline.
+_LOCK_AND_OLD = (select(Customer.__table__.c.id, _cc.c.scope_id, _cc.c.final_class, _cc.c.lifecycle)
+                 .outerjoin(_cc, _cc.c.customer_id == Customer.__table__.c.id)
+                 .where(Customer.__table__.c.id == bindparam("customer_id"))
+                 .with_for_update(of=Customer.__table__))
+_CUTS = select(_cut).where(_cut.c.scope_id.in_(bindparam("scopes", expanding=True)))
+_DELETE_ONE = delete(_cc).where(_cc.c.customer_id == bindparam("customer_id"), _cc.c.scope_id == bindparam("scope_id"))
+
+
+def _cuts_select(source, scope_col, purchases, amount, recency, s: dict):
+    """Each scope's cut values from per-customer rows (the staging table of a full run, or the
+    derived numbers of one scope): the value at the last rank inside each class, so that
+    `value >= cut` gives exactly the class the rank rule gives, ties included."""
+    buyers_first = case((purchases > 0, 0), else_=1)
+    ranked = select(
+        scope_col.label("scope_id"), purchases.label("purchases"), amount.label("amount"), recency.label("recency"),
+        # Buyers by spend, then the rest (spend 0): one order serves the amount cuts and M.
+        func.row_number().over(partition_by=scope_col, order_by=(buyers_first, amount.desc())).label("rn_a"),
+        func.row_number().over(partition_by=scope_col, order_by=purchases.desc()).label("rn_f"),
+        func.row_number().over(partition_by=scope_col, order_by=recency.asc()).label("rn_r"),
+        func.sum(case((purchases > 0, 1), else_=0)).over(partition_by=scope_col).label("buyers"),
+        func.count().over(partition_by=scope_col).label("population"),
+    ).select_from(source).subquery("cut_ranked")
+    r = ranked.c
+
+    def at(rn, k, col):
+        return func.max(case((rn == k, col), else_=None))
+
+    def quintile_k(i):  # the last rank with score >= 5 - i: ceil((i + 1) * population / 5)
+        return ((i + 1) * r.population + 4) // 5
+
+    return select(
+        r.scope_id, func.max(r.buyers), func.max(r.population),
+        at(r.rn_a, (s["high_percent"] * r.buyers + 99) // 100, r.amount),
+        at(r.rn_a, ((s["high_percent"] + s["medium_percent"]) * r.buyers + 99) // 100, r.amount),
+        *[at(r.rn_f, quintile_k(i), r.purchases) for i in range(4)],
+        *[at(r.rn_a, quintile_k(i), r.amount) for i in range(4)],
+        *[at(r.rn_r, quintile_k(i), r.recency) for i in range(4)],
+    ).group_by(r.scope_id)
+
+
+def _cut_rows(rows, now, source: str, gaps) -> list[dict]:
+    """Rows of `_cuts_select` as ClassificationCut values (M cuts as strings: exact money in JSON)."""
+    return [{"scope_id": row[0], "computed_at": now, "source": source, "buyers": row[1] or 0,
+             "population": row[2] or 0, "high_amount": row[3], "medium_amount": row[4],
+             "f_cuts": list(row[5:9]), "m_cuts": [None if v is None else f"{Decimal(str(v)):.2f}" for v in row[9:13]],
+             "r_cuts": list(row[13:17]), "at_risk_gap_days": gaps[0], "churned_gap_days": gaps[1]} for row in rows]
+
+
+def cuts_on_demand(session, scope_id: int, s: dict, now) -> dict:
+    """A scope with no stored cuts yet (a new store, or before the first nightly run): compute
+    them from its sales once and keep them; the nightly run replaces them."""
+    gaps = percentile_gaps(session, scope_id, s) if s["lifecycle_mode"] == "percentile" else (None, None)
+    d = _derived(scope_id, s, now).alias("scope_numbers")
+    rows = session.execute(_cuts_select(d, d.c.scope_id, d.c.purchases, d.c.amount, d.c.recency_days, s)).all()
+    row = (_cut_rows(rows, now, "on_demand", gaps) or _cut_rows([(scope_id, 0, 0) + (None,) * 14], now, "on_demand",
+                                                                 gaps))[0]
+    row["scope_id"] = scope_id
+    for key in ("high_amount", "medium_amount"):  # SQLite sums money as floats
+        row[key] = None if row[key] is None else Decimal(str(row[key])).quantize(Decimal("0.01"))
+    insert_ = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    session.execute(insert_(_cut).values(**row).on_conflict_do_nothing(index_elements=[_cut.c.scope_id]))
+    return row
+
+
+def _params(s: dict, cut: dict, now) -> dict:
+    elapsed = int((now - cut["computed_at"]).total_seconds() // DAY)  # the cut's recencies have aged since
+
+    def listed(values, i, kind):
+        value = (values or [None] * 4)[i]
+        if value is None:
+            return _NO_CUT[kind]
+        return Decimal(value) if kind == "amount" else value + (elapsed if kind == "recency" else 0)
+
+    p = {f"s_{k}": s[k] for k in INT_SETTINGS}
+    p.update(s_gap_factor=s["gap_factor"], s_high_min_amount=s["high_min_amount"],
+             s_medium_min_amount=s["medium_min_amount"], now=now,
+             window_start=now - timedelta(days=s["window_days"]),
+             cut_high=_NO_CUT["amount"] if cut["high_amount"] is None else cut["high_amount"],
+             cut_medium=_NO_CUT["amount"] if cut["medium_amount"] is None else cut["medium_amount"],
+             cut_population=cut["population"] or 0,
+             gap_at_risk=cut["at_risk_gap_days"], gap_churned=cut["churned_gap_days"])
+    p.update({f"s_band{i}": s["recency_bands"][i] for i in range(4)})
+    for i in range(4):
+        p[f"cut_r{i}"] = listed(cut["r_cuts"], i, "recency")
+        p[f"cut_f{i}"] = listed(cut["f_cuts"], i, "purchases")
+        p[f"cut_m{i}"] = listed(cut["m_cuts"], i, "amount")
+    return p
+
+
 def _update(session, customer_id: int, store_id: int | None, now) -> None:
     from core.classification.settings import settings_for_store_and_chain
 
     settings = settings_for_store_and_chain(session, store_id)
     scopes = list(settings)
-    runs = {r.scope_id: r for r in session.scalars(select(ClassificationRun).where(ClassificationRun.scope_id.in_(scopes)))}
-    table = CustomerClass.__table__
-    mine = and_(table.c.customer_id == customer_id, table.c.scope_id.in_(scopes))
     old = {r.scope_id: (r.final_class, r.lifecycle)
-           for r in session.execute(select(table.c.scope_id, table.c.final_class, table.c.lifecycle).where(mine))}
-    session.execute(delete(CustomerClass).where(mine))
+           for r in session.execute(_LOCK_AND_OLD, {"customer_id": customer_id}) if r.scope_id is not None}
+    cuts = {r.scope_id: r._asdict() for r in session.execute(_CUTS, {"scopes": scopes})}
+    dialect = session.get_bind().dialect.name
     for scope_id in scopes:
-        run = runs.get(scope_id)
-        gaps = (run.at_risk_gap_days, run.churned_gap_days) if run is not None else (None, None)
         s = settings[scope_id]
-        stmt = _classified(_ranked_one(_derived(scope_id, s, now, customer_id), scope_id, customer_id, now),
-                           s, now, gaps)
-        new = session.execute(insert(CustomerClass).from_select(COLUMNS, stmt)
-                              .returning(table.c.final_class, table.c.lifecycle)).first()
-        if scope_id != CHAIN_SCOPE and new is not None and scope_id in old:
+        cut = cuts.get(scope_id) or cuts_on_demand(session, scope_id, s, now)
+        pct_gaps = s["lifecycle_mode"] == "percentile" and cut["at_risk_gap_days"] is not None
+        stmt = _one_customer_upsert(dialect, scope_id == CHAIN_SCOPE, s["amount_mode"] == "absolute", pct_gaps)
+        new = session.execute(stmt, {**_params(s, cut, now), "customer_id": customer_id, "store_id": scope_id}).first()
+        if new is None:  # nothing that counts here any more (refunded): a prospect again
+            if scope_id in old:
+                session.execute(_DELETE_ONE, {"customer_id": customer_id, "scope_id": scope_id})
+        elif scope_id != CHAIN_SCOPE and scope_id in old:
             _timeline(session, customer_id, scope_id, old[scope_id], tuple(new), now)
 
 

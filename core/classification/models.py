@@ -79,3 +79,27 @@ class ClassificationRun(db.Model):
     at_risk_gap_days: Mapped[int | None] = mapped_column(Integer)
     churned_gap_days: Mapped[int | None] = mapped_column(Integer)
     seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class ClassificationCut(db.Model):
+    """A scope's store-relative cuts as values, so the per-sale update classifies one customer
+    against them instead of ranking every customer again: the spend at the top-20% and top-50%
+    cuts, the lowest purchases / spend / highest recency that still earn F, M, R scores 5, 4,
+    3 and 2, and the percentile purchase gaps. Written by each full recompute (source "full"),
+    or once on demand for a scope that has none yet (source "on_demand")."""
+
+    __tablename__ = "classification_cut"
+
+    scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))
+    buyers: Mapped[int] = mapped_column(Integer, default=0)
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    high_amount: Mapped[Decimal | None] = mapped_column(MONEY)  # NULL: no buyer yet, any buyer is top
+    medium_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    # [score 5, 4, 3, 2] cuts; R as days since the last purchase as of computed_at.
+    f_cuts: Mapped[list | None] = mapped_column(JSON)
+    m_cuts: Mapped[list | None] = mapped_column(JSON)  # amounts as strings (exact money)
+    r_cuts: Mapped[list | None] = mapped_column(JSON)
+    at_risk_gap_days: Mapped[int | None] = mapped_column(Integer)
+    churned_gap_days: Mapped[int | None] = mapped_column(Integer)
