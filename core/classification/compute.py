@@ -361,11 +361,12 @@ def _one_customer_upsert(dialect: str, chain: bool, absolute: bool, percentile_g
 _cc = CustomerClass.__table__
 _cut = ClassificationCut.__table__
 # The customer's row locked (sales of one customer classify one after the other, each seeing
-# the other's sale) and their current classes, for the timeline.
+# the other's sale) and their current classes, for the timeline. FOR NO KEY UPDATE: the sale's
+# own foreign key already holds a KEY SHARE lock on the row, which FOR UPDATE would deadlock on.
 _LOCK_AND_OLD = (select(Customer.__table__.c.id, _cc.c.scope_id, _cc.c.final_class, _cc.c.lifecycle)
                  .outerjoin(_cc, _cc.c.customer_id == Customer.__table__.c.id)
                  .where(Customer.__table__.c.id == bindparam("customer_id"))
-                 .with_for_update(of=Customer.__table__))
+                 .with_for_update(of=Customer.__table__, key_share=True))
 _CUTS = select(_cut).where(_cut.c.scope_id.in_(bindparam("scopes", expanding=True)))
 _DELETE_ONE = delete(_cc).where(_cc.c.customer_id == bindparam("customer_id"), _cc.c.scope_id == bindparam("scope_id"))
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select
 
-from core.classification.models import CHAIN_SCOPE, ClassificationRun, CustomerClass
+from core.classification.models import CHAIN_SCOPE, ClassificationCut, ClassificationRun, CustomerClass
 from core.classification.rules import SEGMENT_LABELS, final_label, label, lifecycle_label
 from core.classification.settings import settings_for
 from core.models import Product, Sale, SaleLine, Store, utcnow
@@ -18,6 +18,8 @@ _T = {
         "spend": "{amount} in the last {days} days",
         "rank": "rank {rank} of {buyers} buying customers of {where}",
         "top": "top {pct}% = the first {count}",
+        "cuts": "high from {high}, medium from {medium} (this store's cuts of {when}, {source})",
+        "full": "last full recompute", "on_demand": "first computed then",
         "absolute": "high from {high}, medium from {medium}",
         "no_spend": "no purchase in the last {days} days",
         "purchases": "{n} purchases in the last {days} days",
@@ -36,6 +38,8 @@ _T = {
         "spend": "近{days}天消费{amount}",
         "rank": "在{where}{buyers}位消费客户中排第{rank}",
         "top": "前{pct}% = 前{count}位",
+        "cuts": "高消费≥{high}，中消费≥{medium}（{when}{source}的分界）",
+        "full": "上次全量重算", "on_demand": "首次计算",
         "absolute": "高消费≥{high}，中消费≥{medium}",
         "no_spend": "近{days}天无消费",
         "purchases": "近{days}天消费{n}次",
@@ -111,6 +115,15 @@ def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") ->
             amount_reason += ", " + t["rank"].format(rank=live["rank"], buyers=live["buyers"], where=where)
             amount_reason += "; " + t["top"].format(pct=s["high_percent"],
                                                     count=_ceil_share(s["high_percent"], live["buyers"]))
+            # A sale classifies its buyer against the cuts stored by the last full recompute,
+            # so the live rank above can differ from them until the nightly run: say which.
+            cut = session.get(ClassificationCut, scope_id)
+            if cut is not None and cut.high_amount is not None:
+                when = (store.local(cut.computed_at) if store else cut.computed_at).strftime("%Y-%m-%d %H:%M")
+                amount_reason += "; " + t["cuts"].format(
+                    high=yuan(cut.high_amount, currency),
+                    medium=yuan(cut.medium_amount if cut.medium_amount is not None else cut.high_amount, currency),
+                    when=when, source=t.get(cut.source, cut.source))
     amount_reason += f" → {label(row.amount_class, lang)}"
     freq_reason = (t["purchases"].format(n=row.purchases, days=days) + "; "
                    + t["freq_rule"].format(frequent=s["frequent_min"], occasional=s["occasional_min"])
