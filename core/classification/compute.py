@@ -2,9 +2,10 @@
 
 One SELECT builds every customer's numbers and classes for a scope (a store, or the chain):
 aggregate the counting sales per customer, derive recency and usual gap, rank with window
-functions, then apply the rule tables. The nightly job runs it for whole scopes; after a sale
-or refund the same SELECT runs for one customer, with the ranks counted against the other
-customers' stored rows — so both paths share every rule.
+functions, then apply the rule tables. The nightly job runs it for whole scopes and stores each
+scope's cut values (ClassificationCut); after a sale or refund the same rules run for one
+customer, comparing their own numbers with those stored cuts (a prebuilt upsert, a few
+statements whatever the store's size). Other customers move with the cuts at the next full run.
 
 Rules pinned here (domain.md): only sales not wholly refunded count, at their net amount
 (total - refunded); "top 20%" means the first ceil(20% of buyers) ranks, tied customers sharing
