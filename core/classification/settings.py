@@ -116,5 +116,13 @@ def save_settings(session, store_id: int | None, values: dict) -> dict:
         row = ClassificationSettings(store_id=store_id, settings={})
         session.add(row)
     row.settings = dumped
+    # Cuts taken under the old percentages would misclassify the next sales: drop them, so the
+    # next sale computes them again on demand (the chain's settings are every store's default).
+    from sqlalchemy import delete
+
+    from core.classification.models import ClassificationCut
+
+    cuts = delete(ClassificationCut)
+    session.execute(cuts if store_id is None else cuts.where(ClassificationCut.scope_id == store_id))
     session.flush()
     return settings_for(session, CHAIN_SCOPE if store_id is None else store_id)

@@ -127,3 +127,17 @@ def test_eight_concurrent_sales_for_one_customer_leave_one_correct_row(app, chai
         assert (row["amount_class"], row["frequency_class"], row["final_class"]) == ("high", "occasional", "potential")
         chain_row = classes(db.session.get(type(people[0]), who), "chain")
         assert (chain_row["purchases"], chain_row["amount"]) == (9, Decimal("900.00"))
+
+
+def test_new_percentages_take_effect_at_the_next_sale(app, chain):
+    from core.classification.settings import save_settings
+
+    with app.app_context():
+        people = ten_spenders()
+        recompute()
+        save_settings(db.session, store().id, {"high_percent": 50, "medium_percent": 30})
+        db.session.commit()
+        buy(people[0], 500, days_ago=1)  # ¥600: inside the top 50% (down to ¥600), not the old top 20%
+        db.session.commit()
+        assert classes(people[0])["amount_class"] == "high"
+        assert (cut().source, cut().high_amount) == ("on_demand", Decimal("600.00"))
