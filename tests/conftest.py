@@ -6,6 +6,7 @@ STORECRM_REQUIRE_SERVICES=1 (CI), which turns a missing service into a failure."
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -103,6 +104,21 @@ def templates(tmp_path_factory, postgres):
     return made
 
 
+@contextlib.contextmanager
+def postgres_copy(postgres, templates, prefix: str):
+    """A fresh PostgreSQL database made from the migrated template; dropped afterwards."""
+    name = f"{prefix}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{next(_counter)}"
+    admin = sa.create_engine(postgres.url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"')
+    try:
+        yield postgres.url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path, templates, postgres):
     """A fresh, migrated database for this test."""
@@ -113,14 +129,8 @@ def database_url(request, tmp_path, templates, postgres):
         return
     if postgres is None:
         _missing("PostgreSQL")
-    name = f"t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{next(_counter)}"
-    admin = sa.create_engine(postgres.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"')
-    yield postgres.url(name)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with postgres_copy(postgres, templates, "t") as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from tests.conftest import BUNDLED, _missing
+from tests.conftest import BUNDLED, _missing, postgres_copy
 from tests.services import RedisServer, _wait_port, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,14 +33,8 @@ def database_url(request, templates, postgres):
     A fresh copy of the migrated template, as in tests/conftest.py."""
     if postgres is None:
         _missing("PostgreSQL")
-    name = f"f_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"')
-    yield postgres.url(name)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with postgres_copy(postgres, templates, "f") as url:
+        yield url
 
 
 class DurableRedis(RedisServer):
