@@ -365,9 +365,14 @@ def paid_amount(sale: Sale) -> Decimal:
 def _line_shares(sale: Sale, points: int) -> dict[str, int]:
     """Spread a sale's points over its lines by what was paid for each (the last takes the rest),
     so a refund of some lines takes back exactly what those lines earned."""
+    return _spread_over_lines(sale, points, [max(line.net_amount, ZERO) for line in sale.lines])
+
+
+def _spread_over_lines(sale: Sale, points: int, weights: list[Decimal]) -> dict[str, int]:
+    """`points` split over the sale's lines in proportion to `weights`, rounded down, with the
+    last line taking the remainder so the shares always add up to `points`."""
     if not sale.lines:
         return {}
-    weights = [max(line.net_amount, ZERO) for line in sale.lines]
     total = sum(weights, ZERO)
     shares, given = {}, 0
     for line, weight in zip(sale.lines[:-1], weights[:-1]):
@@ -516,15 +521,7 @@ def _owed_for_refund(session, sale: Sale, refund, original: PointsEntry, kind: s
 
 
 def _line_shares_by_amount(sale: Sale, points: int) -> dict[str, int]:
-    weights = [line.amount for line in sale.lines]
-    total = sum(weights, ZERO)
-    shares, given = {}, 0
-    for line, weight in zip(sale.lines[:-1], weights[:-1]):
-        share = whole_points(points * weight / total) if total else 0
-        shares[str(line.id)] = share
-        given += share
-    shares[str(sale.lines[-1].id)] = points - given
-    return shares
+    return _spread_over_lines(sale, points, [line.amount for line in sale.lines])
 
 
 def sale_summary(session, sale: Sale) -> dict | None:
