@@ -3,12 +3,11 @@ shows whether it stays flat as the file grows. Each import runs in its own proce
 
 The floor streams the file (csv / openpyxl read-only), normalises and encrypts the phone and
 writes the same customer rows with Core executemany in chunks. The app's importer
-(core/imports) is timed against it when it exists."""
+(core/imports.runner.run_import) is timed against it on the same files."""
 
 from __future__ import annotations
 
 import csv
-import importlib
 import os
 
 from sqlalchemy import insert
@@ -16,13 +15,12 @@ from sqlalchemy import insert
 from bench import data
 from bench.measure import Result, in_child, rate_ratio, timer
 
-# Rows (small file, large file). The app's importer is timed on smaller files than the floor
-# when it is far slower (rows/s are comparable; docs/performance.md says which sizes ran).
-SIZES = {"smoke": {"floor": (200, 1_000), "app": (50, 200)},
-         "full": {"floor": (10_000, 100_000), "app": (1_000, 5_000)}}
+APP_PATH = "core.imports.runner.run_import"
+
+# Rows (small file, large file): the peak at both sizes shows whether memory stays flat.
+SIZES = {"smoke": {"floor": (200, 1_000), "app": (200, 1_000)},
+         "full": {"floor": (10_000, 100_000), "app": (10_000, 100_000)}}
 HEADER = ["会员卡号", "姓名", "性别", "手机号", "生日", "邮箱", "职业", "爱好", "偏好", "标签", "备注"]
-CANDIDATES = [("core.imports.runner", "run_import"), ("core.imports", "import_customers"), ("core.imports.customers", "import_customers"),
-              ("core.imports.service", "import_customers"), ("core.imports", "run_import")]
 
 
 def row(i: int) -> list[str]:
@@ -96,20 +94,13 @@ def floor_import(session, store_id: int, path: str) -> int:
     return count
 
 
-def find_importer():
-    for module, name in CANDIDATES:
-        try:
-            return f"{module}.{name}", getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-    return None, None
-
-
 def one_import(config: dict, path: str, method: str) -> dict:
     """In a child process: a fresh app on a fresh database, one import, timed."""
     from core.app import create_app
     from core.extensions import db
     from core.models import Store
+
+    from core.imports.runner import run_import
 
     app = create_app(config)
     with app.app_context():
@@ -120,14 +111,9 @@ def one_import(config: dict, path: str, method: str) -> dict:
             if method == "floor":
                 count = floor_import(db.session, store.id, path)
             else:
-                name, func = find_importer()
-                if name.endswith("run_import"):
-                    report = func(db.session, "customers", path, store=store)
-                    count = report.created
-                    assert report.rejected == 0, report.errors[:3]
-                else:
-                    func(db.session, store, path)
-                    count = None
+                report = run_import(db.session, "customers", path, store=store)
+                count = report.created
+                assert report.rejected == 0, report.errors[:3]
                 db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -135,8 +121,7 @@ def one_import(config: dict, path: str, method: str) -> dict:
 
 
 def run(backend, size: str = "full") -> list[Result]:
-    app_path, _ = find_importer()
-    methods = ["floor"] + (["app"] if app_path else [])
+    methods = ["floor", "app"]
     results = []
     files = {n: write_files(backend.workdir, n) for m in methods for n in SIZES[size][m]}
     for fmt in ("csv", "xlsx"):
@@ -153,11 +138,10 @@ def run(backend, size: str = "full") -> list[Result]:
             seconds, peak = measured[(method, large)]
             small_s, small_peak = measured[(method, small)]
             variant = ("floor: stream + normalise + encrypt + Core executemany" if method == "floor"
-                       else f"{app_path}()")
+                       else f"{APP_PATH}()")
             results.append(Result(f"import {fmt.upper()}", backend.name, variant, round(large / seconds), "rows/s",
                                   None if method == "floor" else "floor", round(floor_large / floor_s),
                                   rate_ratio(large / seconds, floor_large / floor_s), peak,
                                   {"rows": large, "seconds": round(seconds, 2), f"peak_mb_at_{small}_rows": small_peak,
-                                   "peak_growth_mb": round(peak - small_peak, 1),
-                                   "note": "" if app_path else "core/imports has no importer yet: floor only"}))
+                                   "peak_growth_mb": round(peak - small_peak, 1)}))
     return results
