@@ -101,11 +101,13 @@ def run_import_job(import_id: int) -> str:
                             with_events=with_events, report_path=absolute(rejects_relative), user=user,
                             actor=user.username if user else "import", on_batch=on_batch)
     except DomainError as exc:
+        session.rollback()
         # The file itself is wrong (no known columns): running it again would not help.
         detail = "; ".join(" ".join(v) if isinstance(v, list) else str(v) for v in exc.fields.values())
         _finish(session, import_id, status="failed", error=exc.message + (f" ({detail})" if detail else ""))
         return "failed"
     except Exception as exc:
+        session.rollback()
         error = f"{type(exc).__name__}: {exc}"[:2000]
         rq_job = _current_rq_job()
         if rq_job is not None and (rq_job.retries_left or 0) > 0:
@@ -129,7 +131,6 @@ def run_import_job(import_id: int) -> str:
 
 
 def _finish(session, import_id: int, **values) -> None:
-    session.rollback()
     values.setdefault("finished_at", utcnow())
     session.execute(update(ImportRun).where(ImportRun.id == import_id).values(**values))
     session.commit()
