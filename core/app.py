@@ -25,6 +25,13 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     app = Flask("storecrm", instance_path=instance_path, root_path=os.path.dirname(__file__))
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(load_config(app.instance_path, config))
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # request.remote_addr (audit rows, the sign-in limiter) becomes the address the
+        # outermost trusted proxy saw; headers added before it are the client's word only.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 

@@ -15,7 +15,9 @@ def audit(action: str, *, actor=None, target=None, store=None, details: dict | N
     session = session or db.session
     user_id = actor.id if isinstance(actor, User) else None
     actor_name = actor.username if isinstance(actor, User) else (actor or "system")
-    ip = request.headers.get("X-Forwarded-For", request.remote_addr) if has_request_context() else None
+    # remote_addr, not X-Forwarded-For: ProxyFix (STORECRM_TRUSTED_PROXIES) already took the
+    # hops of trusted proxies into account; anything else in that header the client could forge.
+    ip = request.remote_addr if has_request_context() else None
     row = AuditLog(
         user_id=user_id,
         actor=actor_name,

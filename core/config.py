@@ -38,6 +38,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # Set here, not with app.config.setdefault: Flask predefines these keys (as None/False).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # How many reverse proxies (nginx, a load balancer) stand in front of the app. Only
+        # that many X-Forwarded-For hops are believed; 0 (the default) believes none, since a
+        # client can send the header itself and pose as any address in audit rows.
+        "TRUSTED_PROXIES": env.get("STORECRM_TRUSTED_PROXIES", "0"),
         "DEMO": False,
         "TESTING": False,
     }
@@ -53,6 +57,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             "stored in clear. Generate one with `storecrm keys generate` and put it in .env."
         )
     _check_data_key(cfg["DATA_KEY"])
+    cfg["TRUSTED_PROXIES"] = _proxy_hops(cfg["TRUSTED_PROXIES"])
     url = cfg["DATABASE_URL"]
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the supported driver.
@@ -69,6 +74,16 @@ def _check_data_key(keys: str) -> None:
         DataCipher(keys)
     except DataKeyError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def _proxy_hops(value) -> int:
+    try:
+        hops = int(str(value).strip() or 0)
+    except ValueError:
+        hops = -1
+    if hops < 0:
+        raise ConfigError(f"STORECRM_TRUSTED_PROXIES must be a number of proxies (0 or more), not {value!r}")
+    return hops
 
 
 def engine_options(url: str) -> dict:

@@ -154,7 +154,7 @@ def park_in_outbox(path: str, args, kwargs, job_id: str | None, exc: Exception) 
         raise exc from None  # arguments that cannot be stored: the caller must know
     row = {"path": path, "args": list(args), "kwargs": dict(kwargs), "job_id": job_id, "error": repr(exc)[:2000]}
     log.warning("Redis unreachable, job %s kept in the outbox: %s", path, exc)
-    if db.engine.dialect.name == "sqlite" and db.session.in_transaction():
+    if db.engine.dialect.name == "sqlite" and db.session().in_transaction():
         # SQLite has one writer and the caller's open transaction holds it: write in it.
         db.session.add(JobOutbox(**row))
         db.session.flush()

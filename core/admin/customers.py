@@ -16,6 +16,7 @@ from core.admin.base import (
     StoreModelView, accessible_stores, can_see_personal_data, current_store, current_user_or_none, registry,
     scope_store_ids,
 )
+from core.admin.local_date_filters import local_day_filters
 from core.admin.timeline import consent_rows, customer_scope, timeline
 from core.audit import audit
 from core.errors import DomainError
@@ -116,6 +117,15 @@ def _tags(view, context, model, name):
     return Markup(" ").join(Markup('<span class="badge badge-info">{}</span>').format(t) for t in model.tags)
 
 
+def _last_purchase_at():
+    """The customer's latest sale in the stores the list covers (a correlated MAX per row)."""
+    from core.models import Sale
+
+    return (select(func.max(Sale.occurred_at))
+            .where(Sale.customer_id == Customer.id, Sale.store_id.in_(scope_store_ids()))
+            .correlate(Customer).scalar_subquery())
+
+
 class CustomerView(StoreModelView):
     """The customer list; the customer page and the counter lookup live here too."""
 
@@ -147,6 +157,9 @@ class CustomerView(StoreModelView):
             made = made() if callable(made) else made
             if made:
                 filters.extend(made if isinstance(made, (list, tuple)) else [made])
+        # Last, so the filters above keep their places in bookmarked URLs (flt0_2=...).
+        filters += local_day_filters(Customer.created_at, _l("Created"))
+        filters += local_day_filters(Customer.id, _l("Last purchase"), expression=_last_purchase_at)
         return filters
 
     @expose("/")

@@ -1,37 +1,25 @@
-"""The admin's import page: upload a customer or sales file, see what was taken and why each
-rejected row was rejected."""
+"""The admin's import page: upload a customer or sales file; a background job imports it
+(core/imports/jobs.py) and the page lists the store's imports with their status and counts."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 
-from flask import request
+from flask import abort, flash, redirect, request, send_file, url_for
 from flask_admin import expose
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
-from core.admin.base import StoreView, accessible_stores, current_store, current_user_or_none
-from core.classification.panels import _lang
+from core.admin.base import StoreView, accessible_stores, current_store, current_user_or_none, scope_store_ids
 from core.errors import DomainError
 from core.extensions import db
+from core.models import ImportRun
 
-TEXT = {
-    "en": {"title": "Import customers or sales", "kind": "What", "customers": "Customers", "sales": "Sales",
-           "file": "CSV or XLSX file", "store": "Store (for rows without one)", "aon": "All or nothing: import nothing if any row is rejected",
-           "events": "Tell the modules about each row (points, messages, stock) — off for history", "go": "Import",
-           "rows": "rows", "created": "created", "updated": "updated", "skipped": "skipped (imported before)",
-           "rejected": "rejected", "nothing": "Nothing was imported: rows were rejected and all-or-nothing was on.",
-           "line": "Line", "field": "Field", "reason": "Reason", "unknown": "Columns not imported",
-           "help": "Headers may be Chinese or English (会员卡号, 姓名, 手机号, 生日 … / code, name, phone, birthday …). "
-                   "A known phone or card number updates that profile; empty cells erase nothing."},
-    "zh": {"title": "导入客户或消费记录", "kind": "类型", "customers": "客户", "sales": "消费记录",
-           "file": "CSV 或 XLSX 文件", "store": "门店（行内未写门店时）", "aon": "全部或全不：有任何一行被拒绝则不导入",
-           "events": "逐行通知各模块（积分、消息、库存）— 导入历史时请关闭", "go": "导入",
-           "rows": "行", "created": "新建", "updated": "更新", "skipped": "跳过（已导入）", "rejected": "拒绝",
-           "nothing": "未导入任何数据：有行被拒绝且选择了全部或全不。", "line": "行号", "field": "字段", "reason": "原因",
-           "unknown": "未导入的列",
-           "help": "表头可用中文或英文（会员卡号、姓名、手机号、生日…）。已存在的手机号或卡号会更新该客户档案；空单元格不会清除已有信息。"},
-}
+SHOWN = 50  # the latest imports on the page
+
+STATUS = {"queued": _l("queued"), "running": _l("running"), "done": _l("done"), "failed": _l("failed")}
+KINDS = {"customers": _l("Customers"), "sales": _l("Sales")}
 
 
 class ImportView(StoreView):
@@ -39,42 +27,52 @@ class ImportView(StoreView):
 
     @expose("/", methods=("GET", "POST"))
     def index(self):
-        t = TEXT[_lang()]
-        report, error = None, None
         stores = accessible_stores()
+        error = None
         if request.method == "POST":
-            report, error = self._run(stores)
+            error = self._start(stores)
+            if error is None:
+                return redirect(url_for(".index"))
         chosen = current_store()
-        return self.render("imports/index.html", t=t, report=report, error=error, stores=stores,
-                           chosen=chosen.code if chosen else None)
+        runs = db.session.scalars(select(ImportRun).where(ImportRun.store_id.in_(scope_store_ids()))
+                                  .order_by(ImportRun.id.desc()).limit(SHOWN)).all()
+        return self.render("imports/index.html", error=error, stores=stores, runs=runs, status=STATUS, kinds=KINDS,
+                           chosen=chosen.code if chosen else None, refresh=any(r.active for r in runs))
 
-    def _run(self, stores):
-        from core.imports.runner import run_import
+    def _start(self, stores) -> str | None:
+        from core.imports.jobs import start_import
 
         upload = request.files.get("file")
         kind = request.form.get("kind")
         if kind not in ("customers", "sales") or upload is None or not upload.filename:
-            return None, "Choose what to import and a file."
+            return _("Choose what to import and a file.")
         store = next((s for s in stores if s.code == request.form.get("store")), None)
-        suffix = os.path.splitext(upload.filename)[1].lower()
-        user = current_user_or_none()
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "upload" + suffix)
-            upload.save(path)  # streamed to disk; the importer streams it from there
-            try:
-                report = run_import(db.session, kind, path, store=store,
-                                    all_or_nothing=bool(request.form.get("all_or_nothing")),
-                                    with_events=bool(request.form.get("with_events")), user=user,
-                                    actor=user.username if user else "import")
-            except DomainError as exc:
-                detail = "; ".join(" ".join(v) for v in exc.fields.values())
-                return None, f"{exc.message}" + (f" ({detail})" if detail else "")
-        report.file = upload.filename
-        from core.audit import audit
+        if store is None:
+            return _("Choose one of your stores.")
+        try:
+            run = start_import(db.session, kind=kind, upload=upload, store=store, user=current_user_or_none(),
+                               all_or_nothing=bool(request.form.get("all_or_nothing")),
+                               with_events=bool(request.form.get("with_events")))
+        except DomainError as exc:
+            if "file" in exc.fields:
+                return _("The file must be CSV or XLSX.")
+            return exc.message
+        flash(_("%(file)s is being imported; this page shows how far it is.", file=run.file_name), "success")
+        return None
 
-        audit("import", actor=user, store=store, details={k: v for k, v in report.as_dict().items() if k != "errors"})
-        db.session.commit()
-        return report, None
+    @expose("/<int:import_id>/rejected")
+    def rejected(self, import_id: int):
+        from core.imports.jobs import absolute
+
+        run = db.session.get(ImportRun, import_id)
+        # Only the stores this user works in: another store's import answers "not found".
+        if run is None or run.store_id not in {s.id for s in accessible_stores()} or not run.rejects_path:
+            abort(404)
+        path = absolute(run.rejects_path)
+        if not os.path.exists(path):
+            abort(404)
+        stem = os.path.splitext(run.file_name)[0] or "import"
+        return send_file(path, mimetype="text/csv", as_attachment=True, download_name=f"{stem}.rejected.csv")
 
 
 def register(admin) -> None:

@@ -70,14 +70,16 @@ class _Rejects:
 def run_import(session, kind: str, path: str, *, store=None, all_or_nothing: bool = False,
                with_events: bool = False, batch_size: int = 500, report_path: str | None = None,
                column_map: dict[str, str] | None = None, progress: Callable[[int, int], None] | None = None,
-               user=None, actor: str = "import") -> ImportReport:
+               user=None, actor: str = "import", on_batch: Callable[[ImportReport], None] | None = None) -> ImportReport:
     """Import `path` (CSV or XLSX) of `kind` "customers" or "sales".
 
     Valid rows are committed every `batch_size` rows and the rejected ones reported; with
     `all_or_nothing` the run is one transaction that is rolled back if any row is rejected.
     `with_events` delivers `customer_created` / `sale_recorded` to plugins per row (off by
     default: years of history should not earn points or send messages). A file whose headers
-    name none of the needed columns is refused before any row is read (InvalidInput)."""
+    name none of the needed columns is refused before any row is read (InvalidInput).
+    `on_batch(report)` is called after each batch is written (committed unless all-or-nothing),
+    with the counts so far: the admin's import page shows them while the job runs."""
     if kind not in ("customers", "sales"):
         raise InvalidInput(f"unknown import kind {kind}", fields={"kind": ["customers or sales"]})
     table = open_table(path)
@@ -85,6 +87,13 @@ def run_import(session, kind: str, path: str, *, store=None, all_or_nothing: boo
                           with_events=with_events, report_path=report_path)
     rejects = _Rejects(report, report_path)
     table.rows = _counted(table.rows, report)
+    if on_batch is not None:
+        outer_progress = progress
+
+        def progress(position, size):
+            if outer_progress:
+                outer_progress(position, size)
+            on_batch(report)
     try:
         units, apply = _plan(session, kind, table, report, store, column_map, with_events, user, actor)
         # Customers without per-row events are written a chunk at a time (ChunkWriter).

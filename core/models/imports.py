@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.extensions import db
+from core.models.types import UTCDateTime, utcnow
+
+IMPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ImportRun(db.Model):
+    """A file uploaded in the admin and imported by a background job (core/imports/jobs.py).
+
+    The file itself stays under the instance folder (`file_path`, relative to it); this row
+    says who started it, where it stands and what it did."""
+
+    __tablename__ = "import_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # customers | sales
+    file_name: Mapped[str] = mapped_column(String(300))  # as uploaded, shown on the page
+    file_path: Mapped[str] = mapped_column(String(300))  # relative to the instance folder
+    all_or_nothing: Mapped[bool] = mapped_column(Boolean, default=False)
+    with_events: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)  # data rows read so far
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    committed: Mapped[bool] = mapped_column(Boolean, default=False)  # False after an all-or-nothing refusal
+    rejects_path: Mapped[str | None] = mapped_column(String(300))  # relative; set when rows were rejected
+    error: Mapped[str | None] = mapped_column(Text)  # why the run failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # > 1: a worker died and the job ran again
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    store = relationship("Store")
+    user = relationship("User")
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
