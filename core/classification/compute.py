@@ -243,10 +243,6 @@ def recompute_scope(session, scope, now: datetime | None = None) -> list[dict]:
     staging.create(conn)
     try:
         conn.execute(insert(staging).from_select(COLUMNS, stmt))
-        if postgresql:
-            # Autovacuum never sees temporary tables: without this PostgreSQL plans the joins
-            # below for a guessed size instead of the scope's customers.
-            conn.exec_driver_sql(f"ANALYZE {staging.name}")
         if scopes != [CHAIN_SCOPE]:
             _timeline_changes(conn, staging, now)
         _apply_changes(conn, staging, scopes)
