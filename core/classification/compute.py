@@ -29,7 +29,7 @@ from sqlalchemy import (
 from core.classification.models import CHAIN_SCOPE, ClassificationCut, ClassificationRun, CustomerClass
 from core.classification.rules import FINAL_CLASSES, LIFECYCLES, RFM_SEGMENTS, change_title
 from core.classification.settings import settings_for
-from core.classification.sql import json_object, seconds_between
+from core.classification.sql import json_object, seconds_between, unindexed
 from core.models import Activity, Customer, Sale, Store, utcnow
 from core.models.types import MONEY, UTCDateTime
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,6 +39,7 @@ from sqlalchemy.sql.elements import BindParameter
 log = logging.getLogger(__name__)
 DAY = 86400
 COLUMNS = [c.name for c in CustomerClass.__table__.columns]
+BATCH_WORK_MEM = "64MB"  # PostgreSQL, per sort or hash of the full recompute
 
 
 def _scopes(scope) -> list[int]:
@@ -53,9 +54,8 @@ def _counting_sales(scope, customer_id: int | None = None):
         return conds + [Sale.store_id == scope, Sale.customer_id == customer_id]
     scopes = _scopes(scope)
     if scopes != [CHAIN_SCOPE]:
-        # Whole stores: `store_id + 0` keeps SQLite from walking ix_sale_store_time row by row
-        # (a scan is several times faster when most sales are read anyway).
-        store = Sale.store_id if customer_id is not None else Sale.store_id + 0
+        # Whole stores: a scan, not a walk of ix_sale_store_time (see `unindexed`).
+        store = Sale.store_id if customer_id is not None else unindexed(Sale.store_id)
         conds.append(store == scopes[0] if len(scopes) == 1 else store.in_(scopes))
     if customer_id is not None:
         conds.append(Sale.customer_id == customer_id)
@@ -69,14 +69,13 @@ def _derived(scope, settings: dict, now, customer_id: int | None = None):
     window_start = (bindparam("window_start", type_=UTCDateTime()) if bound
                     else now - timedelta(days=settings["window_days"]))
     in_window = Sale.occurred_at >= window_start
-    # Whole scopes group by an expression, not the bare column: SQLite would otherwise walk
-    # ix_sale_customer_time and fetch each row by id, 3-4x slower than a scan and a sort.
-    key = Sale.customer_id if customer_id is not None else Sale.customer_id + 0
+    # Whole scopes: SQLite must not walk ix_sale_customer_time row by row (see `unindexed`).
+    key = Sale.customer_id if customer_id is not None else unindexed(Sale.customer_id)
     scopes = _scopes(scope)
     if isinstance(scope, BindParameter):
         scope_col = scope
     else:
-        scope_col = literal(CHAIN_SCOPE) if scopes == [CHAIN_SCOPE] else (Sale.store_id + 0)
+        scope_col = literal(CHAIN_SCOPE) if scopes == [CHAIN_SCOPE] else unindexed(Sale.store_id)
     agg = (
         select(
             scope_col.label("scope_id"),
@@ -232,6 +231,11 @@ def recompute_scope(session, scope, now: datetime | None = None) -> list[dict]:
     gaps = percentile_gaps(session, scopes[0], s) if s["lifecycle_mode"] == "percentile" else (None, None)
     stmt = _classified(_ranked_full(_derived(scopes, s, now)), s, now, gaps)
     conn = session.connection()
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:
+        # The sorts of the window functions and the per-customer hash aggregate spill to disk
+        # at the default 4MB; this transaction only (a nightly batch, one connection).
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{BATCH_WORK_MEM}'")
     staging = Table("tmp_customer_class", MetaData(),
                     *[Column(col.name, col.type, primary_key=col.name in ("customer_id", "scope_id"))
                       for col in CustomerClass.__table__.columns], prefixes=["TEMPORARY"])
@@ -275,12 +279,19 @@ def _apply_changes(conn, staging, scopes: list[int]) -> None:
     night few customers change class, and rewriting every row would cost more than computing."""
     cc = CustomerClass.__table__
     same_row = and_(cc.c.customer_id == staging.c.customer_id, cc.c.scope_id == staging.c.scope_id)
+    # Deletes first, while the scopes hold only last night's rows: after a first run or an
+    # import PostgreSQL's statistics still say the stores have no rows, and the anti-join
+    # probes the staging table once per row it did not expect (7 s for 390k rows).
+    conn.execute(delete(cc).where(cc.c.scope_id.in_(scopes), ~exists().where(same_row)))
     compared = [n for n in COLUMNS if n not in ("customer_id", "scope_id", "computed_at")]
     conn.execute(update(cc).where(same_row, or_(*[cc.c[n].is_distinct_from(staging.c[n]) for n in compared]))
                  .values({n: staging.c[n] for n in compared + ["computed_at"]}))
-    new_rows = select(*[staging.c[n] for n in COLUMNS]).where(~exists().where(same_row))
-    conn.execute(insert(cc).from_select(COLUMNS, new_rows))
-    conn.execute(delete(cc).where(cc.c.scope_id.in_(scopes), ~exists().where(same_row)))
+    # New rows by ON CONFLICT rather than NOT EXISTS: planned while customer_class is still
+    # empty (a first run), the anti-join became a nested loop rescanning the table being
+    # filled once per staged row, quadratic in the customers on PostgreSQL.
+    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(insert_(cc).from_select(COLUMNS, select(*[staging.c[n] for n in COLUMNS]).where(true()))
+                 .on_conflict_do_nothing(index_elements=[cc.c.customer_id, cc.c.scope_id]))
 
 
 def _timeline_changes(conn, staging, now) -> None:

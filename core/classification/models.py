@@ -38,10 +38,9 @@ class CustomerClass(db.Model):
 
     __tablename__ = "customer_class"
     __table_args__ = (
-        # What the per-sale update ranks a customer against (counts of better customers).
+        # A scope's rows (panels, the deletes of a full run) and the spend rank the reasons show.
+        # No more: every index costs each nightly write and each sale's upsert (core_0006).
         Index("ix_customer_class_scope_amount", "scope_id", "amount"),
-        Index("ix_customer_class_scope_last", "scope_id", "last_purchase_at"),
-        Index("ix_customer_class_scope_purchases", "scope_id", "purchases"),
     )
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"), primary_key=True)

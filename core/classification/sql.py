@@ -46,3 +46,28 @@ def _json_sqlite(element, compiler, **kw):
 @compiles(json_object, "postgresql")
 def _json_pg(element, compiler, **kw):
     return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+class unindexed(FunctionElement):
+    """A column the query must read without walking its index: `col + 0` in SQLite, whose
+    planner would otherwise walk e.g. ix_sale_store_time and fetch each row by id when most
+    rows are read anyway (a scan and a sort are several times faster); the bare column in
+    PostgreSQL, whose planner costs that right and has no statistics for an expression (it
+    would guess a few thousand rows for a whole store and size hashes and sorts for that)."""
+
+    inherit_cache = True
+    name = "unindexed"
+
+    def __init__(self, column):
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element, compiler, **kw):
+    return f"({compiler.process(element.clauses, **kw)} + 0)"
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_pg(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
