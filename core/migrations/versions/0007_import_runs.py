@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import core.models.types
 
 revision = "core_0007_import_runs"
-down_revision = "core_0005_classification_cuts"
+down_revision = "core_0006_class_write_indexes"
 branch_labels = None
 depends_on = None
 
