@@ -1,7 +1,7 @@
 """import runs: admin uploads imported by a background job, with status and counts
 
 Revision ID: core_0007_import_runs
-Revises: core_0005_classification_cuts
+Revises: core_0006_class_write_indexes
 """
 from alembic import op
 import sqlalchemy as sa
