@@ -111,10 +111,11 @@ def record_sales(session, store: Store, sales: list[dict], *, user=None, actor: 
 
 
 def record_chunk(session, items: list[tuple[Store, dict]], *, user=None, actor: str = "system",
-                 with_events: bool = True) -> list[SaleOutcome]:
+                 with_events: bool = True, lookups: ChunkLookups | None = None) -> list[SaleOutcome]:
     """Record one chunk of (store, sale data); the caller commits. Without events (a history
-    import) no plugin hears of the sales and the classes are left to a full recompute."""
-    lookups = ChunkLookups(session, [data for _, data in items])
+    import) no plugin hears of the sales and the classes are left to a full recompute.
+    `lookups`: already fetched for these sales (the import resolved its customers with them)."""
+    lookups = lookups or ChunkLookups(session, [data for _, data in items])
     recorded = _recorded(session, items)
     outcomes: list[SaleOutcome] = []
     buyers: dict[tuple[int, int], None] = {}  # (customer, store), in order of the first sale
