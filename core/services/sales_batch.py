@@ -98,10 +98,11 @@ def _kept(customer: Customer | None) -> Customer | None:
 
 
 def record_sales(session, store: Store, sales: list[dict], *, user=None, actor: str = "system",
-                 chunk_size: int = CHUNK_SIZE) -> list[SaleOutcome]:
+                 chunk_size: int | None = None) -> list[SaleOutcome]:
     """Record `sales` (validated SaleIn data) in `store`, committing every `chunk_size` sales.
     One outcome per sale, in order. The same external_id again, in the batch or from before,
     answers 200 with the first sale's id."""
+    chunk_size = chunk_size or CHUNK_SIZE
     outcomes: list[SaleOutcome] = []
     for start in range(0, len(sales), chunk_size):
         outcomes.extend(record_chunk(session, [(store, data) for data in sales[start:start + chunk_size]],
