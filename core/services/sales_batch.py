@@ -84,7 +84,12 @@ class ChunkLookups(Lookups):
             found = _kept(self._by_hash.get(h))
             if found is not None:
                 return found
-        return None
+        # Not there when the chunk began: ask again before creating a profile, as another till
+        # may have created it since (a new phone costs a handful of statements anyway).
+        found = QUERY_EACH.customer_by_phone(session, phone)
+        if found is not None:
+            self._by_hash[found.phone_hash] = found
+        return found
 
     def customer_created(self, customer, phone):
         if phone in self._hashes:

@@ -4,6 +4,8 @@ the till had posted the sales one by one — at a bounded number of statements p
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -12,6 +14,7 @@ from core.classification.models import CustomerClass
 from core.extensions import db
 from core.models import Customer, Event, Sale
 from core.services import sales_batch
+from tests.api.test_concurrent_sales import live_server, post, sale_body  # noqa: F401 - live_server is a fixture
 from tests.conftest import BUNDLED, enable
 
 LATTE = {"sku": "LATTE-M", "quantity": 1}
@@ -158,3 +161,28 @@ def test_a_batch_costs_a_bounded_number_of_statements_per_sale(app, api, chain, 
     forty = _statements(app, api, chain.till, 40, "forty")
     per_sale = (forty - ten) / 30
     assert per_sale <= PER_SALE[plugins][backend], f"{per_sale} statements per further sale"
+
+
+def test_the_same_batch_from_two_tills_at_once_records_each_sale_once(app, chain, live_server):
+    """A till that retries while its first upload is still running: real threads, real HTTP."""
+    sales = [sale_body(f"twice-{i}") for i in range(12)]  # one new phone for all: one profile
+    barrier = threading.Barrier(2)
+    answers = []
+
+    def till():
+        barrier.wait()
+        answers.append(post(live_server + "/api/v1/sales/batch", chain.till, {"sales": sales}))
+
+    threads = [threading.Thread(target=till) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert [status for status, _ in answers] == [200, 200], answers
+    assert all("id" in x for _, body in answers for x in body["results"]), answers
+    first, second = (body["results"] for _, body in answers)
+    assert [x["id"] for x in first] == [x["id"] for x in second]
+    for a, b in zip(first, second):
+        assert sorted([a["status"], b["status"]]) == [200, 201]
+    assert count(app, Sale) == 12 and count(app, Customer) == 1
+    assert count(app, Event, Event.name == "sale_recorded") == 12
