@@ -15,7 +15,8 @@ from tests.imports.test_sales_import import _customers, run
 HEADER = "门店,单号,消费时间,会员卡号,手机号,商品编号,数量,金额\n"
 
 
-def sales(app) -> dict[str, Sale]:
+def sales(app) -> dict[str, tuple]:
+    """external_id -> (customer id, total) of every sale."""
     with app.app_context():
         return {s.external_id: (s.customer_id, s.total) for s in db.session.scalars(select(Sale))}
 
