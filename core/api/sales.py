@@ -19,6 +19,7 @@ from core.extensions import db
 from core.models import Product, Sale, money
 from core.plugins import HookContext
 from core.services import sales as svc
+from core.services.sales_batch import record_sales
 from core.services.store_plugins import flatten_errors
 
 bp = Blueprint("sales", __name__)
@@ -119,23 +120,25 @@ def create_sale(body):
 def create_sales_batch(body):
     store = resolve_store(body.get("store"))
     who = principal()
-    actor = who.name  # each sale commits: read once, not reloaded per sale
     schema = SaleIn()
-    results = []
+    results: list[dict | None] = []
+    valid: list[tuple[int, dict]] = []
     for index, raw in enumerate(body["sales"]):
         try:
-            data = schema.load({k: v for k, v in raw.items() if k != "store"})
-            sale, created = svc.record_sale(db.session, store, data, user=who.user, actor=actor)
-            results.append({"index": index, "status": 201 if created else 200, "id": committed_id(sale),
-                            "external_id": data.get("external_id")})
+            valid.append((index, schema.load({k: v for k, v in raw.items() if k != "store"})))
+            results.append(None)
         except ValidationError as exc:
-            db.session.rollback()
             results.append({"index": index, "status": 400, "error": {"code": "validation_error", "message": "invalid sale",
                                                                      "fields": flatten_errors(exc.messages)}})
-        except DomainError as exc:
-            db.session.rollback()
-            results.append({"index": index, "status": exc.status,
-                            "error": {"code": exc.code, "message": exc.message, "fields": exc.fields}})
+    outcomes = record_sales(db.session, store, [data for _, data in valid], user=who.user, actor=who.name)
+    for (index, data), outcome in zip(valid, outcomes):
+        if outcome.error is None:
+            results[index] = {"index": index, "status": outcome.status, "id": outcome.sale_id,
+                              "external_id": data.get("external_id")}
+        else:
+            exc = outcome.error
+            results[index] = {"index": index, "status": exc.status,
+                              "error": {"code": exc.code, "message": exc.message, "fields": exc.fields}}
     return {"results": results}
 
 

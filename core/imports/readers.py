@@ -69,8 +69,10 @@ def _open_csv(path: str) -> Table:
         except (UnicodeDecodeError, csv.Error) as exc:
             raise InvalidInput(f"line {line + 1}: not readable: {exc}", fields={"file": [str(exc)]}) from exc
 
+    # close=text.close keeps the wrapper alive: collected once `rows` is exhausted, it would close
+    # `raw` under position() (a sale importer reads one row past a receipt before writing it).
     return Table(headers=[h.strip() for h in headers], rows=rows(), size=os.path.getsize(path),
-                 position=raw.tell, close=raw.close)
+                 position=raw.tell, close=text.close)
 
 
 def _open_xlsx(path: str) -> Table:

@@ -102,6 +102,10 @@ def run_import(session, kind: str, path: str, *, store=None, all_or_nothing: boo
         if chunked is not None:
             _run_chunks(session, units, chunked, apply, report, rejects, batch_size, all_or_nothing,
                         progress, table)
+        elif kind == "sales":
+            _run_sale_chunks(session, units, sale_rows.ChunkWriter(session, with_events=with_events, user=user,
+                                                                   actor=actor),
+                             report, rejects, batch_size, all_or_nothing, progress, table)
         else:
             done_since_flush = 0
             for line, unit in units:
@@ -201,6 +205,24 @@ def _write_chunk(session, chunk, writer, apply, report, rejects) -> None:
         _count(line, outcome, report, rejects)
 
 
+def _run_sale_chunks(session, units, writer, report, rejects, batch_size, all_or_nothing, progress, table):
+    """Sales a chunk at a time through the batch service: each sale in its own savepoint, so a
+    bad one is rejected and the rest of its chunk kept."""
+    chunk: list = []
+    for item in units:
+        chunk.append(item)
+        if len(chunk) >= batch_size:
+            for line, outcome in writer.write(chunk):
+                _count(line, outcome, report, rejects)
+            _end_batch(session, all_or_nothing)
+            chunk = []
+            if progress:
+                progress(table.position(), table.size)
+    if chunk:
+        for line, outcome in writer.write(chunk):
+            _count(line, outcome, report, rejects)
+
+
 def _counted(rows, report: ImportReport):
     for item in rows:
         report.rows += 1
@@ -252,8 +274,7 @@ def _plan(session, kind, table, report, store, column_map, with_events, user, ac
                            fields={"headers": [f"Missing {m}." for m in missing]})
     report.unknown_columns = unknown
     grouped = sale_rows.SaleRows(session, mapping, store)
-    return grouped.units(table.rows), lambda unit: sale_rows.apply(session, unit, with_events=with_events,
-                                                                   user=user, actor=actor)
+    return grouped.units(table.rows), None  # written by sale_rows.ChunkWriter
 
 
 def _home(session, data: dict, store_code: str | None):

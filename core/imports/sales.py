@@ -8,12 +8,12 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from core import events
+from core.errors import DomainError
 from core.imports import columns as col
 from core.imports.columns import RowError
-from core.models import Customer, Store
-from core.services import customers as customer_svc
-from core.services import sales as sale_svc
+from core.models import Store
+from core.services import sales_batch as batch
+from core.services.sales_batch import ChunkLookups
 
 
 class SaleRows:
@@ -93,37 +93,57 @@ def _utc():
     return timezone.utc
 
 
-def apply(session, unit: dict, *, with_events: bool, user=None, actor: str = "import") -> str:
-    """Write one sale. Returns "created" or "skipped" (its receipt was imported before)."""
-    if unit["problems"]:
-        raise RowError({f"{field}": reason for _, field, reason in unit["problems"]})
-    store, data = unit["store"], dict(unit["data"])
-    if sale_svc.find_sale_by_external_id(session, store, data.get("external_id")) is not None:
-        return "skipped"
-    ref = data.pop("customer_ref", None)
-    if ref:
-        customer = _customer(session, ref)
-        data["customer"] = {"id": customer.id}
-    sale = sale_svc.build_sale(session, store, data, user=user, actor=actor)
-    session.flush()
-    if with_events:
-        events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
-        sale_svc.classify_after_sale(session, sale)
-    return "created"
+class ChunkWriter:
+    """Writes a chunk of sales through the batch service (core/services/sales_batch.py): the
+    chunk's customers, products and receipts imported before are fetched with one query each,
+    each sale goes in its own savepoint. A row is rejected with its line, field and reason."""
+
+    def __init__(self, session, *, with_events: bool, user=None, actor: str = "import"):
+        self.session = session
+        self.with_events = with_events
+        self.user = user
+        self.actor = actor
+
+    def write(self, chunk: list[tuple[int, dict]]) -> list[tuple[int, object]]:
+        """(line, "created" | "skipped" | RowError | DomainError) per sale of the chunk; the
+        caller commits."""
+        wanted = [{**unit["data"], "customer": unit["data"].get("customer_ref")} for _, unit in chunk
+                  if not unit["problems"]]
+        lookups = ChunkLookups(self.session, wanted)
+        outcomes: list[object] = [None] * len(chunk)
+        ready: list[tuple[int, Store, dict]] = []
+        for i, (_, unit) in enumerate(chunk):
+            if unit["problems"]:
+                outcomes[i] = RowError({field: reason for _, field, reason in unit["problems"]})
+                continue
+            data = dict(unit["data"])
+            ref = data.pop("customer_ref", None)
+            try:
+                if ref:
+                    data["customer"] = _customer(self.session, lookups, ref)
+            except RowError as exc:
+                outcomes[i] = exc
+                continue
+            ready.append((i, unit["store"], data))
+        recorded = batch.record_chunk(self.session, [(store, data) for _, store, data in ready], user=self.user,
+                                      actor=self.actor, with_events=self.with_events, lookups=lookups)
+        for (i, _, _), outcome in zip(ready, recorded):
+            outcomes[i] = {201: "created", 200: "skipped"}.get(outcome.status, outcome.error)
+        return [(line, outcome) for (line, _), outcome in zip(chunk, outcomes)]
 
 
-def _customer(session, ref: dict) -> Customer:
+def _customer(session, lookups: ChunkLookups, ref: dict) -> dict:
+    """The sale's customer by card number, else by phone; both must exist (import the customers
+    first). Returns the reference the batch service resolves from the same lookups."""
     if ref.get("code"):
-        found = session.scalars(select(Customer).where(Customer.code == ref["code"],
-                                                       Customer.erased_at.is_(None))).first()
-        if found is not None:
-            return found
+        if lookups.customer_by_code(session, ref["code"]) is not None:
+            return {"code": ref["code"]}
         if not ref.get("phone"):
             raise RowError({"customer_code": f"no customer with card number {ref['code']}"})
     try:
-        found = customer_svc.find_by_phone(session, ref["phone"])
-    except Exception as exc:  # noqa: BLE001 - InvalidInput: a bad phone is this row's problem
+        found = lookups.customer_by_phone(session, ref["phone"])
+    except DomainError as exc:  # InvalidInput: a bad phone is this row's problem
         raise RowError({"phone": f"not a valid phone number: {ref['phone']}"}) from exc
     if found is None:
         raise RowError({"phone": f"no customer with phone {ref['phone']} (import the customers first)"})
-    return found
+    return {"phone": ref["phone"]}

@@ -18,36 +18,68 @@ from core.services.customers import create_customer, find_by_phone, get_customer
 ZERO = Decimal("0.00")
 
 
-def resolve_customer(session, store: Store, ref: dict | None, *, user=None, actor="system") -> Customer | None:
+class Lookups:
+    """Where `build_sale` finds what a sale names: one query each. A batch passes one that
+    fetched its whole chunk at once (core/services/sales_batch.py); the rules stay here."""
+
+    def products(self, session, skus: set[str]) -> dict[str, Product]:
+        return {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
+
+    def staff_named(self, session, username: str) -> User | None:
+        return session.scalars(select(User).where(User.username == username)).first()
+
+    def customer_by_id(self, session, customer_id: int) -> Customer | None:
+        try:
+            return get_customer(session, customer_id)
+        except NotFound:
+            return None
+
+    def customer_by_code(self, session, code: str) -> Customer | None:
+        return session.scalars(select(Customer).where(Customer.code == code, Customer.erased_at.is_(None))).first()
+
+    def customer_by_phone(self, session, phone: str) -> Customer | None:
+        """Raises InvalidInput for a phone that is not one."""
+        return find_by_phone(session, phone)
+
+    def customer_created(self, customer: Customer, phone: str) -> None:
+        """A profile made for an unknown phone (a batch remembers it for its later sales)."""
+
+
+QUERY_EACH = Lookups()
+
+
+def resolve_customer(session, store: Store, ref: dict | None, *, user=None, actor="system",
+                     lookups: Lookups = QUERY_EACH) -> Customer | None:
     """`{"id": 1}`, `{"phone": "138..."}` (an unknown phone creates a profile) or None (walk-in)."""
     if not ref:
         return None
     if ref.get("id") is not None:
-        try:
-            return get_customer(session, int(ref["id"]))
-        except NotFound as exc:
-            raise InvalidInput("unknown customer", fields={"customer.id": [f"No customer {ref['id']}."]}) from exc
+        customer = lookups.customer_by_id(session, int(ref["id"]))
+        if customer is None:
+            raise InvalidInput("unknown customer", fields={"customer.id": [f"No customer {ref['id']}."]})
+        return customer
     if ref.get("code"):
-        customer = session.scalars(select(Customer).where(Customer.code == ref["code"], Customer.erased_at.is_(None))).first()
+        customer = lookups.customer_by_code(session, ref["code"])
         if customer is None:
             raise InvalidInput("unknown customer code", fields={"customer.code": [f"No customer with code {ref['code']}."]})
         return customer
     if ref.get("phone"):
         try:
-            customer = find_by_phone(session, ref["phone"])
+            customer = lookups.customer_by_phone(session, ref["phone"])
         except InvalidInput as exc:
             raise InvalidInput(exc.message, fields={"customer.phone": exc.fields.get("phone", [])}) from exc
         if customer is None:
             customer = create_customer(session, store, {"phone": ref["phone"], "name": ref.get("name") or "",
                                                         "source_channel": "till"}, user=user, actor=actor)
+            lookups.customer_created(customer, ref["phone"])
         return customer
     raise InvalidInput("customer needs an id, a code or a phone", fields={"customer": ["Give id, code or phone."]})
 
 
-def resolve_staff(session, store: Store, username: str | None) -> User | None:
+def resolve_staff(session, store: Store, username: str | None, lookups: Lookups = QUERY_EACH) -> User | None:
     if not username:
         return None
-    staff = session.scalars(select(User).where(User.username == username)).first()
+    staff = lookups.staff_named(session, username)
     if staff is None or not staff.can_access_store(store.id):
         raise InvalidInput("unknown salesperson", fields={"staff": [f"No staff member {username} in store {store.code}."]})
     return staff
@@ -59,11 +91,10 @@ def find_sale_by_external_id(session, store: Store, external_id: str | None) -> 
     return session.scalars(select(Sale).where(Sale.store_id == store.id, Sale.external_id == external_id)).first()
 
 
-def build_sale(session, store: Store, data: dict, *, user=None, actor="system") -> Sale:
+def build_sale(session, store: Store, data: dict, *, user=None, actor="system", lookups: Lookups = QUERY_EACH) -> Sale:
     """Validate `data` and add a Sale with its lines, adjustments and payments (not flushed)."""
     lines_in = data.get("lines") or []
-    skus = {line["sku"] for line in lines_in}
-    products = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
+    products = lookups.products(session, {line["sku"] for line in lines_in})
     errors: dict[str, list[str]] = {}
     # Empty collections set here stay known-empty after the flush: plugins reading
     # sale.payments or sale.refunds do not send a query each to find nothing.
@@ -109,8 +140,8 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system") 
         if paid != sale.total:
             raise InvalidInput("payments do not add up to the total",
                                fields={"payments": [f"Payments add up to {paid}, the total is {sale.total}."]})
-    sale.staff = resolve_staff(session, store, data.get("staff"))
-    sale.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor)
+    sale.staff = resolve_staff(session, store, data.get("staff"), lookups)
+    sale.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor, lookups=lookups)
     session.add(sale)
     return sale
 

@@ -1,0 +1,177 @@
+"""Many sales at once: a till's offline batch (POST /sales/batch) and the sales import.
+
+Sales are written a chunk at a time, each chunk in the caller's transaction: the chunk's
+products, staff, customers and already-recorded receipts are fetched with one query each,
+every sale is written in its own savepoint (a bad one is reported, the others stay) and
+delivers its own `sale_recorded` as a single sale does (core/events.py), and each buyer's
+classes are updated once at the end of the chunk instead of once per sale. Chunks are
+bounded, so a batch never holds the SQLite writer lock for long: the tills keep selling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import inspect, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
+
+from core import events
+from core.errors import DomainError
+from core.models import Customer, Sale, Store, User
+from core.services.phones import normalise_phone
+from core.services.sales import QUERY_EACH, Lookups, build_sale, find_sale_by_external_id
+
+CHUNK_SIZE = 100  # sales per transaction: a fraction of a second of the SQLite writer lock
+
+
+@dataclass
+class SaleOutcome:
+    """201: recorded now; 200: recorded before (the first sale's id); else the error's status."""
+
+    status: int
+    sale_id: int | None = None
+    error: DomainError | None = None
+    customer_id: int | None = None
+
+
+class ChunkLookups(Lookups):
+    """What a chunk of sales names, fetched with one query per kind; a profile created for an
+    unknown phone is found by the chunk's later sales with that phone."""
+
+    def __init__(self, session, sales: list[dict]):
+        from core.crypto import cipher
+
+        self._products = QUERY_EACH.products(session, {line["sku"] for d in sales for line in d.get("lines") or []})
+        names = {d["staff"] for d in sales if d.get("staff")}
+        self._staff = ({u.username: u for u in session.scalars(select(User).where(User.username.in_(names)))}
+                       if names else {})
+        refs = [d.get("customer") or {} for d in sales]
+        ids = {int(r["id"]) for r in refs if r.get("id") is not None}
+        codes = {r["code"] for r in refs if r.get("code")}
+        self._hashes: dict[str, list[str]] = {}
+        for ref in refs:
+            if ref.get("phone") and ref["phone"] not in self._hashes:
+                try:
+                    self._hashes[ref["phone"]] = cipher().lookup_hashes(normalise_phone(ref["phone"]))
+                except DomainError:
+                    pass  # not a phone: that sale's own lookup reports it
+        live = Customer.erased_at.is_(None)
+        self._by_id = ({c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids), live))}
+                       if ids else {})
+        self._by_code = ({c.code: c for c in session.scalars(select(Customer).where(Customer.code.in_(codes), live))}
+                         if codes else {})
+        wanted = {h for hashes in self._hashes.values() for h in hashes}
+        self._by_hash = ({c.phone_hash: c for c in session.scalars(
+            select(Customer).options(lazyload(Customer.tag_rows)).where(Customer.phone_hash.in_(wanted), live))}
+            if wanted else {})
+
+    def products(self, session, skus):
+        return {sku: self._products[sku] for sku in skus if sku in self._products}
+
+    def staff_named(self, session, username):
+        return self._staff.get(username)
+
+    def customer_by_id(self, session, customer_id):
+        return _kept(self._by_id.get(customer_id))
+
+    def customer_by_code(self, session, code):
+        return _kept(self._by_code.get(code))
+
+    def customer_by_phone(self, session, phone):
+        if phone not in self._hashes:
+            return QUERY_EACH.customer_by_phone(session, phone)  # raises InvalidInput for a bad phone
+        for h in self._hashes[phone]:
+            found = _kept(self._by_hash.get(h))
+            if found is not None:
+                return found
+        # Not there when the chunk began: ask again before creating a profile, as another till
+        # may have created it since (a new phone costs a handful of statements anyway).
+        found = QUERY_EACH.customer_by_phone(session, phone)
+        if found is not None:
+            self._by_hash[found.phone_hash] = found
+        return found
+
+    def customer_created(self, customer, phone):
+        if phone in self._hashes:
+            self._by_hash[customer.phone_hash] = customer
+            self._hashes[phone] = [customer.phone_hash, *self._hashes[phone]]
+
+
+def _kept(customer: Customer | None) -> Customer | None:
+    """None for a profile whose creation a failed sale's savepoint rolled back."""
+    return customer if customer is not None and inspect(customer).persistent else None
+
+
+def record_sales(session, store: Store, sales: list[dict], *, user=None, actor: str = "system",
+                 chunk_size: int | None = None) -> list[SaleOutcome]:
+    """Record `sales` (validated SaleIn data) in `store`, committing every `chunk_size` sales.
+    One outcome per sale, in order. The same external_id again, in the batch or from before,
+    answers 200 with the first sale's id."""
+    chunk_size = chunk_size or CHUNK_SIZE
+    outcomes: list[SaleOutcome] = []
+    for start in range(0, len(sales), chunk_size):
+        outcomes.extend(record_chunk(session, [(store, data) for data in sales[start:start + chunk_size]],
+                                     user=user, actor=actor))
+        session.commit()
+    return outcomes
+
+
+def record_chunk(session, items: list[tuple[Store, dict]], *, user=None, actor: str = "system",
+                 with_events: bool = True, lookups: ChunkLookups | None = None) -> list[SaleOutcome]:
+    """Record one chunk of (store, sale data); the caller commits. Without events (a history
+    import) no plugin hears of the sales and the classes are left to a full recompute.
+    `lookups`: already fetched for these sales (the import resolved its customers with them)."""
+    lookups = lookups or ChunkLookups(session, [data for _, data in items])
+    recorded = _recorded(session, items)
+    outcomes: list[SaleOutcome] = []
+    buyers: dict[tuple[int, int], None] = {}  # (customer, store), in order of the first sale
+    for store, data in items:
+        key = (store.id, data.get("external_id"))
+        if key[1] and key in recorded:
+            outcomes.append(SaleOutcome(200, recorded[key]))
+            continue
+        outcome = _record_one(session, store, data, lookups, user, actor, with_events)
+        if outcome.sale_id is not None and key[1]:
+            recorded[key] = outcome.sale_id
+        if outcome.status == 201 and outcome.customer_id is not None:
+            buyers[(outcome.customer_id, store.id)] = None
+        outcomes.append(outcome)
+    if with_events:
+        from core.classification.compute import update_customer
+
+        for customer_id, store_id in buyers:
+            update_customer(session, customer_id, store_id)
+    return outcomes
+
+
+def _recorded(session, items) -> dict[tuple[int, str], int]:
+    """(store id, external_id) -> sale id of the chunk's receipts recorded before."""
+    keys = {(store.id, data["external_id"]) for store, data in items if data.get("external_id")}
+    if not keys:
+        return {}
+    rows = session.execute(select(Sale.store_id, Sale.external_id, Sale.id)
+                           .where(tuple_(Sale.store_id, Sale.external_id).in_(keys)))
+    return {(store_id, external_id): sale_id for store_id, external_id, sale_id in rows}
+
+
+def _record_one(session, store, data, lookups, user, actor, with_events) -> SaleOutcome:
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                sale = build_sale(session, store, data, user=user, actor=actor, lookups=lookups)
+                session.flush()
+                if with_events:
+                    events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
+            return SaleOutcome(201, sale.id, customer_id=sale.customer_id)
+        except DomainError as exc:
+            return SaleOutcome(exc.status, error=exc)
+        except IntegrityError:
+            # Another till recorded the same receipt meanwhile: the first one stands.
+            existing = find_sale_by_external_id(session, store, data.get("external_id"))
+            if existing is not None:
+                return SaleOutcome(200, existing.id)
+            # Or created the same new customer by phone: once more, asking the database.
+            if attempt == 2:
+                raise
+            lookups = QUERY_EACH
+    raise AssertionError("unreachable")
