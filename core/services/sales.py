@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core import events
-from core.errors import InvalidInput, NotFound, Unprocessable
+from core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from core.models import (
     Customer, Product, Refund, RefundLine, Sale, SaleAdjustment, SaleLine, SalePayment, Store, User, Visit, money,
     utcnow,
@@ -184,10 +184,21 @@ def record_sale(session, store: Store, data: dict, *, user=None, actor="system")
             # more, the phone now finds that profile.
             if attempt == 2:
                 raise
+        except Conflict as exc:
+            session.rollback()
+            # Another till committed this phone's new profile between our lookup and our
+            # insert: once more, the lookup finds it and the sale goes to that customer.
+            if attempt == 2 or not is_new_phone_race(exc):
+                raise
         except Exception:
             session.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+def is_new_phone_race(exc: Conflict) -> bool:
+    """The Conflict `create_customer` raises when the phone belongs to a profile already."""
+    return "phone" in (exc.fields or {}) and "existing_id" in (exc.details or {})
 
 
 def refund_sale(session, sale: Sale, data: dict, *, user=None, actor="system") -> Refund:

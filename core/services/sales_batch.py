@@ -16,10 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 from core import events
-from core.errors import DomainError
+from core.errors import Conflict, DomainError
 from core.models import Customer, Sale, Store, User
 from core.services.phones import normalise_phone
-from core.services.sales import QUERY_EACH, Lookups, build_sale, find_sale_by_external_id
+from core.services.sales import QUERY_EACH, Lookups, build_sale, find_sale_by_external_id, is_new_phone_race
 
 CHUNK_SIZE = 100  # sales per transaction: a fraction of a second of the SQLite writer lock
 
@@ -163,6 +163,10 @@ def _record_one(session, store, data, lookups, user, actor, with_events) -> Sale
                 if with_events:
                     events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
             return SaleOutcome(201, sale.id, customer_id=sale.customer_id)
+        except Conflict as exc:
+            if attempt == 2 or not is_new_phone_race(exc):
+                return SaleOutcome(exc.status, error=exc)
+            lookups = QUERY_EACH  # another till created this phone's profile meanwhile: find it
         except DomainError as exc:
             return SaleOutcome(exc.status, error=exc)
         except IntegrityError:

@@ -121,3 +121,44 @@ def test_same_external_id_from_processes_at_once_gives_one_sale(app, chain, back
     assert [p.exitcode for p in procs] == [0] * len(procs)
     answers = [results.get(timeout=5) for _ in procs]
     assert_one_sale(app, answers)
+
+
+def test_a_profile_another_till_creates_after_the_lookup_gets_the_sale(app, api, chain, backend):
+    """Till B looks the new phone up (nobody), till A commits that phone's new profile, B's
+    insert then finds the phone taken: B's sale goes to A's profile (was a 409 conflict)."""
+    if backend != "postgresql":
+        pytest.skip("needs a second writer inside the till's open transaction; SQLite has one writer")
+    from sqlalchemy import event
+
+    from core.crypto import cipher
+    from core.services.customers import create_customer
+    from core.services.phones import normalise_phone
+
+    phone = "13700137000"
+    created, asked = {}, []
+
+    def other_till_creates_the_profile():
+        with app.app_context():
+            created["id"] = create_customer(db.session, None, {"phone": phone, "name": "A's customer"}).id
+            db.session.commit()
+
+    def after_lookup(conn, cursor, statement, parameters, context, executemany):
+        if "phone_hash" in statement and not asked:  # the till's lookup, once
+            asked.append(statement)
+            worker = threading.Thread(target=other_till_creates_the_profile)
+            worker.start()
+            worker.join(30)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "after_cursor_execute", after_lookup)
+    try:
+        r = api.post("/sales", {"external_id": "race-1", "customer": {"phone": phone},
+                                "lines": [{"sku": "LATTE-M", "quantity": 1}]}, token=chain.till)
+    finally:
+        event.remove(engine, "after_cursor_execute", after_lookup)
+    assert r.status_code == 201, r.json
+    assert r.json["customer_id"] == created["id"]
+    with app.app_context():
+        same_phone = Customer.phone_hash.in_(cipher().lookup_hashes(normalise_phone(phone)))
+        assert db.session.scalar(select(func.count()).select_from(Customer).where(same_phone)) == 1
