@@ -1,7 +1,7 @@
 """Every hook a storecrm plugin can implement: the whole contract, in one module.
 
-Hooks fall in four groups. Registration hooks run once at start-up for every installed
-plugin. Event hooks run for the plugins enabled in the store where the event happened,
+Hooks fall in five groups. Registration hooks run once at start-up for every installed
+plugin. Checks run for the plugins enabled in a store before the core writes a sale. Event hooks run for the plugins enabled in the store where the event happened,
 inside the transaction that wrote it, each plugin in its own savepoint. Personal-data hooks
 run on every installed plugin, enabled or not. Contribution hooks collect what enabled
 plugins add to a quote, a page or a report.
@@ -50,6 +50,20 @@ def register_jobs(scheduler):
 def register_message_channels():
     """Called once at start-up. Return a list of message channels (objects with `name` and
     `send(message) -> str` returning a provider id) that campaigns can send through."""
+
+
+# --- Checks: plugins enabled in the sale's store, before anything of the sale is written -----
+
+
+@hookspec
+def sale_validate(sale, customer, ctx):
+    """Called for every sale about to be recorded (till or batch), once the core has built and
+    checked it (lines, totals, payments; `customer` resolved: a `Customer` or None) and before
+    the sale is flushed: `sale` has no id yet, so read `customer`, not `sale.customer_id`.
+    Refuse the sale by raising `core.errors.Unprocessable` (or another `DomainError`) with
+    `fields`: that is the till's answer and nothing is written. Row locks taken here (SELECT
+    ... FOR UPDATE) hold until the sale commits. Read and lock only: any other exception is
+    logged and the sale goes through. Returns nothing."""
 
 
 # --- Events: plugins enabled in the event's store, inside the writing transaction -----------

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from core import events
-from core.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from core.errors import Conflict, DomainError, InvalidInput, NotFound, Unprocessable
 from core.models import (
     Customer, Product, Refund, RefundLine, Sale, SaleAdjustment, SaleLine, SalePayment, Store, User, Visit, money,
     utcnow,
 )
+from core.plugins import HookContext
 from core.services.customers import create_customer, find_by_phone, get_customer
 
+log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
 
 
@@ -142,8 +145,29 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system", 
                                fields={"payments": [f"Payments add up to {paid}, the total is {sale.total}."]})
     sale.staff = resolve_staff(session, store, data.get("staff"), lookups)
     sale.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor, lookups=lookups)
+    validate_with_plugins(session, store, sale, user=user, actor=actor)
     session.add(sale)
     return sale
+
+
+def validate_with_plugins(session, store: Store, sale: Sale, *, user=None, actor="system") -> None:
+    """`sale_validate` on the plugins enabled in `store`, before the sale joins the session (so
+    their queries cannot flush it). A DomainError refuses the sale. Any other exception is
+    logged and the sale goes through: a broken plugin must not stop the till. A database error
+    is the exception to that: the transaction may be aborted (PostgreSQL), so the sale fails with
+    it rather than half-write; a savepoint around each call would cost every sale two statements."""
+    reg = events.registry()
+    names = reg.implementers("sale_validate", reg.enabled_in(store))
+    if not names:
+        return
+    ctx = HookContext(session=session, store=store, user=user, actor=actor, registry=reg)
+    for name in names:
+        try:
+            reg.caller_for("sale_validate", name)(sale=sale, customer=sale.customer, ctx=ctx.for_plugin(name))
+        except (DomainError, SQLAlchemyError):
+            raise
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("sale_validate of %s failed; the sale goes through unchecked by it", name)
 
 
 def _allocate_adjustments(sale: Sale) -> None:

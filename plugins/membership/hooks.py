@@ -170,3 +170,10 @@ def customer_erased(customer_id, ctx):
 @hookimpl
 def customer_merged(kept, merged, ctx):
     services.merge(ctx.session, kept, merged)
+
+
+# --- checks ------------------------------------------------------------------------------------------
+
+@hookimpl
+def sale_validate(sale, customer, ctx):
+    services.check_points_cover_sale(ctx.session, sale, customer)

@@ -957,3 +957,35 @@ def merge(session, kept: Customer, merged: Customer) -> None:
         target.enrolled_at, target.enrolled_by = source.enrolled_at, source.enrolled_by
     session.delete(source)
     session.flush()
+
+
+# --- the sale check (before the core writes a sale) -----------------------------------------------
+
+def check_points_cover_sale(session, sale: Sale, customer: Customer | None) -> None:
+    """`sale_validate`: refuse (422) a sale that pays with more points than the member has,
+    before anything is written: otherwise the sale is kept and the points are money given away.
+    The member row stays locked until the sale commits, so tills paying with the same points
+    at once queue here and each sees what the previous one left."""
+    by_payment = [p for p in sale.payments if p.method == "points"]
+    by_adjustment = [a for a in sale.adjustments if a.source == SOURCE and a.code == "points"]
+    if not (by_payment or by_adjustment):
+        return  # the common sale: not one statement more
+    used = points_used(sale, get_program(session))
+    if used <= 0:
+        return
+    member = None
+    if customer is not None and customer.id is not None:
+        member = session.scalars(
+            select(Member).where(Member.customer_id == customer.id).with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+    balance = member.points_balance if member is not None else 0
+    if used > balance:
+        message = f"The sale uses {used} points; the balance is {balance} points."
+        fields = {}
+        if by_payment:
+            fields["payments"] = [message]
+        if by_adjustment:
+            fields["adjustments"] = [message]
+        raise Unprocessable(f"only {balance} points available", fields=fields,
+                            details={"balance": balance, "points": used})

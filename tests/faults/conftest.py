@@ -142,8 +142,18 @@ class Processes:
 
     @staticmethod
     def kill9(proc) -> None:
+        """Kill -9 the process, its group and every descendant, as a machine dying would. rq's
+        work-horse moves to a process group of its own (os.setpgrp), so the group alone would
+        leave it running the job."""
+        family = descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGKILL)
+        for pid in family:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         proc.wait(10)
+        wait_for(lambda: not any(alive(pid) for pid in family), timeout=10, message="the work-horse to die")
 
     def stop(self, proc) -> None:
         if proc.poll() is None:
@@ -184,6 +194,52 @@ def fault_app(make_app, durable_redis):
     from tests.faults import faultplug
 
     return make_app(plugins=[faultplug.manifest], REDIS_URL=durable_redis.url, QUEUE_NAME=f"faults-{uuid.uuid4().hex[:8]}")
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids below `pid` in the process tree (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (comm) state": the ppid
+        children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def requeue_abandoned(queue, job) -> None:
+    """What rq does, in time, with a job whose worker was killed: the heartbeat lapses (about a
+    minute), the started registry's cleanup finds the job abandoned and, since it has retries
+    left, schedules the retry (10 s on); rq's scheduler then enqueues it, once a live worker holds
+    the scheduler lock the dead one left behind (up to rq's 10-minute maintenance interval).
+    The test moves the clock for each step and checks the job went the retry's way."""
+    from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+
+    started = StartedJobRegistry(queue=queue.queue())
+    assert job.id in started.get_job_ids(cleanup=False)
+    started.cleanup(timestamp=time.time() + 3600)
+    assert job.id not in started.get_job_ids(cleanup=False)
+    scheduled = ScheduledJobRegistry(queue=queue.queue())
+    assert job.id in scheduled.get_job_ids(), job.get_status(refresh=True)  # a retry, not a failure
+    scheduled.requeue(job)
+    assert job.get_status(refresh=True) == "queued"
 
 
 def post(url: str, token: str, body: dict, timeout: float = 60) -> tuple[int, dict]:

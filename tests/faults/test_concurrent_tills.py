@@ -1,6 +1,7 @@
 """Tills racing each other across two real server processes (`storecrm run`) on PostgreSQL:
-20 tills selling to one member at the same instant keep the points exact; one external_id
-posted by many tills at once is one sale, and its plugins react to it once."""
+20 tills selling to one member at the same instant keep the points exact and the member's
+classes equal to a full recompute; tills paying with the same points at once cannot overdraw
+them; one external_id posted by many tills at once is one sale, and its plugins react to it once."""
 
 from __future__ import annotations
 
@@ -18,6 +19,21 @@ TILLS = 20
 def count(app, stmt) -> int:
     with app.app_context():
         return db.session.scalar(stmt)
+
+
+def classes_of(app, customer_id: int, recompute: bool = False) -> dict[int, dict]:
+    """The customer's stored class rows per scope (the till keeps them after each sale), or,
+    with `recompute`, what the nightly full recompute makes of the same data (rolled back)."""
+    from core.classification.compute import COLUMNS, recompute_all
+    from core.classification.models import CustomerClass
+
+    with app.app_context():
+        if recompute:
+            recompute_all(db.session, commit=False)
+        rows = db.session.scalars(select(CustomerClass).where(CustomerClass.customer_id == customer_id)).all()
+        found = {r.scope_id: {c: getattr(r, c) for c in COLUMNS if c != "computed_at"} for r in rows}
+        db.session.rollback()
+        return found
 
 
 @pytest.fixture
@@ -57,6 +73,46 @@ def test_twenty_tills_selling_to_one_member_at_once_keep_the_points_exact(two_se
         assert row.points_balance == 1100
         assert db.session.scalar(select(func.sum(PointsEntry.points)).where(PointsEntry.customer_id == member)) == 1100
         assert str(row.lifetime_spend) == "2001.00"
+    # Each sale re-classified the member inside its own transaction, under the member's lock:
+    # no update was lost, so the stored numbers and classes are what a full recompute gives.
+    stored = classes_of(app, member)
+    assert set(stored) == {0, chain.ids["sh"]}, stored  # the chain and the store
+    for scope in stored.values():
+        assert (scope["purchases_ever"], scope["purchases"], str(scope["amount"])) == (21, 21, "2001.00")
+    assert stored == classes_of(app, member, recompute=True)
+
+
+@pytest.mark.skipif("membership" not in BUNDLED, reason="the membership plugin is not installed")
+def test_tills_paying_with_the_same_points_at_once_cannot_overdraw_them(two_servers):
+    app, chain, urls = two_servers
+    status, first = post(urls[0], chain.till, {"external_id": "earn", "customer": {"phone": "13700137001"},
+                                                "lines": [{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "1500.00"}]})
+    assert status == 201, first
+    member, balance = first["customer_id"], first["effects"]["membership"]["balance"]
+    assert balance == 1500  # ¥15 in points
+
+    def spend_all(n):  # every till applies the same quote: the whole balance as payment
+        return lambda: post(urls[n % 2], chain.till, {
+            "external_id": f"p-{n}", "customer": {"id": member},
+            "lines": [{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "100.00"}],
+            "payments": [{"method": "points", "amount": "15.00", "data": {"points": 1500}},
+                         {"method": "cash", "amount": "85.00"}]})
+
+    answers = at_once([spend_all(n) for n in range(TILLS)])
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] + [422] * (TILLS - 1), answers
+    won = next(a for status, a in answers if status == 201)
+    assert won["effects"]["membership"]["points_redeemed"] == 1500
+    refused = [a["error"] for status, a in answers if status == 422]
+    assert all(e["fields"]["payments"] == [f"The sale uses 1500 points; the balance is {e['balance']} points."]
+               and e["balance"] < 1500 for e in refused), refused
+    with app.app_context():
+        from plugins.membership.models import Member, PointsEntry
+
+        assert db.session.scalar(select(func.count()).select_from(Sale)) == 2  # the refused wrote nothing
+        row = db.session.get(Member, member)
+        ledger = db.session.scalar(select(func.sum(PointsEntry.points)).where(PointsEntry.customer_id == member))
+        assert row.points_balance == ledger == 85  # 1,500 - 1,500 redeemed + 85 earned on the cash
 
 
 def test_one_external_id_from_many_tills_at_once_is_one_sale_reacted_to_once(two_servers):

@@ -3,15 +3,12 @@ restart the job finishes, and no customer gets the message twice and none is ski
 
 from __future__ import annotations
 
-import time
-
-from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import Activity, Customer
 from tests.faults import jobfuncs
-from tests.faults.conftest import wait_for
+from tests.faults.conftest import requeue_abandoned, wait_for
 
 CUSTOMERS = 120
 RUN = "winter-campaign"
@@ -43,12 +40,7 @@ def test_a_worker_killed_mid_job_finishes_after_a_restart_without_doubling(fault
     assert 0 < len(done_before) < CUSTOMERS, "the kill must land mid-job"
     assert set(done_before.values()) == {1}
 
-    # rq finds the job abandoned once its heartbeat lapses (about a minute in production);
-    # the test moves the clock instead of waiting. The job has retries left: it is requeued.
-    registry = StartedJobRegistry(queue=queue.queue())
-    assert job.id in registry.get_job_ids(cleanup=False)
-    registry.cleanup(timestamp=time.time() + 3600)
-    assert job.id not in registry.get_job_ids(cleanup=False)
+    requeue_abandoned(queue, job)  # rq's heartbeat, retry interval and scheduler, without the wait
 
     worker = procs.worker()
     wait_for(lambda: len(messages_per_customer(app)) == CUSTOMERS, timeout=120,

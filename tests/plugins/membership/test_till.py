@@ -159,10 +159,10 @@ def test_export_merge_and_erase_handle_membership_records(shop):
         assert db.session.scalar(select(func.count()).select_from(PointsEntry).where(PointsEntry.customer_id == kept)) == 0
 
 
-def test_a_sale_claiming_more_points_than_the_balance_is_kept_but_books_nothing_and_says_so(shop):
-    from core.events import retry_delivery
+def test_a_sale_claiming_more_points_than_the_balance_is_refused_and_nothing_is_written(shop):
+    """Once kept with a failed delivery (points given away); now refused before it is written."""
     from core.extensions import db
-    from core.models import EventDelivery
+    from core.models import Event, Sale
 
     till = shop.till
     cid = till.customer("13900139008")
@@ -170,21 +170,20 @@ def test_a_sale_claiming_more_points_than_the_balance_is_kept_but_books_nothing_
     # another till spent them meanwhile; this till still applies its earlier quote for 800
     shop.api.post(f"/membership/members/{cid}/redemptions", {"points": 900}, token=shop.chain.till)
     r = till.sell(cid, lines=CART, adjustments=[{"source": "membership", "code": "points", "amount": "-8.00",
-                                                 "data": {"points": 800}}])
-    effects = r["effects"]["membership"]
-    assert "points not booked yet" in effects["error"] and "only 100 points available" in effects["error"]
-    assert effects["balance"] == 100
+                                                 "data": {"points": 800}}], external_id="stale-quote", expect=422)
+    assert r["error"]["code"] == "unprocessable" and r["error"]["message"] == "only 100 points available"
+    assert r["error"]["fields"] == {"adjustments": ["The sale uses 800 points; the balance is 100 points."]}
     assert till.member(cid)["points_balance"] == 100  # never negative
-    # a manager puts the points back; the retried delivery then books the sale once
-    shop.api.post(f"/membership/members/{cid}/adjustments", {"points": 700, "reason": "till race"},
-                  token=shop.chain.manager_token)
     with shop.app.app_context():
-        delivery = db.session.scalars(select(EventDelivery).where(EventDelivery.status == "failed")).one()
-        assert "only 100 points available" in delivery.last_error
-        assert retry_delivery(delivery.id) == "done"
-    view = till.member(cid)
-    assert view["points_balance"] == 48  # 100 + 700 - 800 redeemed, and ¥48 paid earns 48
-    assert ledger_sum(shop.app, cid) == (48, 48)
+        assert db.session.scalar(select(func.count()).select_from(Sale).where(Sale.external_id == "stale-quote")) == 0
+        assert db.session.scalar(select(func.count()).select_from(Event).where(Event.name == "sale_recorded")) == 1
+    # a fresh quote offers what is left; that sale goes through and books once
+    quote = till.quote(cid, CART, redeem_points="max")
+    points = [a for a in quote["adjustments"] if a["code"] == "points"]
+    assert points[0]["data"]["points"] == 100
+    r = till.sell(cid, lines=CART, adjustments=points, external_id="stale-quote")
+    assert r["effects"]["membership"]["points_redeemed"] == 100
+    assert ledger_sum(shop.app, cid) == (r["effects"]["membership"]["balance"],) * 2
 
 
 def test_loyal_member_price_is_a_discount_on_full_price_goods_only(shop):
