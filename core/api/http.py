@@ -8,16 +8,18 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import HTTPException
 
 from core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from core.extensions import db
-from core.models import ApiToken, Store, User
+from core.models import ApiToken, Store, User, utcnow
 from core.models.user import ROLE_RANK
 from core.services.store_plugins import flatten_errors
 
@@ -127,7 +129,35 @@ def authenticate() -> Principal:
                                .where(ApiToken.token_hash == ApiToken.hash(raw))).first()
     if token is None or token.revoked or (token.user is not None and not token.user.active):
         abort(401, "The token is unknown or revoked.")
+    note_use(token)
     return Principal(token=token, store=token.store, user=token.user)
+
+
+# A till calls many times a minute: `last_used_at` is written at most this often per token.
+LAST_USED_EVERY = timedelta(minutes=5)
+
+
+def note_use(token: ApiToken) -> None:
+    """Set the token's `last_used_at` when it is older than LAST_USED_EVERY (or never set).
+
+    Most requests find it recent and send nothing. Otherwise one conditional UPDATE (a
+    concurrent request that already wrote it matches nothing) committed at once, before the
+    request's own work, without expiring the token, store and user just loaded."""
+    now = utcnow()
+    every = current_app.config.get("API_TOKEN_LAST_USED_EVERY", LAST_USED_EVERY)
+    if token.last_used_at is not None and token.last_used_at > now - every:
+        return
+    session = db.session()
+    session.execute(update(ApiToken)
+                    .where(ApiToken.id == token.id,
+                           or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - every))
+                    .values(last_used_at=now).execution_options(synchronize_session=False))
+    set_committed_value(token, "last_used_at", now)
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def principal() -> Principal:
