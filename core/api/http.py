@@ -306,7 +306,8 @@ def keyset_page(stmt, id_column, cursor: str | None, limit: int):
     after = decode_cursor(cursor)
     if after is not None:
         stmt = stmt.where(id_column > after)
-    rows = list(db.session.scalars(stmt.order_by(id_column).limit(limit + 1)))
+    # unique(): a page may join its rows' collections (one row per customer and tag).
+    rows = list(db.session.scalars(stmt.order_by(id_column).limit(limit + 1)).unique())
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
