@@ -258,14 +258,16 @@ def tiers_and_counted_spend(session, program: Program, customer_id: int, now: da
 
 
 def _add_spend(session, member: Member, amount: Decimal, occurred_at: datetime, sale_id: int | None, key: str,
-               *, checked: bool = False) -> bool:
-    """`checked`: the caller already knows, under the member's lock, that `key` is not counted."""
+               *, checked: bool = False, flush: bool = True) -> bool:
+    """`checked`: the caller already knows, under the member's lock, that `key` is not counted.
+    `flush=False`: the caller's next flush writes it (with the member's other changes)."""
     if not checked and session.scalars(select(Spend.id).where(Spend.source_key == key)).first() is not None:
         return False
     session.add(Spend(customer_id=member.customer_id, amount=amount, occurred_at=occurred_at, sale_id=sale_id,
                       source_key=key))
     member.lifetime_spend = (member.lifetime_spend or ZERO) + amount
-    session.flush()
+    if flush:
+        session.flush()
     return True
 
 
@@ -434,14 +436,17 @@ def record_sale(session, sale: Sale, store, *, user=None, actor="system", notify
         return None  # already applied: a redelivered event changes nothing
     customer = session.get(Customer, sale.customer_id)
     paid = paid_amount(sale)
-    _add_spend(session, member, paid, sale.occurred_at, sale.id, f"sale:{sale.id}", checked=True)
+    # Read before this sale's spend is added (it counts in any window: it happens now), so
+    # the spend and the member's new totals are written together with the ledger entry.
+    tiers, spend = tiers_and_counted_spend(session, program, member.customer_id, sale.occurred_at)
+    spend += paid
+    _add_spend(session, member, paid, sale.occurred_at, sale.id, f"sale:{sale.id}", checked=True, flush=False)
 
     used = points_used(sale, program)
     if used:
         _debit(session, member, "redeem", used, reason="points used as payment", key=f"redeem:sale:{sale.id}",
                sale=sale, store=store, user=user, actor=actor)
 
-    tiers, spend = tiers_and_counted_spend(session, program, member.customer_id, sale.occurred_at)
     change = None
     if not member.tier_locked:
         qualified = tier_for_spend(tiers, spend)
@@ -453,7 +458,8 @@ def record_sale(session, sale: Sale, store, *, user=None, actor="system", notify
         _remember_summary(session, sale, member, earned=0, redeemed=used, upgraded=False)
         return {"member": False}
     day = local_date(sale.occurred_at, store.timezone if store is not None else program.timezone)
-    multiplier, why = sale_multiplier(session, program, sale, customer, getattr(store, "id", None), day)
+    with session.no_autoflush:  # member days do not depend on the pending spend: flushed with the entry below
+        multiplier, why = sale_multiplier(session, program, sale, customer, getattr(store, "id", None), day)
     points = whole_points(paid * member.tier.points_rate * multiplier)
     data = {"tier": member.tier.code, "rate": str(member.tier.points_rate), "multiplier": str(multiplier),
             "paid": str(paid), "lines": _line_shares(sale, points), "upgraded": bool(change and change["direction"] == "upgrade"),
