@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from core.api.http import endpoint, keyset_page, principal, resolve_store
 from core.api.schemas import ConsentChange, CustomerCreate, CustomerOut, CustomerPatch, CustomerQuery
@@ -75,7 +76,10 @@ def create_customer(body):
           paginated=True, errors=(400, 401))
 def list_customers(args):
     who = principal()
-    stmt = select(Customer).where(Customer.erased_at.is_(None))
+    # The answer shows each customer's tags and home store: in the same statement as the page
+    # (a counter lookup by phone is then one query for the customer and one for consents).
+    stmt = (select(Customer).options(joinedload(Customer.tag_rows), joinedload(Customer.home_store))
+            .where(Customer.erased_at.is_(None)))
     ids = who.store_ids()
     if args.get("store"):
         ids = [resolve_store(args["store"]).id]

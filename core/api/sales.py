@@ -7,7 +7,7 @@ from decimal import Decimal
 from flask import Blueprint, current_app
 from marshmallow import ValidationError
 from sqlalchemy import inspect, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from core.api.http import endpoint, principal, resolve_store
 from core.api.schemas import (
@@ -44,11 +44,13 @@ def committed_id(row) -> int:
 
 
 def reload_sale(sale_id: int) -> Sale:
-    """The sale and what its answer reads, in three statements instead of one per relation."""
+    """The sale and what its answer reads, in one statement. Its collections are joined
+    together: a till's sale has a few lines, adjustments and payments, so their product stays
+    small, and one round trip is cheaper than three."""
     return db.session.scalars(
         select(Sale).where(Sale.id == sale_id)
-        .options(joinedload(Sale.store), joinedload(Sale.lines), selectinload(Sale.adjustments),
-                 selectinload(Sale.payments))
+        .options(joinedload(Sale.store), joinedload(Sale.lines), joinedload(Sale.adjustments),
+                 joinedload(Sale.payments))
         .execution_options(populate_existing=True)
     ).unique().one()
 

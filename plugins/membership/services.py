@@ -210,7 +210,15 @@ def member_days_on(session, store_id: int | None, day: date) -> list[MemberDay]:
 # --- member rows and locking --------------------------------------------------------------------
 
 def lock_member(session, customer_id: int) -> Member:
-    """The member row of `customer_id`, created if missing, locked for this transaction."""
+    """The member row of `customer_id`, created if missing, locked for this transaction.
+
+    A returning member (the usual case at a till) costs one statement: the locking SELECT.
+    Only when it finds nothing is the row inserted and selected again."""
+    locked = (select(Member).where(Member.customer_id == customer_id).with_for_update()
+              .execution_options(populate_existing=True))
+    member = session.scalars(locked).first()
+    if member is not None:
+        return member
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Member)
@@ -221,10 +229,7 @@ def lock_member(session, customer_id: int) -> Member:
     elif session.get(Member, customer_id) is None:
         session.add(Member(customer_id=customer_id, points_balance=0, lifetime_spend=ZERO, tier_locked=False))
         session.flush()
-    member = session.scalars(
-        select(Member).where(Member.customer_id == customer_id).with_for_update().execution_options(populate_existing=True)
-    ).one()
-    return member
+    return session.scalars(locked).one()
 
 
 def find_member(session, customer_id: int) -> Member | None:
@@ -233,19 +238,36 @@ def find_member(session, customer_id: int) -> Member | None:
 
 def counted_spend(session, program: Program, customer_id: int, now: datetime) -> Decimal:
     """Spend that qualifies for tiers: lifetime, or the last 12 months (program setting)."""
+    return Decimal(session.scalar(_counted_spend_query(program, customer_id, now))).quantize(CENT)
+
+
+def _counted_spend_query(program: Program, customer_id: int, now: datetime):
     query = select(func.coalesce(func.sum(Spend.amount), 0)).where(Spend.customer_id == customer_id)
     if program.qualification == "rolling_12m":
         query = query.where(Spend.occurred_at >= now - timedelta(days=365))
-    return Decimal(session.scalar(query)).quantize(CENT)
+    return query
 
 
-def _add_spend(session, member: Member, amount: Decimal, occurred_at: datetime, sale_id: int | None, key: str) -> bool:
-    if session.scalars(select(Spend.id).where(Spend.source_key == key)).first() is not None:
+def tiers_and_counted_spend(session, program: Program, customer_id: int, now: datetime) -> tuple[list[Tier], Decimal]:
+    """`active_tiers` and `counted_spend` in one round trip: the spend rides on every tier row
+    (without tiers it is not needed, as no tier can be reached: 0 is returned)."""
+    rows = session.execute(select(Tier, _counted_spend_query(program, customer_id, now).scalar_subquery())
+                           .where(Tier.active.is_(True)).order_by(Tier.threshold, Tier.id)).all()
+    spend = Decimal(rows[0][1]).quantize(CENT) if rows else ZERO
+    return [tier for tier, _spend in rows], spend
+
+
+def _add_spend(session, member: Member, amount: Decimal, occurred_at: datetime, sale_id: int | None, key: str,
+               *, checked: bool = False, flush: bool = True) -> bool:
+    """`checked`: the caller already knows, under the member's lock, that `key` is not counted.
+    `flush=False`: the caller's next flush writes it (with the member's other changes)."""
+    if not checked and session.scalars(select(Spend.id).where(Spend.source_key == key)).first() is not None:
         return False
     session.add(Spend(customer_id=member.customer_id, amount=amount, occurred_at=occurred_at, sale_id=sale_id,
                       source_key=key))
     member.lifetime_spend = (member.lifetime_spend or ZERO) + amount
-    session.flush()
+    if flush:
+        session.flush()
     return True
 
 
@@ -395,6 +417,13 @@ def sale_multiplier(session, program: Program, sale: Sale, customer: Customer, s
     return best[0], [best[1]] if best[1] else []
 
 
+def applied(session, sale: Sale) -> bool:
+    """Whether `sale_recorded` was already applied to `sale` (its earn entry or its spend), in one query."""
+    earned = sa.exists().where(PointsEntry.source_key == f"earn:sale:{sale.id}")
+    counted = sa.exists().where(Spend.source_key == f"sale:{sale.id}")
+    return bool(session.scalar(select(sa.or_(earned, counted))))
+
+
 def record_sale(session, sale: Sale, store, *, user=None, actor="system", notify=None) -> dict | None:
     """`sale_recorded`: count the spend, upgrade on a crossing, redeem points the till used, earn.
 
@@ -403,31 +432,34 @@ def record_sale(session, sale: Sale, store, *, user=None, actor="system", notify
         return None
     program = get_program(session)
     member = lock_member(session, sale.customer_id)
-    if entry_exists(session, f"earn:sale:{sale.id}") or session.scalars(
-            select(Spend.id).where(Spend.source_key == f"sale:{sale.id}")).first():
+    if applied(session, sale):
         return None  # already applied: a redelivered event changes nothing
     customer = session.get(Customer, sale.customer_id)
     paid = paid_amount(sale)
-    _add_spend(session, member, paid, sale.occurred_at, sale.id, f"sale:{sale.id}")
+    # Read before this sale's spend is added (it counts in any window: it happens now), so
+    # the spend and the member's new totals are written together with the ledger entry.
+    tiers, spend = tiers_and_counted_spend(session, program, member.customer_id, sale.occurred_at)
+    spend += paid
+    _add_spend(session, member, paid, sale.occurred_at, sale.id, f"sale:{sale.id}", checked=True, flush=False)
 
     used = points_used(sale, program)
     if used:
         _debit(session, member, "redeem", used, reason="points used as payment", key=f"redeem:sale:{sale.id}",
                sale=sale, store=store, user=user, actor=actor)
 
-    tiers = active_tiers(session)
     change = None
     if not member.tier_locked:
-        spend = counted_spend(session, program, member.customer_id, sale.occurred_at)
         qualified = tier_for_spend(tiers, spend)
         if rank(tiers, qualified) > rank(tiers, member.tier):
             # The crossing sale already earns at the new tier's rate.
             change = change_tier(session, member, qualified, reason=f"spend reached ¥{qualified.threshold}",
                                  store=store, user=user, notify=notify, occurred_at=sale.occurred_at)
     if not member.is_member:
+        _remember_summary(session, sale, member, earned=0, redeemed=used, upgraded=False)
         return {"member": False}
     day = local_date(sale.occurred_at, store.timezone if store is not None else program.timezone)
-    multiplier, why = sale_multiplier(session, program, sale, customer, getattr(store, "id", None), day)
+    with session.no_autoflush:  # member days do not depend on the pending spend: flushed with the entry below
+        multiplier, why = sale_multiplier(session, program, sale, customer, getattr(store, "id", None), day)
     points = whole_points(paid * member.tier.points_rate * multiplier)
     data = {"tier": member.tier.code, "rate": str(member.tier.points_rate), "multiplier": str(multiplier),
             "paid": str(paid), "lines": _line_shares(sale, points), "upgraded": bool(change and change["direction"] == "upgrade"),
@@ -436,7 +468,21 @@ def record_sale(session, sale: Sale, store, *, user=None, actor="system", notify
         data["previous_tier"] = change["from"]
     _credit(session, member, "earn", points, expires_on=expiry_for(program, day), reason="sale",
             key=f"earn:sale:{sale.id}", sale=sale, store=store, user=user, actor=actor, data=data)
+    _remember_summary(session, sale, member, earned=points, redeemed=used, upgraded=data["upgraded"])
     return {"member": True, "points_earned": points, "tier_change": change}
+
+
+SUMMARIES = "membership.sale_summaries"
+
+
+def _remember_summary(session, sale: Sale, member: Member, *, earned: int, redeemed: int, upgraded: bool) -> None:
+    """What `sale_summary` would read back, kept on the session for the till's answer (which
+    comes right after the commit), so the answer does not query what this sale just wrote."""
+    session.info.setdefault(SUMMARIES, {})[sale.id] = (sale, {
+        "member": bool(member.is_member), "points_earned": earned, "points_redeemed": redeemed,
+        "points_reversed": 0, "points_returned": 0, "balance": member.points_balance,
+        "tier": member.tier.code if member.tier else None, "upgraded": bool(upgraded),
+    })
 
 
 def record_refund(session, sale: Sale, refund, store, *, user=None, actor="system", notify=None) -> dict | None:
@@ -528,6 +574,12 @@ def sale_summary(session, sale: Sale) -> dict | None:
     """What the till's answer shows: points earned, balance, tier, whether this sale upgraded."""
     if sale.customer_id is None:
         return None
+    # Kept by `record_sale` in this session for this very sale object: read once, then gone
+    # (a later answer, e.g. after a refund, reads the ledger again). A rolled-back sale's
+    # object is never the one asked about, even when its id is reused.
+    remembered = session.info.get(SUMMARIES, {}).pop(sale.id, None)
+    if remembered is not None and remembered[0] is sale:
+        return dict(remembered[1])
     member = find_member(session, sale.customer_id)
     entries = session.scalars(select(PointsEntry).where(PointsEntry.sale_id == sale.id).order_by(PointsEntry.id)).all()
     earn = next((e for e in entries if e.kind == "earn"), None)
