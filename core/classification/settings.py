@@ -4,6 +4,9 @@ chain's; the chain's falls back to domain.md's defaults."""
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
@@ -81,7 +84,7 @@ def settings_for(session, scope_id: int) -> dict:
         own = _row(session, scope_id)
         if own:
             merged.update(own.settings)
-    return SettingsSchema().load(merged)
+    return loaded(merged)
 
 
 def settings_for_store_and_chain(session, store_id: int | None) -> dict[int, dict]:
@@ -91,10 +94,22 @@ def settings_for_store_and_chain(session, store_id: int | None) -> dict[int, dic
     rows = {r.store_id: dict(r.settings) for r in session.scalars(select(ClassificationSettings).where(
         or_(ClassificationSettings.store_id.is_(None), ClassificationSettings.store_id == (store_id or -1))))}
     chain = rows.get(None, {})
-    out = {CHAIN_SCOPE: SettingsSchema().load(chain)}
+    out = {CHAIN_SCOPE: loaded(chain)}
     if store_id:
-        out[store_id] = SettingsSchema().load({**chain, **rows.get(store_id, {})})
+        out[store_id] = loaded({**chain, **rows.get(store_id, {})})
     return out
+
+
+def loaded(document: dict) -> dict:
+    """The stored settings document validated and loaded. Every sale asks for its store's and
+    the chain's; validating the same document each time was a good part of the per-sale update,
+    so a document is loaded once per process (keyed by its content: a change is a new key)."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in _load_document(json.dumps(document, sort_keys=True)).items()}
+
+
+@lru_cache(maxsize=256)
+def _load_document(document_json: str) -> dict:
+    return SettingsSchema().load(json.loads(document_json))
 
 
 def stored_settings(session, store_id: int | None) -> dict:
