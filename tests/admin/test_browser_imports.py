@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.admin.test_browser import browser, live, page, pytestmark, sign_in  # noqa: F401 - fixtures
+import pytest
 
-SAMPLE = "/work/shared/samples/customers_zh.csv"  # 8 rows: 5 good, 3 rejected
+from tests.admin.conftest import sign_in
+from tests.data import CUSTOMERS_ZH as SAMPLE  # 8 rows: 5 good, 3 rejected
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 
-def test_upload_a_customer_file_see_it_done_and_download_the_rejected_rows(page, admin_env):  # noqa: F811
+def test_upload_a_customer_file_see_it_done_and_download_the_rejected_rows(page, admin_env):
     sign_in(page, "manager")
     page.goto("/admin/import/")
     assert page.locator("#no-imports").is_visible()

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from core.cli import cli
 from core.extensions import db
 from core.models import Customer, Event
+from tests.data import CUSTOMERS_ZH
 
-SAMPLE = "/work/shared/samples/customers_zh.csv"
+SAMPLE = CUSTOMERS_ZH  # 8 rows as a store exports them: 5 good, 3 rejected
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ from core.extensions import db
 from core.models import Customer, ImportRun, JobOutbox, Store, User
 from tests.admin.conftest import PASSWORD, login, text
 from tests.conftest import BUNDLED, build_chain
+from tests.data import CUSTOMERS_ZH
 
-SAMPLE = Path("/work/shared/samples/customers_zh.csv")  # 8 rows: 5 good, 3 rejected
+SAMPLE = Path(CUSTOMERS_ZH)  # 8 rows: 5 good, 3 rejected
 ROOT = Path(__file__).resolve().parents[2]
 STORECRM = str(Path(sys.executable).with_name("storecrm"))
 
