@@ -150,3 +150,24 @@ def test_the_reaper_and_the_retention_speak_chinese_and_run_periodically(make_ap
     page = text(client.get("/admin/import/"))
     assert "工作进程已停止；请重新开始导入" in page and "被拒绝的行已不可下载：导入 7 天后即删除。" in page
     assert "the worker stopped" not in page
+
+
+def test_with_redis_a_run_whose_job_still_waits_is_left_and_one_whose_job_is_gone_is_failed(make_app, redis_server):
+    import uuid
+
+    app = make_app(REDIS_URL=redis_server.url, QUEUE_NAME=f"test-{uuid.uuid4().hex[:8]}")
+    build_chain(app)
+    client = signed_in(app, "manager")
+    try:
+        upload(client, SAMPLE.read_bytes())
+        [run] = listed(client)
+        age(app, run["id"], hours=3)
+        with app.app_context():
+            db.session.execute(update(ImportRun).where(ImportRun.id == run["id"]).values(finished_at=None))
+            db.session.commit()
+            assert reap_stale_runs(db.session) == []  # no worker yet, but the job waits in the queue
+            app.extensions["storecrm.jobs"].connection().flushdb()  # Redis lost it (no persistence)
+            assert reap_stale_runs(db.session) == [run["id"]]
+        assert listed(client)[0]["status"] == "failed"
+    finally:
+        app.extensions["storecrm.jobs"].connection().flushdb()
