@@ -6,8 +6,8 @@
 - A run still "queued" or "running" with no progress for `IMPORT_STALE_HOURS` (2) hours and
   no live rq job lost its worker for good (killed with no retries left, or an in-process run
   whose web process stopped): it is failed with a reason the page shows, and its upload deleted.
-- Uploads of finished runs that are still on disk (left by a crash between the last commit and
-  the delete, or by versions that kept them) are deleted.
+- Files no run needs any more (uploads of finished runs left by a crash between the last
+  commit and the delete, or by versions that kept them) are deleted.
 
 `tidy_imports_job` does all three; the core registers it with the periodic jobs (core/jobs.py).
 """
@@ -22,7 +22,7 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import or_, select, update
 
-from core.imports.jobs import FILE_GONE, absolute, encrypt_file, remove_quietly
+from core.imports.jobs import FILE_GONE, IMPORT_FOLDER, absolute, encrypt_file, remove_quietly
 from core.models import ImportRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -111,13 +111,25 @@ def reap_stale_runs(session, *, now: datetime | None = None) -> list[int]:
     return reaped
 
 
-def delete_finished_uploads(session) -> int:
-    """Uploads of finished runs still on disk (a crash after the last commit, older versions)."""
+def delete_leftover_files(session, *, now: datetime | None = None) -> int:
+    """Delete files in the import folder that no run needs any more: uploads of finished runs
+    (a crash between the last commit and the delete, older versions that kept them) and
+    rejects files no row points to. Lists the folder, not the table (which only grows).
+
+    Files younger than an hour are left: an upload is saved before its row is committed."""
+    folder = os.path.join(current_app.instance_path, IMPORT_FOLDER)
+    if not os.path.isdir(folder):
+        return 0
+    active = session.scalars(select(ImportRun.file_path).where(ImportRun.status.in_(("queued", "running")))).all()
+    kept = {os.path.basename(p) for p in active}
+    kept |= {os.path.basename(os.path.splitext(p)[0] + ".rejected.csv") for p in active}  # being written
+    kept |= {os.path.basename(p) for p in session.scalars(select(ImportRun.rejects_path)
+                                                          .where(ImportRun.rejects_path.is_not(None)))}
+    young = (now or utcnow()).timestamp() - 3600
     deleted = 0
-    paths = session.scalars(select(ImportRun.file_path).where(ImportRun.status.in_(("done", "failed"))))
-    for path in paths:
-        if os.path.exists(absolute(path)):
-            remove_quietly(path)
+    for entry in os.scandir(folder):
+        if entry.is_file() and entry.name not in kept and entry.stat().st_mtime < young:
+            os.remove(entry.path)
             deleted += 1
     return deleted
 
@@ -158,4 +170,4 @@ def tidy_imports_job() -> None:
 
     reap_stale_runs(db.session)
     purge_expired_rejects(db.session)
-    delete_finished_uploads(db.session)
+    delete_leftover_files(db.session)

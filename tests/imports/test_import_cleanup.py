@@ -3,6 +3,7 @@ the retention, and runs whose worker died failed by the periodic job instead of 
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -70,10 +71,16 @@ def test_a_plaintext_rejects_file_an_older_version_kept_is_encrypted_then_purged
         db.session.add(run)
         db.session.commit()
         run_id = run.id
+        hours_ago = (utcnow() - timedelta(hours=2)).timestamp()
+        for path in imports_folder(app).iterdir():
+            os.utime(path, (hours_ago, hours_ago))
+        # an upload saved this very moment, its row not committed yet, must survive
+        (imports_folder(app) / "arriving.csv").write_bytes(SAMPLE.read_bytes())
         tidy_imports_job()
         kept = db.session.get(ImportRun, run_id).rejects_path
         assert kept.endswith(".enc")
-        assert [p.name for p in imports_folder(app).iterdir()] == [Path(kept).name]  # upload and plaintext gone
+        # the finished run's upload and the plaintext are gone
+        assert sorted(p.name for p in imports_folder(app).iterdir()) == sorted([Path(kept).name, "arriving.csv"])
         assert b"13812345678" not in (Path(app.instance_path) / kept).read_bytes()
     client = signed_in(app, "manager")
     assert "13812345678 taken" in client.get(f"/admin/import/{run_id}/rejected").get_data().decode("utf-8-sig")
