@@ -230,6 +230,10 @@ def collect_periodic_jobs(app) -> JobScheduler:
     from core.privacy.retention import purge_expired_job
 
     scheduler.cron(purge_expired_job, "30 3 * * *", name="core.privacy_retention")  # nightly, off-peak
+    from core.imports.cleanup import tidy_imports_job
+
+    # Stuck imports failed, expired rejected-rows files and leftover uploads deleted.
+    scheduler.every(tidy_imports_job, seconds=600, name="core.imports_tidy")
     app.extensions["storecrm.plugins"].call_registration("register_jobs", scheduler=scheduler)
     return scheduler
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 from flask import abort, flash, redirect, request, send_file, url_for
@@ -36,8 +37,12 @@ class ImportView(StoreView):
         chosen = current_store()
         runs = db.session.scalars(select(ImportRun).where(ImportRun.store_id.in_(scope_store_ids()))
                                   .order_by(ImportRun.id.desc()).limit(SHOWN)).all()
+        from core.imports.cleanup import error_text, rejects_available, rejects_days, rejects_until
+
         return self.render("imports/index.html", error=error, stores=stores, runs=runs, status=STATUS, kinds=KINDS,
-                           chosen=chosen.code if chosen else None, refresh=any(r.active for r in runs))
+                           chosen=chosen.code if chosen else None, refresh=any(r.active for r in runs),
+                           rejects_available=rejects_available, rejects_until=rejects_until,
+                           rejects_days=rejects_days(), error_text=error_text)
 
     def _start(self, stores) -> str | None:
         from core.imports.jobs import start_import
@@ -62,17 +67,18 @@ class ImportView(StoreView):
 
     @expose("/<int:import_id>/rejected")
     def rejected(self, import_id: int):
-        from core.imports.jobs import absolute
+        from core.imports.cleanup import rejects_available
+        from core.imports.jobs import decrypted_rejects
 
         run = db.session.get(ImportRun, import_id)
         # Only the stores this user works in: another store's import answers "not found".
-        if run is None or run.store_id not in {s.id for s in accessible_stores()} or not run.rejects_path:
+        if run is None or run.store_id not in {s.id for s in accessible_stores()}:
             abort(404)
-        path = absolute(run.rejects_path)
-        if not os.path.exists(path):
-            abort(404)
+        if not rejects_available(run):
+            abort(404)  # none, or deleted after the retention period (the page says so)
         stem = os.path.splitext(run.file_name)[0] or "import"
-        return send_file(path, mimetype="text/csv", as_attachment=True, download_name=f"{stem}.rejected.csv")
+        return send_file(io.BytesIO(decrypted_rejects(run.rejects_path)), mimetype="text/csv", as_attachment=True,
+                         download_name=f"{stem}.rejected.csv")
 
 
 def register(admin) -> None:

@@ -4,7 +4,11 @@
 enqueues `run_import_job` (rq with Redis, in-process without; parked in the job outbox while
 Redis is down). The job is safe to run again after a worker died half-way: customers are
 matched by phone or card number (a second run updates, never duplicates), sale receipts
-imported before are skipped, and the rejects file is rewritten from the start."""
+imported before are skipped, and the rejects file is rewritten from the start.
+
+The upload holds names, phones and emails in clear, so it is deleted as soon as the run has
+finished (done, or failed for good); the rejected rows are kept encrypted with the data key
+and purged after a few days (core/imports/cleanup.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from core.models import ImportRun, Store, User, utcnow
 log = logging.getLogger(__name__)
 IMPORT_FOLDER = "imports"  # under the instance folder
 SUFFIXES = (".csv", ".xlsx")
+FILE_GONE = "the uploaded file is no longer there; upload it again"
 
 
 def import_folder() -> str:
@@ -52,7 +57,8 @@ def start_import(session, *, kind: str, upload, store: Store, user: User | None,
     try:
         run = ImportRun(store_id=store.id, user_id=user.id if user else None, kind=kind, file_name=name[:300],
                         file_path=relative, all_or_nothing=all_or_nothing, with_events=with_events, status="queued",
-                        rows_done=0, created=0, updated=0, skipped=0, rejected=0, committed=False, attempts=0)
+                        rows_done=0, created=0, updated=0, skipped=0, rejected=0, committed=False, attempts=0,
+                        progress_at=utcnow())
         session.add(run)
         session.flush()
         run_id = run.id
@@ -77,34 +83,39 @@ def run_import_job(import_id: int) -> str:
     run = session.get(ImportRun, import_id)
     if run is None or run.status in ("done", "failed"):
         return run.status if run else "missing"  # already finished: a duplicate delivery does nothing
-    run.status, run.started_at, run.error = "running", utcnow(), None
+    run.status, run.started_at, run.progress_at, run.error = "running", utcnow(), utcnow(), None
     run.attempts = (run.attempts or 0) + 1
     run.rows_done = run.created = run.updated = run.skipped = run.rejected = 0
     session.commit()
     store, user = run.store, run.user
     kind, all_or_nothing, with_events = run.kind, run.all_or_nothing, run.with_events
+    run_file_path = run.file_path
     source = absolute(run.file_path)
-    rejects_relative = os.path.splitext(run.file_path)[0] + ".rejected.csv"
-    if os.path.exists(absolute(rejects_relative)):
-        os.remove(absolute(rejects_relative))  # from a run a dead worker left behind
+    plain_rejects = os.path.splitext(run.file_path)[0] + ".rejected.csv"  # written by the run, encrypted after
+    remove_quietly(plain_rejects)  # from a run a dead worker left behind
+    if not os.path.exists(source):
+        # Deleted when an earlier delivery finished it, or by the reaper: nothing left to import.
+        _finish(session, import_id, status="failed", error=FILE_GONE)
+        return "failed"
 
     def on_batch(report) -> None:
         if all_or_nothing:
             return  # the batch is not committed yet, and SQLite's one writer is this transaction
         session.execute(update(ImportRun).where(ImportRun.id == import_id)
                         .values(rows_done=report.rows, created=report.created, updated=report.updated,
-                                skipped=report.skipped, rejected=report.rejected))
+                                skipped=report.skipped, rejected=report.rejected, progress_at=utcnow()))
         session.commit()
 
     try:
         report = run_import(session, kind, source, store=store, all_or_nothing=all_or_nothing,
-                            with_events=with_events, report_path=absolute(rejects_relative), user=user,
+                            with_events=with_events, report_path=absolute(plain_rejects), user=user,
                             actor=user.username if user else "import", on_batch=on_batch)
     except DomainError as exc:
         session.rollback()
         # The file itself is wrong (no known columns): running it again would not help.
         detail = "; ".join(" ".join(v) if isinstance(v, list) else str(v) for v in exc.fields.values())
         _finish(session, import_id, status="failed", error=exc.message + (f" ({detail})" if detail else ""))
+        remove_quietly(run_file_path, plain_rejects)
         return "failed"
     except Exception as exc:
         session.rollback()
@@ -113,13 +124,20 @@ def run_import_job(import_id: int) -> str:
         if rq_job is not None and (rq_job.retries_left or 0) > 0:
             # rq will run it again: queued, not failed, or the retry would find it finished.
             _finish(session, import_id, status="queued", error=error, finished_at=None)
+            remove_quietly(plain_rejects)  # the upload stays: the retry reads it
             raise
         _finish(session, import_id, status="failed", error=error)
+        remove_quietly(run_file_path, plain_rejects)
         log.exception("import %s failed", import_id)
         return "failed"
+    rejects_path = None
+    if report.rejected and os.path.exists(absolute(plain_rejects)):
+        rejects_path = encrypt_file(plain_rejects)
+    remove_quietly(plain_rejects)
     _finish(session, import_id, status="done", rows_done=report.rows, created=report.created,
             updated=report.updated, skipped=report.skipped, rejected=report.rejected, committed=report.committed,
-            rejects_path=rejects_relative if report.rejected and os.path.exists(absolute(rejects_relative)) else None)
+            rejects_path=rejects_path)
+    remove_quietly(run_file_path)
     from core.audit import audit
 
     run = session.get(ImportRun, import_id)
@@ -130,8 +148,44 @@ def run_import_job(import_id: int) -> str:
     return "done"
 
 
+def remove_quietly(*relatives: str) -> None:
+    """Delete files under the instance folder; one already gone is fine."""
+    for relative in relatives:
+        try:
+            os.remove(absolute(relative))
+        except FileNotFoundError:
+            pass
+
+
+def encrypt_file(plain_relative: str) -> str:
+    """Encrypt a rejects CSV with the data key into `<name>.enc` (mode 0600); returns its path.
+
+    The plaintext is the caller's to delete. The file is small (line, column, reason per
+    rejected row), so it is encrypted in one piece."""
+    from core.crypto import cipher
+
+    with open(absolute(plain_relative), encoding="utf-8-sig") as plain:
+        token = cipher().encrypt(plain.read())
+    relative = plain_relative + ".enc"
+    partial = absolute(relative) + ".part"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(token)
+    os.replace(partial, absolute(relative))  # never a half-written file under the real name
+    return relative
+
+
+def decrypted_rejects(relative: str) -> bytes:
+    """The rejects CSV as downloaded (UTF-8 with BOM, so Excel reads Chinese)."""
+    from core.crypto import cipher
+
+    with open(absolute(relative), encoding="ascii") as stored:
+        return cipher().decrypt(stored.read()).encode("utf-8-sig")
+
+
 def _finish(session, import_id: int, **values) -> None:
     values.setdefault("finished_at", utcnow())
+    values.setdefault("progress_at", utcnow())
     session.execute(update(ImportRun).where(ImportRun.id == import_id).values(**values))
     session.commit()
 

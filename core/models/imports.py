@@ -14,8 +14,10 @@ IMPORT_STATUSES = ("queued", "running", "done", "failed")
 class ImportRun(db.Model):
     """A file uploaded in the admin and imported by a background job (core/imports/jobs.py).
 
-    The file itself stays under the instance folder (`file_path`, relative to it); this row
-    says who started it, where it stands and what it did."""
+    The uploaded file waits under the instance folder (`file_path`, relative to it) until the
+    run finishes, then it is deleted; the rejected rows are kept encrypted for a few days
+    (`rejects_path`, see core/imports/cleanup.py). This row says who started it, where it
+    stands and what it did."""
 
     __tablename__ = "import_run"
 
@@ -40,6 +42,8 @@ class ImportRun(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Last sign of life (queued, started, a batch written): the reaper fails runs silent too long.
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     store = relationship("Store")
     user = relationship("User")

@@ -93,3 +93,45 @@ def test_an_import_whose_worker_is_killed_finishes_on_the_next_worker_without_du
         # The second attempt read the whole file: what the first one wrote it updated.
         assert (run.attempts, run.rows_done, run.created + run.updated, run.rejected) == (2, ROWS, ROWS, 0)
         assert run.updated == written
+
+
+def test_a_run_whose_worker_died_for_good_is_failed_by_the_reaper_not_left_running(fault_app, processes):
+    """No retry comes (rq's retries spent, or nobody restarts the workers): once the dead
+    worker's key has lapsed and the run was silent past the setting, the page shows why."""
+    from datetime import timedelta
+
+    from rq.worker import Worker
+    from sqlalchemy import update
+
+    from core.imports.cleanup import WORKER_STOPPED, reap_stale_runs
+    from core.models import utcnow
+
+    app = fault_app
+    build_chain(app)
+    client = app.test_client()
+    assert login(client, "manager").status_code == 302
+    client.post("/admin/import/", data={"kind": "customers", "store": "SH001",
+                                        "file": (io.BytesIO(customer_file()), "members.csv")},
+                content_type="multipart/form-data")
+    procs = processes(app)
+    worker = procs.worker()
+    wait_for(lambda: state(app)[1] >= 500, timeout=240, interval=0.1, message="the first batch to be committed")
+    kill9_with_work_horse(procs, worker)
+    assert state(app)[0] == "running"
+    connection = app.extensions["storecrm.jobs"].connection()
+    with app.app_context():
+        run = db.session.scalars(select(ImportRun)).one()
+        job = Job.fetch(f"storecrm-import-{run.id}", connection=connection)
+        assert job.get_status() == "started" and job.worker_name
+        # Silent past the setting (2 hours), moved back rather than waited for.
+        db.session.execute(update(ImportRun).values(progress_at=utcnow() - timedelta(hours=3)))
+        db.session.commit()
+        # The worker's key outlives it by its heartbeat TTL: rq cannot yet tell it from a slow one.
+        assert reap_stale_runs(db.session) == []
+        connection.delete(Worker.redis_worker_namespace_prefix + job.worker_name)  # the TTL lapsed
+        assert reap_stale_runs(db.session) == [run.id]
+        run = db.session.get(ImportRun, run.id)
+        assert (run.status, run.error) == ("failed", WORKER_STOPPED)
+        assert not (Path(app.instance_path) / run.file_path).exists()
+    page = client.get("/admin/import/").get_data(as_text=True)
+    assert "the worker stopped; start the import again" in page and "location.reload" not in page

@@ -72,9 +72,13 @@ def test_an_upload_is_recorded_imported_and_listed_with_counts_and_its_rejected_
     with shop.app_context():
         record = db.session.get(ImportRun, run["id"])
         assert db.session.scalar(select(func.count()).select_from(Customer)) == 5
-        # the file is kept under the instance folder, not in the database
-        kept = Path(shop.instance_path) / record.file_path
-        assert kept.read_bytes() == SAMPLE.read_bytes() and record.file_path.startswith("imports" + os.sep)
+        # the upload (names, phones in clear) is deleted once imported; only the encrypted rejects stay
+        assert record.file_path.startswith("imports" + os.sep)
+        assert not (Path(shop.instance_path) / record.file_path).exists()
+        assert [p.name for p in (Path(shop.instance_path) / "imports").iterdir()] == [Path(record.rejects_path).name]
+        stored = (Path(shop.instance_path) / record.rejects_path).read_bytes()
+        for clear in ("12345", "VIP0001", "phone", "line,field,reason", "手机"):
+            assert clear.encode() not in stored
         assert record.started_at <= record.finished_at and record.user.username == "manager"
         # stored in UTC, shown on the store's clock (Shanghai)
         assert run["started"] == record.created_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
@@ -88,9 +92,11 @@ def test_a_rerun_after_a_worker_died_updates_the_same_customers_instead_of_dupli
     [run] = listed(client)
     with shop.app_context():
         phones_before = sorted(c.phone for c in db.session.scalars(select(Customer)))
-        # What a worker killed mid-file leaves behind; rq hands the job to another worker.
+        # What a worker killed mid-file leaves behind (the upload is deleted only once the run
+        # finished); rq hands the job to another worker.
         db.session.execute(update(ImportRun).values(status="running", finished_at=None))
         db.session.commit()
+        (Path(shop.instance_path) / db.session.get(ImportRun, run["id"]).file_path).write_bytes(SAMPLE.read_bytes())
         assert run_import_job(run["id"]) == "done"
         assert sorted(c.phone for c in db.session.scalars(select(Customer))) == phones_before
         assert db.session.scalar(select(func.count()).select_from(Customer)) == 5
@@ -99,6 +105,7 @@ def test_a_rerun_after_a_worker_died_updates_the_same_customers_instead_of_dupli
         # a duplicate delivery of a finished job does nothing
         assert run_import_job(run["id"]) == "done"
         assert db.session.get(ImportRun, run["id"]).attempts == 2
+        assert not (Path(shop.instance_path) / record.file_path).exists()
     assert listed(client)[0]["updated"] == 5
 
 
@@ -131,6 +138,9 @@ def test_a_file_without_known_columns_fails_with_the_reason_and_a_wrong_type_is_
     upload(client, "颜色,尺寸\n红,M\n".encode())
     [run] = listed(client)
     assert run["status"] == "failed" and "no customer columns found" in run["status_text"]
+    with shop.app_context():
+        # failed for good: the upload is deleted too
+        assert not (Path(shop.instance_path) / db.session.get(ImportRun, run["id"]).file_path).exists()
     refused = upload(client, b"hello", name="notes.txt")
     assert refused.status_code == 200 and "The file must be CSV or XLSX." in text(refused)
     assert len(listed(client)) == 1

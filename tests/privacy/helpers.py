@@ -106,3 +106,15 @@ def find_in_database(app, needles) -> list[tuple[str, str, str]]:
 def personal_needles() -> list[str]:
     return [PERSON["name"], PERSON["renamed"], *PERSON["phone_formats"], PERSON["email"], PERSON["address"],
             PERSON["wechat_id"], PERSON["preference"], PERSON["code"], PERSON["note"]]
+
+
+def find_in_files(folder, needles) -> list[tuple[str, str]]:
+    """Every (file, needle) where a needle appears in clear in a file under `folder`."""
+    from pathlib import Path
+
+    hits = []
+    for path in Path(folder).rglob("*"):
+        if path.is_file():
+            content = path.read_bytes().decode("utf-8", errors="ignore").lower()
+            hits += [(str(path), needle) for needle in needles if needle.lower() in content]
+    return hits
