@@ -42,6 +42,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # that many X-Forwarded-For hops are believed; 0 (the default) believes none, since a
         # client can send the header itself and pose as any address in audit rows.
         "TRUSTED_PROXIES": env.get("STORECRM_TRUSTED_PROXIES", "0"),
+        # An import's rejected rows (personal data, encrypted) are downloadable this many days;
+        # an import silent this many hours with no live job is marked failed (core/imports/cleanup.py).
+        "IMPORT_REJECTS_DAYS": env.get("STORECRM_IMPORT_REJECTS_DAYS", "7"),
+        "IMPORT_STALE_HOURS": env.get("STORECRM_IMPORT_STALE_HOURS", "2"),
         "DEMO": False,
         "TESTING": False,
     }
@@ -57,7 +61,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             "stored in clear. Generate one with `storecrm keys generate` and put it in .env."
         )
     _check_data_key(cfg["DATA_KEY"])
-    cfg["TRUSTED_PROXIES"] = _proxy_hops(cfg["TRUSTED_PROXIES"])
+    cfg["TRUSTED_PROXIES"] = _count("STORECRM_TRUSTED_PROXIES", cfg["TRUSTED_PROXIES"], "a number of proxies", 0)
+    cfg["IMPORT_REJECTS_DAYS"] = _count("STORECRM_IMPORT_REJECTS_DAYS", cfg["IMPORT_REJECTS_DAYS"], "a number of days", 1)
+    cfg["IMPORT_STALE_HOURS"] = _count("STORECRM_IMPORT_STALE_HOURS", cfg["IMPORT_STALE_HOURS"], "a number of hours", 1)
     url = cfg["DATABASE_URL"]
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the supported driver.
@@ -76,14 +82,15 @@ def _check_data_key(keys: str) -> None:
         raise ConfigError(str(exc)) from exc
 
 
-def _proxy_hops(value) -> int:
+def _count(variable: str, value, what: str, least: int) -> int:
+    """A whole number setting, or a start-up error naming the variable."""
     try:
-        hops = int(str(value).strip() or 0)
+        number = int(str(value).strip())
     except ValueError:
-        hops = -1
-    if hops < 0:
-        raise ConfigError(f"STORECRM_TRUSTED_PROXIES must be a number of proxies (0 or more), not {value!r}")
-    return hops
+        number = least - 1
+    if number < least:
+        raise ConfigError(f"{variable} must be {what} ({least} or more), not {value!r}")
+    return number
 
 
 def engine_options(url: str) -> dict:

@@ -42,9 +42,8 @@ def error_text(error: str) -> str:
 
 
 def setting(name: str, default: int) -> int:
-    """`app.config[name]`, else the environment's `STORECRM_<name>`, else the default."""
-    value = current_app.config.get(name, os.environ.get(f"STORECRM_{name}", default))
-    return int(value)
+    """`app.config[name]` (core/config.py reads and checks `STORECRM_<name>`), else the default."""
+    return int(current_app.config.get(name, default))
 
 
 def rejects_days() -> int:

@@ -7,6 +7,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from core.extensions import db
@@ -178,3 +179,14 @@ def test_with_redis_a_run_whose_job_still_waits_is_left_and_one_whose_job_is_gon
         assert listed(client)[0]["status"] == "failed"
     finally:
         app.extensions["storecrm.jobs"].connection().flushdb()
+
+
+@pytest.mark.parametrize("variable, value", [("STORECRM_IMPORT_REJECTS_DAYS", "a week"),
+                                             ("STORECRM_IMPORT_STALE_HOURS", "0")])
+def test_a_wrong_import_setting_stops_the_app_with_a_clear_message(tmp_path, variable, value, monkeypatch):
+    from core.config import ConfigError, load_config
+    from tests.conftest import DATA_KEY
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=variable):
+        load_config(str(tmp_path), {"SECRET_KEY": "x", "DATA_KEY": DATA_KEY})
