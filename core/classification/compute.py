@@ -27,7 +27,9 @@ from sqlalchemy import (
     union_all, update,
 )
 
-from core.classification.models import CHAIN_SCOPE, ClassificationCut, ClassificationRun, CustomerClass
+from core.classification.models import (
+    CHAIN_SCOPE, ClassificationCut, ClassificationRun, ClassificationSettings, CustomerClass,
+)
 from core.classification.rules import FINAL_CLASSES, LIFECYCLES, RFM_SEGMENTS, change_title
 from core.classification.settings import settings_for
 from core.classification.sql import json_object, seconds_between, unindexed
@@ -389,13 +391,23 @@ def _one_scope_select(scope, prefix: str, absolute: bool, percentile_gaps: bool,
 _cc = CustomerClass.__table__
 _cut = ClassificationCut.__table__
 _customer = Customer.__table__
+_settings = ClassificationSettings.__table__
+
+
+def _settings_document(store_id):
+    return select(_settings.c.settings).where(store_id).scalar_subquery()
+
+
 # One read before the upsert: the customer's row locked (sales of one customer classify one
-# after the other, each seeing the other's sale), the scopes' stored cuts and the customer's
-# current classes there, for the timeline. FOR NO KEY UPDATE: the sale's own foreign key
-# already holds a KEY SHARE lock on the row, which FOR UPDATE would deadlock on.
+# after the other, each seeing the other's sale), the chain's and the store's settings
+# documents, the scopes' stored cuts and the customer's current classes there, for the
+# timeline. FOR NO KEY UPDATE: the sale's own foreign key already holds a KEY SHARE lock on
+# the row, which FOR UPDATE would deadlock on.
 _LOCK_CUTS_AND_OLD = (
-    select(_customer.c.id.label("customer_id"), _cut,
-           _cc.c.final_class.label("old_final_class"), _cc.c.lifecycle.label("old_lifecycle"))
+    select(_customer.c.id.label("customer_id"),
+           _settings_document(_settings.c.store_id.is_(None)).label("chain_settings"),
+           _settings_document(_settings.c.store_id == bindparam("store_id")).label("store_settings"),
+           _cut, _cc.c.final_class.label("old_final_class"), _cc.c.lifecycle.label("old_lifecycle"))
     .select_from(_customer.outerjoin(_cut, _cut.c.scope_id.in_(bindparam("scopes", expanding=True)))
                  .outerjoin(_cc, and_(_cc.c.customer_id == _customer.c.id, _cc.c.scope_id == _cut.c.scope_id)))
     .where(_customer.c.id == bindparam("customer_id"))
@@ -488,13 +500,18 @@ def _params(s: dict, cut: dict, now) -> dict:
 
 
 def _update(session, customer_id: int, store_id: int | None, now) -> None:
-    from core.classification.settings import settings_for_store_and_chain
+    from core.classification.settings import loaded
 
-    settings = settings_for_store_and_chain(session, store_id)
-    scopes = list(settings)
+    scopes = [CHAIN_SCOPE] + ([store_id] if store_id else [])
     cut_columns = [c.name for c in _cut.columns]
-    cuts, old = {}, {}
-    for r in session.execute(_LOCK_CUTS_AND_OLD, {"customer_id": customer_id, "scopes": scopes}).mappings():
+    cuts, old, settings = {}, {}, {}
+    for r in session.execute(_LOCK_CUTS_AND_OLD,
+                             {"customer_id": customer_id, "store_id": store_id, "scopes": scopes}).mappings():
+        if not settings:  # the same documents on every row: the store's over the chain's
+            chain = dict(r["chain_settings"] or {})
+            settings = {CHAIN_SCOPE: loaded(chain)}
+            if store_id:
+                settings[store_id] = loaded({**chain, **(r["store_settings"] or {})})
         if r["scope_id"] is not None:
             cuts[r["scope_id"]] = {c: r[c] for c in cut_columns}
             if r["old_final_class"] is not None:
