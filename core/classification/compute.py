@@ -69,8 +69,7 @@ def _derived(scope, settings: dict, now, customer_id: int | None = None):
     """Per customer and scope: first/last purchase, counts and net spend in the window,
     recency, usual gap. Several stores with the same settings are computed in one pass."""
     bound = isinstance(now, BindParameter)
-    window_start = (settings.get("window_start", bindparam("window_start", type_=UTCDateTime())) if bound
-                    else now - timedelta(days=settings["window_days"]))
+    window_start = settings["window_start"] if bound else now - timedelta(days=settings["window_days"])
     in_window = Sale.occurred_at >= window_start
     # Whole scopes: SQLite must not walk ix_sale_customer_time row by row (see `unindexed`).
     key = Sale.customer_id if customer_id is not None else unindexed(Sale.customer_id)
@@ -394,8 +393,8 @@ _customer = Customer.__table__
 _settings = ClassificationSettings.__table__
 
 
-def _settings_document(store_id):
-    return select(_settings.c.settings).where(store_id).scalar_subquery()
+def _settings_document(which):
+    return select(_settings.c.settings).where(which).scalar_subquery()
 
 
 # One read before the upsert: the customer's row locked (sales of one customer classify one
@@ -485,7 +484,7 @@ def _params(s: dict, cut: dict, now) -> dict:
 
     p = {f"s_{k}": s[k] for k in INT_SETTINGS}
     p.update(s_gap_factor=s["gap_factor"], s_high_min_amount=s["high_min_amount"],
-             s_medium_min_amount=s["medium_min_amount"], now=now,
+             s_medium_min_amount=s["medium_min_amount"],
              window_start=now - timedelta(days=s["window_days"]),
              cut_high=_NO_CUT["amount"] if cut["high_amount"] is None else cut["high_amount"],
              cut_medium=_NO_CUT["amount"] if cut["medium_amount"] is None else cut["medium_amount"],
