@@ -23,10 +23,13 @@ from functools import lru_cache
 
 from sqlalchemy import (
     Integer, bindparam,
-    Column, MetaData, Table, and_, case, cast, delete, exists, Float, func, insert, literal, or_, select, true, update,
+    Column, MetaData, Table, and_, case, cast, delete, exists, Float, func, insert, literal, or_, select, true,
+    union_all, update,
 )
 
-from core.classification.models import CHAIN_SCOPE, ClassificationCut, ClassificationRun, CustomerClass
+from core.classification.models import (
+    CHAIN_SCOPE, ClassificationCut, ClassificationRun, ClassificationSettings, CustomerClass,
+)
 from core.classification.rules import FINAL_CLASSES, LIFECYCLES, RFM_SEGMENTS, change_title
 from core.classification.settings import settings_for
 from core.classification.sql import json_object, seconds_between, unindexed
@@ -66,8 +69,7 @@ def _derived(scope, settings: dict, now, customer_id: int | None = None):
     """Per customer and scope: first/last purchase, counts and net spend in the window,
     recency, usual gap. Several stores with the same settings are computed in one pass."""
     bound = isinstance(now, BindParameter)
-    window_start = (bindparam("window_start", type_=UTCDateTime()) if bound
-                    else now - timedelta(days=settings["window_days"]))
+    window_start = settings["window_start"] if bound else now - timedelta(days=settings["window_days"])
     in_window = Sale.occurred_at >= window_start
     # Whole scopes: SQLite must not walk ix_sale_customer_time row by row (see `unindexed`).
     key = Sale.customer_id if customer_id is not None else unindexed(Sale.customer_id)
@@ -341,45 +343,77 @@ _NO_CUT = {"amount": Decimal("-1"), "purchases": -1, "recency": 10 ** 9}  # no c
 
 
 @lru_cache(maxsize=32)
-def _one_customer_upsert(dialect: str, chain: bool, absolute: bool, percentile_gaps: bool):
-    """INSERT ... SELECT one customer's classes in one scope ... ON CONFLICT DO UPDATE, built
-    once per shape with every number a bound parameter. The upsert cannot race: concurrent
-    sales of one customer both write their row, the later one last."""
-    s = {k: bindparam(f"s_{k}", type_=Integer()) for k in INT_SETTINGS}
-    s.update(amount_mode="absolute" if absolute else "percentile",
-             lifecycle_mode="percentile" if percentile_gaps else "days",
-             gap_factor=bindparam("s_gap_factor", type_=Float()),
-             high_min_amount=bindparam("s_high_min_amount", type_=MONEY),
-             medium_min_amount=bindparam("s_medium_min_amount", type_=MONEY),
-             recency_bands=[bindparam(f"s_band{i}", type_=Integer()) for i in range(4)])
-    cuts = {"high_amount": bindparam("cut_high", type_=MONEY), "medium_amount": bindparam("cut_medium", type_=MONEY),
-            "population": bindparam("cut_population", type_=Integer()),
-            "r": [bindparam(f"cut_r{i}", type_=Integer()) for i in range(4)],
-            "f": [bindparam(f"cut_f{i}", type_=Integer()) for i in range(4)],
-            "m": [bindparam(f"cut_m{i}", type_=MONEY) for i in range(4)]}
-    gaps = ((bindparam("gap_at_risk", type_=Integer()), bindparam("gap_churned", type_=Integer()))
-            if percentile_gaps else (None, None))
+def _customer_upsert(dialect: str, store_shape: tuple[bool, bool] | None, chain_shape: tuple[bool, bool]):
+    """INSERT ... SELECT one customer's classes in the store and the chain (one row per scope,
+    UNION ALL) ... ON CONFLICT DO UPDATE RETURNING the new classes: one statement per sale,
+    built once per shape (absolute amounts?, percentile gaps?) with every number a bound
+    parameter, prefixed by scope ("store_", "chain_"). The upsert cannot race: concurrent
+    sales of one customer both write their rows, the later one last."""
     now = bindparam("now", type_=UTCDateTime())
-    scope = CHAIN_SCOPE if chain else bindparam("store_id", type_=Integer())
-    derived = _derived(scope, s, now, bindparam("customer_id", type_=Integer()))
+    customer_id = bindparam("customer_id", type_=Integer())
+    parts = [_one_scope_select(CHAIN_SCOPE, "chain_", *chain_shape, now, customer_id)]
+    if store_shape is not None:
+        parts.insert(0, _one_scope_select(bindparam("store_id", type_=Integer()), "store_", *store_shape, now,
+                                          customer_id))
+    rows = union_all(*parts).subquery("one_customer") if len(parts) > 1 else parts[0].subquery("one_customer")
     table = CustomerClass.__table__
     insert_ = sqlite_insert if dialect == "sqlite" else pg_insert
-    stmt = insert_(table).from_select(COLUMNS, _classified(derived, s, now, gaps, cuts))
+    # WHERE true: SQLite's parser needs it between INSERT ... SELECT and ON CONFLICT.
+    stmt = insert_(table).from_select(COLUMNS, select(*[rows.c[n] for n in COLUMNS]).where(true()))
     stmt = stmt.on_conflict_do_update(index_elements=[table.c.customer_id, table.c.scope_id],
                                       set_={n: stmt.excluded[n] for n in COLUMNS if n not in ("customer_id", "scope_id")})
-    return stmt.returning(table.c.final_class, table.c.lifecycle)
+    return stmt.returning(table.c.scope_id, table.c.final_class, table.c.lifecycle)
+
+
+def _one_scope_select(scope, prefix: str, absolute: bool, percentile_gaps: bool, now, customer_id):
+    """One customer's classes in one scope against its stored cuts, every number a parameter."""
+    def param(name, type_):
+        return bindparam(prefix + name, type_=type_)
+
+    s = {k: param(f"s_{k}", Integer()) for k in INT_SETTINGS}
+    s.update(amount_mode="absolute" if absolute else "percentile",
+             lifecycle_mode="percentile" if percentile_gaps else "days",
+             gap_factor=param("s_gap_factor", Float()),
+             high_min_amount=param("s_high_min_amount", MONEY),
+             medium_min_amount=param("s_medium_min_amount", MONEY),
+             recency_bands=[param(f"s_band{i}", Integer()) for i in range(4)],
+             window_start=param("window_start", UTCDateTime()))
+    cuts = {"high_amount": param("cut_high", MONEY), "medium_amount": param("cut_medium", MONEY),
+            "population": param("cut_population", Integer()),
+            "r": [param(f"cut_r{i}", Integer()) for i in range(4)],
+            "f": [param(f"cut_f{i}", Integer()) for i in range(4)],
+            "m": [param(f"cut_m{i}", MONEY) for i in range(4)]}
+    gaps = (param("gap_at_risk", Integer()), param("gap_churned", Integer())) if percentile_gaps else (None, None)
+    return _classified(_derived(scope, s, now, customer_id), s, now, gaps, cuts)
 
 
 _cc = CustomerClass.__table__
 _cut = ClassificationCut.__table__
-# The customer's row locked (sales of one customer classify one after the other, each seeing
-# the other's sale) and their current classes, for the timeline. FOR NO KEY UPDATE: the sale's
-# own foreign key already holds a KEY SHARE lock on the row, which FOR UPDATE would deadlock on.
-_LOCK_AND_OLD = (select(Customer.__table__.c.id, _cc.c.scope_id, _cc.c.final_class, _cc.c.lifecycle)
-                 .outerjoin(_cc, _cc.c.customer_id == Customer.__table__.c.id)
-                 .where(Customer.__table__.c.id == bindparam("customer_id"))
-                 .with_for_update(of=Customer.__table__, key_share=True))
-_CUTS = select(_cut).where(_cut.c.scope_id.in_(bindparam("scopes", expanding=True)))
+_customer = Customer.__table__
+_settings = ClassificationSettings.__table__
+
+
+def _settings_document(which):
+    return select(_settings.c.settings).where(which).scalar_subquery()
+
+
+# One read before the upsert: the customer's row locked (sales of one customer classify one
+# after the other, each seeing the other's sale), the chain's and the store's settings
+# documents, the scopes' stored cuts and the customer's current classes there, for the
+# timeline. FOR NO KEY UPDATE: the sale's own foreign key already holds a KEY SHARE lock on
+# the row, which FOR UPDATE would deadlock on.
+_LOCK_CUTS_AND_OLD = (
+    select(_customer.c.id.label("customer_id"),
+           _settings_document(_settings.c.store_id.is_(None)).label("chain_settings"),
+           _settings_document(_settings.c.store_id == bindparam("store_id")).label("store_settings"),
+           _cut, _cc.c.final_class.label("old_final_class"), _cc.c.lifecycle.label("old_lifecycle"))
+    .select_from(_customer.outerjoin(_cut, _cut.c.scope_id.in_(bindparam("scopes", expanding=True)))
+                 .outerjoin(_cc, and_(_cc.c.customer_id == _customer.c.id, _cc.c.scope_id == _cut.c.scope_id)))
+    .where(_customer.c.id == bindparam("customer_id"))
+    .with_for_update(of=_customer, key_share=True))
+# A scope without stored cuts yet (rare: before its first nightly run): its current classes.
+_OLD = select(_cc.c.scope_id, _cc.c.final_class, _cc.c.lifecycle).where(
+    _cc.c.customer_id == bindparam("customer_id"), _cc.c.scope_id.in_(bindparam("scopes", expanding=True)))
 _DELETE_ONE = delete(_cc).where(_cc.c.customer_id == bindparam("customer_id"), _cc.c.scope_id == bindparam("scope_id"))
 
 
@@ -450,7 +484,7 @@ def _params(s: dict, cut: dict, now) -> dict:
 
     p = {f"s_{k}": s[k] for k in INT_SETTINGS}
     p.update(s_gap_factor=s["gap_factor"], s_high_min_amount=s["high_min_amount"],
-             s_medium_min_amount=s["medium_min_amount"], now=now,
+             s_medium_min_amount=s["medium_min_amount"],
              window_start=now - timedelta(days=s["window_days"]),
              cut_high=_NO_CUT["amount"] if cut["high_amount"] is None else cut["high_amount"],
              cut_medium=_NO_CUT["amount"] if cut["medium_amount"] is None else cut["medium_amount"],
@@ -465,35 +499,53 @@ def _params(s: dict, cut: dict, now) -> dict:
 
 
 def _update(session, customer_id: int, store_id: int | None, now) -> None:
-    from core.classification.settings import settings_for_store_and_chain
+    from core.classification.settings import loaded
 
-    settings = settings_for_store_and_chain(session, store_id)
-    scopes = list(settings)
-    old = {r.scope_id: (r.final_class, r.lifecycle)
-           for r in session.execute(_LOCK_AND_OLD, {"customer_id": customer_id}) if r.scope_id is not None}
-    cuts = {r.scope_id: r._asdict() for r in session.execute(_CUTS, {"scopes": scopes})}
-    dialect = session.get_bind().dialect.name
+    scopes = [CHAIN_SCOPE] + ([store_id] if store_id else [])
+    cut_columns = [c.name for c in _cut.columns]
+    cuts, old, settings = {}, {}, {}
+    for r in session.execute(_LOCK_CUTS_AND_OLD,
+                             {"customer_id": customer_id, "store_id": store_id, "scopes": scopes}).mappings():
+        if not settings:  # the same documents on every row: the store's over the chain's
+            chain = dict(r["chain_settings"] or {})
+            settings = {CHAIN_SCOPE: loaded(chain)}
+            if store_id:
+                settings[store_id] = loaded({**chain, **(r["store_settings"] or {})})
+        if r["scope_id"] is not None:
+            cuts[r["scope_id"]] = {c: r[c] for c in cut_columns}
+            if r["old_final_class"] is not None:
+                old[r["scope_id"]] = (r["old_final_class"], r["old_lifecycle"])
+    missing = [scope_id for scope_id in scopes if scope_id not in cuts]
+    if missing:
+        old.update({r.scope_id: (r.final_class, r.lifecycle)
+                    for r in session.execute(_OLD, {"customer_id": customer_id, "scopes": missing})})
+    params = {"customer_id": customer_id, "store_id": store_id, "now": now}
+    shapes = {}
     for scope_id in scopes:
         s = settings[scope_id]
         cut = cuts.get(scope_id) or cuts_on_demand(session, scope_id, s, now)
         pct_gaps = s["lifecycle_mode"] == "percentile" and cut["at_risk_gap_days"] is not None
-        stmt = _one_customer_upsert(dialect, scope_id == CHAIN_SCOPE, s["amount_mode"] == "absolute", pct_gaps)
-        new = session.execute(stmt, {**_params(s, cut, now), "customer_id": customer_id, "store_id": scope_id}).first()
-        if new is None:  # nothing that counts here any more (refunded): a prospect again
+        shapes[scope_id] = (s["amount_mode"] == "absolute", pct_gaps)
+        prefix = "chain_" if scope_id == CHAIN_SCOPE else "store_"
+        params.update({prefix + k: v for k, v in _params(s, cut, now).items()})
+    stmt = _customer_upsert(session.get_bind().dialect.name,
+                            shapes.get(store_id) if store_id else None, shapes[CHAIN_SCOPE])
+    new = {r.scope_id: (r.final_class, r.lifecycle) for r in session.execute(stmt, params)}
+    for scope_id in scopes:
+        if scope_id not in new:  # nothing that counts here any more (refunded): a prospect again
             if scope_id in old:
                 session.execute(_DELETE_ONE, {"customer_id": customer_id, "scope_id": scope_id})
         elif scope_id != CHAIN_SCOPE and scope_id in old:
-            _timeline(session, customer_id, scope_id, old[scope_id], tuple(new), now)
+            _timeline(session, customer_id, scope_id, old[scope_id], new[scope_id], now)
 
 
 def _timeline(session, customer_id: int, store_id: int, before: tuple, after: tuple, now) -> None:
+    """An Activity per changed class (by ids: no need to load the customer or the store)."""
     from core.classification.rules import change_title_zh
-    from core.models import Customer
-    from core.services.customers import add_activity
 
     for field, was, now_is in zip(("final_class", "lifecycle"), before, after):
         if was != now_is:
-            add_activity(session, session.get(Customer, customer_id), "class_change", change_title(field, now_is),
-                         store=session.get(Store, store_id),
-                         data={"field": field, "from": was, "to": now_is, "title_zh": change_title_zh(field, now_is)},
-                         occurred_at=now)
+            session.add(Activity(customer_id=customer_id, store_id=store_id, kind="class_change", source="core",
+                                 title=change_title(field, now_is), occurred_at=now,
+                                 data={"field": field, "from": was, "to": now_is,
+                                       "title_zh": change_title_zh(field, now_is)}))
