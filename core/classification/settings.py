@@ -87,19 +87,6 @@ def settings_for(session, scope_id: int) -> dict:
     return loaded(merged)
 
 
-def settings_for_store_and_chain(session, store_id: int | None) -> dict[int, dict]:
-    """{CHAIN_SCOPE: chain settings, store_id: the store's} in one query (the per-sale path)."""
-    from sqlalchemy import or_
-
-    rows = {r.store_id: dict(r.settings) for r in session.scalars(select(ClassificationSettings).where(
-        or_(ClassificationSettings.store_id.is_(None), ClassificationSettings.store_id == (store_id or -1))))}
-    chain = rows.get(None, {})
-    out = {CHAIN_SCOPE: loaded(chain)}
-    if store_id:
-        out[store_id] = loaded({**chain, **rows.get(store_id, {})})
-    return out
-
-
 def loaded(document: dict) -> dict:
     """The stored settings document validated and loaded. Every sale asks for its store's and
     the chain's; validating the same document each time was a good part of the per-sale update,
