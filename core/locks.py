@@ -101,8 +101,12 @@ def _take_advisory(engine, name: str, ttl: timedelta):
         try:
             conn.execute(text("SELECT pg_advisory_unlock(:ns, :key)"), {"ns": _NAMESPACE, "key": _key(name)})
             conn.commit()
+        except Exception:
+            # The pool's reset on return does not end session-level locks: never pool this one.
+            conn.invalidate()
+            raise
         finally:
-            conn.close()  # closing would release it anyway (the pool resets the session)
+            conn.close()
 
     return release
 
