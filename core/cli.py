@@ -304,8 +304,12 @@ def serve(app, host: str, port: int) -> None:
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
 @click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
               help="also run rq's cron scheduler for periodic jobs")
+@click.option("--maintenance-interval", type=click.IntRange(min=1), default=30, show_default=True,
+              envvar="STORECRM_WORKER_MAINTENANCE_INTERVAL",
+              help="seconds between rq's maintenance runs (finding jobs of a killed worker, taking over "
+                   "rq's scheduler lock it left), so their retries start within a minute or two")
 @with_appcontext
-def worker(burst, with_scheduler):
+def worker(burst, with_scheduler, maintenance_interval):
     """Run an rq worker for the app's queue (needs STORECRM_REDIS_URL)."""
     from rq import Worker
 
@@ -322,7 +326,11 @@ def worker(burst, with_scheduler):
 
     flush_outbox()  # jobs parked in the database while Redis was down go first
     try:
-        Worker([queue.queue()], connection=queue.connection()).work(burst=burst, with_scheduler=True)
+        # rq's default maintenance interval is 10 minutes, and an idle worker looks at it only
+        # between waits for a job of up to worker_ttl - 15 s (405 s): a job whose worker was killed
+        # would be found abandoned, and its scheduled retry enqueued, only that long after a restart.
+        Worker([queue.queue()], connection=queue.connection(), maintenance_interval=maintenance_interval,
+               worker_ttl=maintenance_interval + 15).work(burst=burst, with_scheduler=True)
     finally:
         if scheduler_process is not None:
             scheduler_process.terminate()

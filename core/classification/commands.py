@@ -10,15 +10,24 @@ def attach(cli) -> None:
     group = click.Group("classify", help="Customer classification (amount, frequency, class, lifecycle, RFM).")
 
     @group.command("recompute")
+    @click.option("--wait", is_flag=True, help="If another recompute is running, wait for it to finish and then "
+                                               "run, instead of stopping.")
     @with_appcontext
-    def recompute():
+    def recompute(wait):
         """Recompute every class in every store and the chain now (the nightly job)."""
-        from core.classification.compute import recompute_all
+        from core.classification.jobs import recompute_all_alone
         from core.extensions import db
+        from core.locks import LockHeld
         from core.models import Store
 
         names = {s.id: s.code for s in db.session.query(Store)}
-        for result in recompute_all(db.session):
+        db.session.rollback()  # no transaction open while this waits for the lock
+        try:
+            results = recompute_all_alone(db.session, wait=float("inf") if wait else None)
+        except LockHeld as held:
+            raise click.ClickException(f"not recomputed: {held} (the nightly job or another `storecrm classify "
+                                       "recompute`). Try again when it has finished, or pass --wait.") from None
+        for result in results:
             where = names.get(result["scope_id"], "chain")
             click.echo(f"{where}: {result['customers']} customers who bought, {result['buyers']} in the window "
                        f"({result['seconds']} s)")

@@ -3,6 +3,7 @@
 from core.models.customer import Activity, Consent, Customer, CustomerTag
 from core.models.events import AuditLog, Event, EventDelivery
 from core.models.imports import ImportRun
+from core.models.locks import JobLock
 from core.models.outbox import JobOutbox
 from core.models.product import Product
 from core.models.sale import Refund, RefundLine, Sale, SaleAdjustment, SaleLine, SalePayment, Visit
@@ -12,7 +13,7 @@ from core.models.user import ROLES, ApiToken, User
 
 __all__ = [
     "Activity", "ApiToken", "AuditLog", "Consent", "Customer", "CustomerTag", "Event", "EventDelivery", "ImportRun",
-    "JobOutbox",
+    "JobLock", "JobOutbox",
     "Product", "ROLES", "Refund", "RefundLine", "Sale", "SaleAdjustment", "SaleLine", "SalePayment",
     "Store", "StorePlugin", "User", "Visit", "money", "utcnow",
 ]
