@@ -1,14 +1,14 @@
 """job lock: one row per long job that is running (the nightly reclassification), on SQLite
 
 Revision ID: core_0009_job_lock
-Revises: core_0007_import_runs
+Revises: core_0008_import_progress
 """
 from alembic import op
 import sqlalchemy as sa
 import core.models.types
 
 revision = "core_0009_job_lock"
-down_revision = "core_0007_import_runs"
+down_revision = "core_0008_import_progress"
 branch_labels = None
 depends_on = None
 
