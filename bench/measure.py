@@ -70,12 +70,14 @@ def timer():
 
 @contextmanager
 def count_statements(engine):
-    """Count the SQL statements sent to the database inside the block (executemany is one)."""
-    box = {"count": 0, "statements": []}
+    """Count the SQL statements sent to the database inside the block (executemany is one):
+    `count`, their first lines (`statements`, for a readable failure) and their text (`sql`)."""
+    box = {"count": 0, "statements": [], "sql": []}
 
     def listener(conn, cursor, statement, parameters, context, executemany):
         box["count"] += 1
         box["statements"].append(statement.split("\n")[0][:120])
+        box["sql"].append(statement)
 
     event.listen(engine, "before_cursor_execute", listener)
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import collections
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from bench.measure import count_statements
 from core.extensions import db
 from core.models import Customer, utcnow
 from tests.imports.test_customers_import import profiles, run
@@ -60,32 +61,21 @@ def test_a_chunk_costs_a_few_statements_not_a_few_per_row(app, chain, tmp_path):
     lines += [f"K{i},顾客{i},1370001{i:04d},常客,1990-01-{1 + i % 28:02d}" for i in range(300)]
     path = tmp_path / "many.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    statements = []
     with app.app_context():
         engine = db.engine
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with count_statements(engine) as first:
         result = run(app, "customers", path, "--store", "SH001", "--batch-size", "100")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert "300 created" in result.output
     # Per chunk of 100: prefetch by code and by phone, insert customers and tags, savepoint,
     # commit. Row by row this was over 2,000. SQLite inserts the customers one statement each
     # (SQLAlchemy has no ordered RETURNING for a batch there; in-process, that is cheap);
     # PostgreSQL sends them as one batch.
+    statements = first["sql"]
     if engine.dialect.name == "sqlite":
         statements = [s for s in statements if not s.startswith("INSERT INTO customer (")]
     assert len(statements) < 60, collections.Counter(s.split("\n")[0][:90] for s in statements).most_common(8)
-    statements.clear()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with count_statements(engine) as second:
         again = run(app, "customers", path, "--store", "SH001", "--batch-size", "100")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert "0 created, 300 updated" in again.output
-    assert len(statements) < 60, collections.Counter(s.split("\n")[0][:90] for s in statements).most_common(8)
+    assert second["count"] < 60, collections.Counter(second["statements"]).most_common(8)
     assert len(profiles(app)) == 300

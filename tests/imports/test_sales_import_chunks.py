@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import csv
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
+from bench.measure import count_statements
 from core.extensions import db
 from core.models import Sale
 from tests.imports.test_sales_import import _customers, run
@@ -67,19 +68,12 @@ def test_a_chunk_of_sales_costs_no_lookup_per_sale(app, chain, api, tmp_path):
     rows = [f"SH001,M{i},2026-03-{1 + i % 28:02d} 10:00,{'VIP1' if i % 2 else ''},{'' if i % 2 else '13900000002'},"
             f"{'LATTE-M' if i % 3 else 'CAKE-CHOC'},1,\n" for i in range(200)]
     path.write_text(HEADER + "".join(rows), encoding="utf-8")
-    statements = []
     with app.app_context():
         engine = db.engine
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with count_statements(engine) as box:
         result = run(app, "sales", path, "--batch-size", "100")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert "200 created" in result.output, result.output
+    statements = box["sql"]
     lookups = [s for s in statements if s.lstrip().upper().startswith("SELECT")
                and ("FROM product" in s or "FROM customer" in s or "FROM sale " in s or "FROM sale\n" in s)]
     # Products, customers by card and by phone, receipts imported before: one query each per
