@@ -209,13 +209,18 @@ def member_days_on(session, store_id: int | None, day: date) -> list[MemberDay]:
 
 # --- member rows and locking --------------------------------------------------------------------
 
+def _locked_member(customer_id: int):
+    """SELECT the member row FOR UPDATE, refreshed: what another till committed is what counts."""
+    return (select(Member).where(Member.customer_id == customer_id).with_for_update()
+            .execution_options(populate_existing=True))
+
+
 def lock_member(session, customer_id: int) -> Member:
     """The member row of `customer_id`, created if missing, locked for this transaction.
 
     A returning member (the usual case at a till) costs one statement: the locking SELECT.
     Only when it finds nothing is the row inserted and selected again."""
-    locked = (select(Member).where(Member.customer_id == customer_id).with_for_update()
-              .execution_options(populate_existing=True))
+    locked = _locked_member(customer_id)
     member = session.scalars(locked).first()
     if member is not None:
         return member
@@ -478,11 +483,13 @@ SUMMARIES = "membership.sale_summaries"
 def _remember_summary(session, sale: Sale, member: Member, *, earned: int, redeemed: int, upgraded: bool) -> None:
     """What `sale_summary` would read back, kept on the session for the till's answer (which
     comes right after the commit), so the answer does not query what this sale just wrote."""
-    session.info.setdefault(SUMMARIES, {})[sale.id] = (sale, {
+    # Only the latest sale's: the answer asks right after it, and a long-lived session (an
+    # offline batch, an import with events) must not collect one entry per sale.
+    session.info[SUMMARIES] = {sale.id: (sale, {
         "member": bool(member.is_member), "points_earned": earned, "points_redeemed": redeemed,
         "points_reversed": 0, "points_returned": 0, "balance": member.points_balance,
         "tier": member.tier.code if member.tier else None, "upgraded": bool(upgraded),
-    })
+    })}
 
 
 def record_refund(session, sale: Sale, refund, store, *, user=None, actor="system", notify=None) -> dict | None:
@@ -1027,10 +1034,7 @@ def check_points_cover_sale(session, sale: Sale, customer: Customer | None) -> N
         return
     member = None
     if customer is not None and customer.id is not None:
-        member = session.scalars(
-            select(Member).where(Member.customer_id == customer.id).with_for_update()
-            .execution_options(populate_existing=True)
-        ).first()
+        member = session.scalars(_locked_member(customer.id)).first()
     balance = member.points_balance if member is not None else 0
     if used > balance:
         message = f"The sale uses {used} points; the balance is {balance} points."
