@@ -7,6 +7,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from core.access import customer_or_404, visible_customers
 from core.api.http import endpoint, keyset_page, principal, resolve_store
 from core.api.schemas import ConsentChange, CustomerCreate, CustomerOut, CustomerPatch, CustomerQuery
 from core.api.serialize import customer_dict
@@ -23,25 +24,13 @@ bp.storecrm_tag = "customers"
 
 
 def visible_filter(store_ids):
-    """Customers a caller working in `store_ids` may see: home store, or a sale or visit there."""
-    return or_(
-        Customer.home_store_id.in_(store_ids),
-        exists().where(Sale.customer_id == Customer.id, Sale.store_id.in_(store_ids)),
-        exists().where(Visit.customer_id == Customer.id, Visit.store_id.in_(store_ids)),
-    )
+    """Kept for older imports: `core.access.visible_customers`."""
+    return visible_customers(store_ids)
 
 
 def load_visible(customer_id: int) -> Customer:
-    """The customer, or 404 when it does not exist or is outside the caller's stores."""
-    customer = db.session.get(Customer, customer_id)
-    if customer is None or customer.erased_at is not None:
-        raise NotFound(f"customer {customer_id} not found")
-    ids = principal().store_ids()
-    if ids is not None:
-        visible = db.session.scalar(select(Customer.id).where(Customer.id == customer_id, visible_filter(ids)))
-        if visible is None:
-            raise NotFound(f"customer {customer_id} not found")
-    return customer
+    """The customer, or 404 when it is outside the caller's stores (`core.access.customer_or_404`)."""
+    return customer_or_404(customer_id)
 
 
 def reveal_and_audit(customer: Customer, reason: str) -> bool:

@@ -11,6 +11,27 @@ from core.plugins.hookspecs import hookspec
 
 hookimpl = pluggy.HookimplMarker("storecrm")
 
+# The attribute `in_transaction` sets on a hook implementation (architecture.md, "Events
+# and delivery"): the registry reads it to decide when the reaction runs.
+IN_TRANSACTION_ATTR = "storecrm_in_transaction"
+
+
+def in_transaction(func):
+    """Mark an event-hook implementation as a reaction the till's answer needs at once (points
+    earned, a stock decrement a below-zero rule checks, a coupon marked used): it runs inside the
+    sale's transaction. Every other reaction runs after the commit, from the outbox (the default).
+
+        @hookimpl
+        @in_transaction
+        def sale_recorded(sale, ctx): ...
+    """
+    setattr(func, IN_TRANSACTION_ATTR, True)
+    return func
+
+
+def runs_in_transaction(func) -> bool:
+    return bool(getattr(func, IN_TRANSACTION_ATTR, False))
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -55,4 +76,4 @@ class HookContext:
         return replace(self, plugin=name)
 
 
-__all__ = ["HookContext", "Manifest", "hookimpl", "hookspec"]
+__all__ = ["HookContext", "Manifest", "hookimpl", "hookspec", "in_transaction", "runs_in_transaction"]

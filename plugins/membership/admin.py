@@ -13,7 +13,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from core.admin.base import StoreModelView, StoreView, current_store, current_user_or_none, scope_store_ids
-from core.api.customers import visible_filter
+from core.access import visible_customers
 from core.errors import DomainError, NotFound
 from core.models import Customer
 from core.extensions import db
@@ -45,7 +45,7 @@ def visible_customer_ids():
     user = current_user_or_none()
     if user is not None and user.role == "owner" and current_store() is None:
         return None
-    return select(Customer.id).where(visible_filter(scope_store_ids()))
+    return select(Customer.id).where(visible_customers(scope_store_ids()))
 
 
 class VisibleCustomersOnly:

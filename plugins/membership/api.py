@@ -13,7 +13,7 @@ from core.api.http import endpoint, keyset_page, principal
 from core.errors import NotFound
 from core.extensions import db
 from core.plugins import HookContext
-from core.api.customers import load_visible
+from core.access import customer_or_404
 from plugins.membership import services
 from plugins.membership.hooks import notifier
 from plugins.membership.models import MemberDay, PointsEntry, Tier
@@ -45,7 +45,7 @@ def _customer(customer_id: int):
     """The customer as the core's customer API shows them: 404 outside the caller's stores."""
     if customer_id > MAX_ID:
         raise NotFound(f"customer {customer_id} not found")
-    return load_visible(customer_id)
+    return customer_or_404(customer_id)
 
 
 def _row(model, row_id: int, what: str):

@@ -11,7 +11,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from core.models import Customer
-from core.plugins import HookContext, hookimpl
+from core.plugins import HookContext, hookimpl, in_transaction
 from plugins.membership import services
 from plugins.membership.models import Member, Tier
 
@@ -88,11 +88,13 @@ def plugin_enabled(store, ctx):
 
 
 @hookimpl
+@in_transaction
 def sale_recorded(sale, ctx):
     services.record_sale(ctx.session, sale, ctx.store, user=ctx.user, actor=ctx.actor, notify=notifier(ctx))
 
 
 @hookimpl
+@in_transaction
 def sale_refunded(sale, refund, ctx):
     services.record_refund(ctx.session, sale, refund, ctx.store, user=ctx.user, actor=ctx.actor, notify=notifier(ctx))
 
