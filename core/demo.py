@@ -154,6 +154,7 @@ def build_demo(app, *, customers: int = 300, days: int = HISTORY_DAYS, today: da
         else:
             stores = {s.code: s for s in session.scalars(select(Store).where(Store.code.in_([s.code for s in STORES])))}
             _enable_modules(session, stores, echo)  # the demo grows as modules get installed
+        _seed_plugins(session, stores, rng, today, echo)
         counts = {
             "stores": len(stores),
             "customers": session.scalar(select(func.count(Customer.id))),
@@ -162,6 +163,26 @@ def build_demo(app, *, customers: int = 300, days: int = HISTORY_DAYS, today: da
         }
         db.session.remove()
     return counts
+
+
+def _seed_plugins(session, stores: dict, rng: random.Random, today: date | None, echo) -> None:
+    """Each enabled plugin adds its own believable data (`demo_seed`, idempotent)."""
+    from flask import current_app
+
+    from core.plugins import HookContext
+
+    reg = current_app.extensions["storecrm.plugins"]
+    for code in sorted(stores):
+        store = stores[code]
+        local_today = today or datetime.now(ZoneInfo(store.timezone)).date()
+        names = reg.implementers("demo_seed", reg.enabled_in(store))
+        if not names:
+            continue
+        ctx = HookContext(session=session, store=store, actor="demo", registry=reg)
+        for name in names:
+            reg.caller_for("demo_seed", name)(store=store, rng=rng, today=local_today, ctx=ctx.for_plugin(name))
+        echo(f"  {code}: demo data for {', '.join(names)}")
+    session.commit()
 
 
 def _stores_and_people(session) -> dict:

@@ -77,6 +77,9 @@ class SaleLine(db.Model):
     allocated_adjustment: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
     refunded_quantity: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
     full_price: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The product's cost when it was sold, for gross profit (staff_kpi, campaigns' ROI,
+    # inventory's stock value); None when the catalogue had no cost.
+    unit_cost: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
 
     sale: Mapped[Sale] = relationship(back_populates="lines")
     product: Mapped[Product | None] = relationship()

@@ -184,3 +184,41 @@ def customer_notification(customer, topic, data, ctx):
     `membership.upgrade` with `data={"tier": "silver", ...}`), inside the caller's transaction.
     A plugin that owns message channels (campaigns) sends or queues it, respecting consent,
     and returns True; others return None. The caller stops at the first True."""
+
+
+@hookspec
+def staff_notification(users, topic, data, ctx):
+    """Called when a plugin asks that staff members be told something that needs action:
+    feedback's `feedback.sla_breach` (a complaint past its SLA), inventory's
+    `inventory.below_safety` (a product under its safety stock). `users` is a list of `User`
+    (usually the store's managers), `data` a JSON-serialisable dict the message is rendered
+    from. A plugin that owns message channels (campaigns) sends or queues it and returns True;
+    others return None. The caller stops at the first True; with no taker it keeps its own
+    record (an alert row, a dashboard tile), which it must do in any case."""
+
+
+@hookspec
+def issue_coupon(customer, spec, ctx):
+    """Called when a plugin asks for a coupon for `customer` without importing the plugin that
+    owns coupons, e.g. feedback's compensation when a complaint is resolved. `spec` is
+    `{"kind": "amount"|"percent", "value": Decimal, "valid_days": int, "reason": str,
+    "min_spend": Decimal?}`. The owner of coupons (campaigns) creates one, inside the caller's
+    transaction, and returns `{"code": str, "label": str, "expires_on": "YYYY-MM-DD"}`; others
+    return None. The caller takes the first answer."""
+
+
+@hookspec
+def kpi_metric_definitions():
+    """Called once at start-up (like the registration hooks) on every installed plugin that
+    contributes `kpi_metrics`. Return a list of `{"name": "feedback.avg_rating", "label":
+    lazy_gettext(...), "format": "decimal"|"percent"|"count"|"money", "higher_is_better": bool}`
+    so staff_kpi can label, format and rank the values without knowing the plugin."""
+
+
+@hookspec
+def demo_seed(store, rng, today, ctx):
+    """Called by `storecrm demo` once per store where this plugin is enabled, after the demo's
+    customers, sales and visits exist, inside one transaction. Add believable data of the
+    plugin's own (suppliers and stock, complaints, targets, a past campaign); `rng` is a
+    seeded `random.Random`, `today` the store's local date. Must be idempotent: a second
+    `storecrm demo` adds nothing. Returns nothing."""

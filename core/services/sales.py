@@ -117,7 +117,7 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system", 
             errors[f"lines.{i}.discount"] = ["Discount is larger than the line."]
             continue
         sale.lines.append(SaleLine(position=i, product=product, sku=product.sku, name=product.name, quantity=quantity,
-                                   unit_price=unit_price, discount=discount, amount=amount,
+                                   unit_price=unit_price, discount=discount, amount=amount, unit_cost=product.cost,
                                    full_price=(discount == 0 and unit_price >= product.price)))
     if errors:
         raise InvalidInput("the sale has invalid lines", fields=errors)
