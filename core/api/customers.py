@@ -43,10 +43,10 @@ def reveal_and_audit(customer: Customer, reason: str) -> bool:
     return False
 
 
-def check_home_store(body: dict) -> None:
-    """A profile's home store must be one the caller works in (403 otherwise)."""
+def check_home_store(body: dict, current: Store | None = None) -> None:
+    """A profile's (new) home store must be one the caller works in (403 otherwise)."""
     code = body.get("home_store")
-    if code:
+    if code and code != getattr(current, "code", None):
         store = db.session.scalars(select(Store).where(Store.code == code)).first()
         if store is None:
             raise InvalidInput("unknown store", fields={"home_store": [f"Unknown store {code}."]})
@@ -176,7 +176,7 @@ def get_customer(customer_id):
           response=CustomerOut, errors=(400, 401, 404, 409))
 def patch_customer(customer_id, body):
     customer = load_visible(customer_id)
-    check_home_store(body)
+    check_home_store(body, customer.home_store)
     who = principal()
     consents = body.pop("consents", None) or []
     try:
