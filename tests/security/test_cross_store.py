@@ -65,6 +65,34 @@ def id_fields(schema, prefix=""):
     return found
 
 
+def _sample(field):
+    from marshmallow import validate
+
+    for v in field.validators:
+        if isinstance(v, validate.OneOf):
+            return list(v.choices)[0]
+    if isinstance(field, mfields.Nested):
+        return sample_body(field.nested if isinstance(field.nested, type) else type(field.schema))
+    if isinstance(field, mfields.Boolean):
+        return True
+    if isinstance(field, (mfields.Integer, mfields.Decimal, mfields.Float)):
+        return 1
+    if isinstance(field, mfields.Email):
+        return "matrix@example.com"
+    if isinstance(field, mfields.List):
+        return [_sample(field.inner)]
+    if isinstance(field, mfields.Dict):
+        return {}
+    return "matrix"
+
+
+def sample_body(schema):
+    """A body with every required field filled, so a route answers about access, not input."""
+    if schema is None:
+        return None
+    return {(f.data_key or name): _sample(f) for name, f in schema._declared_fields.items() if f.required}
+
+
 def _params(rule, env, unknown):
     """Path parameters → values; True when one names a BJ001 record."""
     values, strict = {}, False
@@ -128,6 +156,12 @@ def test_nothing_of_store_bj001_is_reachable_from_sh001_through_the_api(env):
                 values["customer_id"] = env.sh_customer_id  # the caller's own; the body names BJ001's
             body, query = named(env), ""
             strict = True
+        elif strict:
+            # A BJ001 record in the path, the caller acting in its own store: only the rule can refuse.
+            body = dict(PLAIN_BODIES.get((method, rule.endpoint)) or sample_body(op and op.body) or {})
+            if op is not None and op.body is not None and "store" in op.body._declared_fields:
+                body["store"] = "SH001"
+            query = "?store=SH001" if op is not None and op.query is not None and "store" in op.query._declared_fields else ""
         else:
             body, query = PLAIN_BODIES.get((method, rule.endpoint), {"store": "BJ001"}), "?store=BJ001"
         plan.append((rule, method, _path(rule, values)[len("/api/v1"):] + query, body, strict))
