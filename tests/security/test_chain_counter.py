@@ -146,3 +146,35 @@ def test_a_merge_keeps_both_profiles_links(app, chain, bj):
     assert r.status_code == 200 and r.json["moved"]["customer_store_link"] == 1
     assert _links(app) == [(dup, chain.ids["sh"], "serve_here", "till:SH001:till")]
     assert api.get(f"/customers/{dup}", token=chain.till).status_code == 200
+
+
+def test_a_gold_member_of_one_branch_earns_gold_and_gets_the_birthday_perk_at_another(app, chain):
+    """Membership follows the member: SH001's gold member buys at BJ001 (membership on there)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.conftest import enable
+
+    enable(app, "SH001", "membership")
+    enable(app, "BJ001", "membership")
+    api = Api(app.test_client())
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    member = api.post("/customers", {"name": "金卡会员", "phone": "13911112222",
+                                     "birthday": f"--{today.month:02d}-{today.day:02d}"}, token=chain.till).json["id"]
+    r = api.post("/sales", {"customer": {"id": member}, "occurred_at": "2020-01-01T10:00:00+08:00",
+                            "lines": [{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "5000.00"}]}, token=chain.till)
+    assert r.json["effects"]["membership"]["tier"] == "gold"
+    cart = [{"sku": "LATTE-M", "quantity": 2}]
+    # at BJ001's counter the member gives their phone: the quote already knows the gold tier
+    quote = api.post("/sales/quote", {"customer": {"phone": "139 1111 2222"}, "lines": cart}, token=chain.till_bj).json
+    assert quote["adjustments"] == [{"source": "membership", "code": "birthday", "label": "Birthday discount / 生日优惠",
+                                     "amount": "-22.40", "data": {"percent": "40.00", "tier": "gold"}}]
+    sale = api.post("/sales", {"customer": {"phone": "13911112222"}, "lines": cart,
+                               "adjustments": quote["adjustments"]}, token=chain.till_bj).json
+    assert sale["customer_id"] == member and sale["total"] == "33.60"
+    effects = sale["effects"]["membership"]
+    assert (effects["tier"], effects["points_earned"]) == ("gold", 100)  # 33.60 × 1.5 (gold) × 2 (birthday)
+    # BJ001 now sees the member; its staff masked, SH001's staff too
+    assert api.get(f"/customers/{member}", token=chain.staff_bj_token).json["phone"] == "139****2222"
+    assert api.get(f"/customers/{member}", token=chain.staff_token).json["phone"] == "139****2222"
+    assert api.get(f"/membership/members/{member}", token=chain.till_bj).json["tier"]["code"] == "gold"
