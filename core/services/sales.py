@@ -62,10 +62,12 @@ def resolve_customer(session, store: Store, ref: dict | None, *, user=None, acto
     if not ref:
         return None
     if ref.get("id") is not None:
-        customer = lookups.customer_by_id(session, int(ref["id"]), caller_store_ids())
+        seen_by = caller_store_ids()
+        customer = lookups.customer_by_id(session, int(ref["id"]), seen_by)
         if customer is None:
             raise NotFound("unknown customer", fields={"customer.id": [f"No customer {ref['id']}."]})
-        link_customer(session, customer, store, via=via, user=user, actor=actor)
+        if seen_by != [store.id]:  # seen by another of the caller's stores: served here, linked here
+            link_customer(session, customer, store, via=via, user=user, actor=actor)
         return customer
     if ref.get("code"):
         customer = lookups.customer_by_code(session, ref["code"])

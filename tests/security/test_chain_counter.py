@@ -48,7 +48,7 @@ def test_an_id_is_no_capability_at_another_branch(app, chain, bj):
     assert _links(app) == []
 
 
-def test_create_with_a_chain_phone_offers_serve_here_without_revealing_who(app, chain, bj):
+def test_a_chain_phone_at_the_counter_409_without_who_lookup_masked_serve_here(app, chain, bj):
     api = Api(app.test_client())
     r = api.post("/customers", {"name": "冒名", "phone": "136 9876 5432"}, token=chain.manager_token)
     assert r.status_code == 409
@@ -64,10 +64,7 @@ def test_create_with_a_chain_phone_offers_serve_here_without_revealing_who(app, 
     mine = api.post("/customers", {"name": "孙上海", "phone": "13598761111"}, token=chain.till).json["id"]
     r = api.patch(f"/customers/{mine}", {"phone": BJ_PERSON["phone"]}, token=chain.manager_token)
     assert r.status_code == 409 and "existing_id" not in r.json["error"]
-
-
-def test_full_phone_or_card_finds_a_chain_customer_masked_partial_lookups_do_not(app, chain, bj):
-    api = Api(app.test_client())
+    # the counter: a full phone (any spelling) or card finds the chain's customer, masked
     api.patch(f"/customers/{bj.customer_id}", {"code": "M-BJ-0001"}, token=chain.till_bj)
     for query in ("phone=%2B86%20136-9876-5432", "phone=13698765432", "code=M-BJ-0001"):
         items = api.get(f"/customers?{query}&reveal=true", token=chain.manager_token).json["items"]
@@ -78,10 +75,7 @@ def test_full_phone_or_card_finds_a_chain_customer_masked_partial_lookups_do_not
         assert api.get(f"/customers?{query}", token=chain.till).json["items"] == [], query
     # nothing unmasked for a customer the store does not see, even with reveal=true
     assert all(bj.customer_id not in (a[3].get("ids") or []) for a in _audit(app, "unmask"))
-
-
-def test_serve_here_links_audits_and_then_the_store_serves_them_masked_for_staff(app, chain, bj):
-    api = Api(app.test_client())
+    # serve here: linked (who, where, how), audited, once
     r = api.post("/customers/serve-here", {"phone": "136-9876-5432"}, token=chain.till)
     assert r.status_code == 200 and r.json["id"] == bj.customer_id and r.json["linked"] is True
     assert r.json["phone"] == "136****5432"  # a till is staff level
@@ -106,7 +100,7 @@ def test_serve_here_links_audits_and_then_the_store_serves_them_masked_for_staff
                     token=chain.till).status_code == 403
 
 
-def test_a_sale_by_full_phone_at_another_branch_links_the_customer_and_is_audited(app, chain, bj):
+def test_a_sale_by_phone_at_another_branch_links_writes_stay_home_a_merge_keeps_links(app, chain, bj):
     api = Api(app.test_client())
     r = api.post("/sales", {"customer": {"phone": "+86 13698765432"}, "lines": [{"sku": "LATTE-M", "quantity": 1}]},
                  token=chain.till)
@@ -118,10 +112,7 @@ def test_a_sale_by_full_phone_at_another_branch_links_the_customer_and_is_audite
     api.post("/sales", {"customer": {"phone": BJ_PERSON["phone"]}, "lines": [{"sku": "LATTE-M", "quantity": 1}]},
              token=chain.till_bj)
     assert len(_links(app)) == 1
-
-
-def test_writes_stay_in_the_callers_stores(app, chain):
-    api = Api(app.test_client())
+    # writes stay in the caller's stores
     r = api.post("/customers", {"name": "外店", "home_store": "BJ001", "store": "SH001"}, token=chain.manager_token)
     assert r.status_code == 403 and r.json["error"]["fields"] == {"home_store": ["Not your store: BJ001."]}
     mine = api.post("/customers", {"name": "本店", "home_store": "SH001"}, token=chain.manager_token)
@@ -136,15 +127,11 @@ def test_writes_stay_in_the_callers_stores(app, chain):
     # the owner works in every store
     assert api.post("/customers", {"name": "x", "home_store": "BJ001", "store": "SH001"},
                     token=chain.owner_token).status_code == 201
-
-
-def test_a_merge_keeps_both_profiles_links(app, chain, bj):
-    api = Api(app.test_client())
-    api.post("/customers/serve-here", {"phone": BJ_PERSON["phone"]}, token=chain.till)
+    # a merge keeps the stores that saw either profile
     dup = api.post("/customers", {"name": "赵北京", "email": "zhao2@example.com"}, token=chain.till_bj).json["id"]
     r = api.post(f"/customers/{dup}/merge", {"merge_id": bj.customer_id}, token=chain.owner_token)
     assert r.status_code == 200 and r.json["moved"]["customer_store_link"] == 1
-    assert _links(app) == [(dup, chain.ids["sh"], "serve_here", "till:SH001:till")]
+    assert _links(app) == [(dup, chain.ids["sh"], "sale", "till:SH001:till")]
     assert api.get(f"/customers/{dup}", token=chain.till).status_code == 200
 
 
