@@ -5,6 +5,7 @@ them like its own."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import Api
@@ -43,6 +44,25 @@ def test_an_id_is_no_capability_at_another_branch(app, chain, bj):
                                                                        "lines": line}]}, token=token).json
         assert [x["status"] for x in batch["results"]] == [404]
     assert api.get(f"/customers/{bj.customer_id}", token=chain.manager_token).status_code == 404
+    # the helpers plugins load their records with: a store's record, a record leading to a customer
+    from core.access import customer_or_404, record_or_404
+    from core.errors import NotFound
+    from core.extensions import db
+    from core.models import Customer, Sale, Visit
+
+    with app.app_context():
+        sh, bj_store = [chain.ids["sh"]], [chain.ids["bj"]]
+        visit_id = db.session.scalar(sa.select(Visit.id).where(Visit.customer_id == bj.customer_id))
+        assert record_or_404(Sale, bj.sale_id, store_ids=bj_store).id == bj.sale_id
+        assert record_or_404(Visit, visit_id, store_ids=None).customer_id == bj.customer_id
+        for model, record_id in ((Sale, bj.sale_id), (Visit, visit_id), (Sale, "x"), (Customer, bj.customer_id)):
+            with pytest.raises(NotFound):
+                if model is Customer:
+                    customer_or_404(record_id, store_ids=sh)
+                else:
+                    record_or_404(model, record_id, store_ids=sh)
+        with pytest.raises(NotFound):
+            customer_or_404(2**70, store_ids=None)
     # BJ001 still owns and reads its customer; SH001 wrote nothing
     assert api.get(f"/customers/{bj.customer_id}", token=chain.till_bj).json["name"] == BJ_PERSON["name"]
     assert _links(app) == []
