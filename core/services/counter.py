@@ -13,11 +13,6 @@ from core.models import Customer, Store
 from core.services.customers import find_by_phone
 from core.services.phones import mask_email, mask_phone
 
-# What a store that does not see the customer yet is shown after a full-phone or card lookup:
-# enough to greet the person and serve them, nothing of their profile.
-CHAIN_CARD_FIELDS = ("id", "code", "name", "home_store")
-
-
 def find_presented(session, *, phone: str | None = None, code: str | None = None) -> Customer | None:
     """The chain's customer with this full phone (any accepted spelling) or card number."""
     if phone:
@@ -39,7 +34,8 @@ def seen_ids(session, customer_ids, store_ids) -> set[int]:
 
 
 def chain_card(customer: Customer) -> dict:
-    """A customer of the chain this store does not see yet: masked, no profile."""
+    """A customer of the chain this store does not see yet, after a full-phone or card lookup:
+    enough to greet the person and serve them (masked), nothing of their profile."""
     return {"id": customer.id, "code": customer.code, "name": customer.name, "phone": mask_phone(customer.phone),
             "email": mask_email(customer.email), "address": None, "hobbies": [], "preferences": {}, "tags": [],
             "consents": [], "home_store": customer.home_store.code if customer.home_store else None,

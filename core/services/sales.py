@@ -16,7 +16,7 @@ from core.models import (
     utcnow,
 )
 from core.plugins import HookContext
-from core.services.customers import create_customer, find_by_phone, get_customer
+from core.services.customers import create_customer, find_by_phone
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
