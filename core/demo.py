@@ -146,7 +146,7 @@ def build_demo(app, *, customers: int = 300, days: int = HISTORY_DAYS, today: da
             stores = _stores_and_people(session)
             _enable_modules(session, stores, echo)
             echo(f"{customers} customers...")
-            people = _customers(session, stores, customers, rng)
+            people = _customers(session, stores, max(customers - 1, 0), rng)  # + CHAIN_MEMBER
             echo(f"{days} days of sales and visits...")
             _history(session, stores, people, days, rng, today or datetime.now(ZoneInfo("Asia/Shanghai")).date())
             _backdate_profiles(session, people, rng, days)
