@@ -54,7 +54,8 @@ class Till:
     def sell(self, staff: str | None, when: str, lines, customer: int | None = None) -> dict:
         self._n += 1
         body = {"external_id": f"kpi-{self._n}", "occurred_at": local(when), "staff": staff,
-                "lines": [{"sku": sku, "quantity": qty, "unit_price": price} for sku, qty, price in lines]}
+                "lines": [{"sku": sku, "quantity": qty, **({"unit_price": price} if price else {})}
+                          for sku, qty, price in lines]}
         if customer is not None:
             body["customer"] = {"id": customer}
         r = self.api.post("/sales", body, token=self.token)
