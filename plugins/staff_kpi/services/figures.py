@@ -79,9 +79,10 @@ def ledger_sums(session, store: Store, period: Period, attribution: str) -> dict
     out: dict = {}
     for slot_name, query in (("sale", ledger.sales_select(store.id, period.start, period.end)),
                              ("refund", ledger.refunds_select(store.id, period.start, period.end, at=at))):
-        for row in session.execute(query):
+        for row in session.execute(query):  # two rows per salesperson: the receipts' and the lines' sums
             slot = out.setdefault(row.staff_id, {"sale": empty_sums(), "refund": empty_sums()})
-            slot[slot_name] = {m: Decimal(getattr(row, m) or 0) for m in ledger.MEASURES}
+            for m in ledger.MEASURES:
+                slot[slot_name][m] += Decimal(getattr(row, m) or 0)
     return out
 
 

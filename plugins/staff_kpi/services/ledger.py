@@ -1,5 +1,10 @@
 """The sums staff_kpi reads from the ledger of sales and refunds, as set-based SELECTs.
 
+Each sum comes from two plain aggregates whose rows are added up by whoever reads them: one
+over the sales (or refunds) themselves — count, amount — and one over their lines joined to
+them — units, amounts with and without a cost, cost. No aggregate is joined to another, so
+the plan stays a pair of scans and a hash join whatever the tables' statistics say.
+
 One builder serves both the daily roll-up (grouped by salesperson and local day) and the
 from-scratch recomputation (grouped by salesperson only), so the two can be compared."""
 
@@ -7,13 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, exists, func, literal, select, union_all
 
 from core.models import Refund, RefundLine, Sale, SaleLine
 
 ALL = object()  # every salesperson (as opposed to None: sales with no salesperson)
 
 MEASURES = ("count", "amount", "units", "costed_amount", "cost", "uncosted_amount")
+ZERO = literal(0)
 
 
 def staff_filter(column, staff):
@@ -26,32 +32,36 @@ def _where(clauses):
     return [c for c in clauses if c is not None]
 
 
+def _keys(day, moment):
+    return [Sale.staff_id.label("staff_id")] + ([day(moment).label("day")] if day else [])
+
+
+def _group(day, moment):
+    return [Sale.staff_id] + ([day(moment)] if day else [])
+
+
 def sales_select(store_id: int, start: datetime, end: datetime, staff=ALL, day=None):
     """Sales of the store with `occurred_at` in [start, end): count, total, and from their lines
-    units, net amount of lines with a cost, their cost, and net amount of lines without one.
+    units, net amount of lines with a cost, their cost, and net amount of lines without one
+    (a sale recorded with only a total counts whole as without a cost).
     `day(column)` (optional) adds a local-day column to group by."""
     in_range = _where([Sale.store_id == store_id, Sale.occurred_at >= start, Sale.occurred_at < end,
                        staff_filter(Sale.staff_id, staff)])
+    no_lines = ~exists().where(SaleLine.sale_id == Sale.id)
+    by_sale = (select(*_keys(day, Sale.occurred_at), func.count(Sale.id).label("count"),
+                      func.sum(Sale.total).label("amount"), ZERO.label("units"), ZERO.label("costed_amount"),
+                      ZERO.label("cost"), func.sum(case((no_lines, Sale.total), else_=0)).label("uncosted_amount"))
+               .where(*in_range).group_by(*_group(day, Sale.occurred_at)))
     net = SaleLine.amount + SaleLine.allocated_adjustment
     has_cost = SaleLine.unit_cost.is_not(None)
-    lines = (select(SaleLine.sale_id.label("sale_id"),
-                    func.sum(SaleLine.quantity).label("units"),
-                    func.sum(case((has_cost, net), else_=0)).label("costed"),
-                    func.sum(case((has_cost, SaleLine.quantity * SaleLine.unit_cost), else_=0)).label("cost"),
-                    func.sum(case((has_cost, 0), else_=net)).label("uncosted"))
-             .where(SaleLine.sale_id.in_(select(Sale.id).where(*in_range)))
-             .group_by(SaleLine.sale_id).subquery())
-    keys = [Sale.staff_id.label("staff_id")] + ([day(Sale.occurred_at).label("day")] if day else [])
-    return (select(*keys,
-                   func.count(Sale.id).label("count"),
-                   func.sum(Sale.total).label("amount"),
-                   func.coalesce(func.sum(lines.c.units), 0).label("units"),
-                   func.coalesce(func.sum(lines.c.costed), 0).label("costed_amount"),
-                   func.coalesce(func.sum(lines.c.cost), 0).label("cost"),
-                   # a sale recorded with only a total has no lines: all of it is without a cost
-                   func.sum(func.coalesce(lines.c.uncosted, Sale.total)).label("uncosted_amount"))
-            .select_from(Sale).outerjoin(lines, lines.c.sale_id == Sale.id)
-            .where(*in_range).group_by(*[k.element if hasattr(k, "element") else k for k in keys]))
+    by_line = (select(*_keys(day, Sale.occurred_at), ZERO.label("count"), ZERO.label("amount"),
+                      func.sum(SaleLine.quantity).label("units"),
+                      func.sum(case((has_cost, net), else_=0)).label("costed_amount"),
+                      func.sum(case((has_cost, SaleLine.quantity * SaleLine.unit_cost), else_=0)).label("cost"),
+                      func.sum(case((has_cost, 0), else_=net)).label("uncosted_amount"))
+               .select_from(Sale).join(SaleLine, SaleLine.sale_id == Sale.id)
+               .where(*in_range).group_by(*_group(day, Sale.occurred_at)))
+    return union_all(by_sale, by_line)
 
 
 def refunds_select(store_id: int, start: datetime, end: datetime, *, at: str, staff=ALL, day=None):
@@ -59,26 +69,19 @@ def refunds_select(store_id: int, start: datetime, end: datetime, *, at: str, st
     refund time (`at="refund"`) or original sale time (`at="sale"`) is in [start, end)."""
     moment = Refund.created_at if at == "refund" else Sale.occurred_at
     in_range = _where([Sale.store_id == store_id, moment >= start, moment < end, staff_filter(Sale.staff_id, staff)])
+    no_lines = ~exists().where(RefundLine.refund_id == Refund.id)
+    by_refund = (select(*_keys(day, moment), func.count(Refund.id).label("count"),
+                        func.sum(Refund.amount).label("amount"), ZERO.label("units"), ZERO.label("costed_amount"),
+                        ZERO.label("cost"), func.sum(case((no_lines, Refund.amount), else_=0)).label("uncosted_amount"))
+                 .select_from(Refund).join(Sale, Sale.id == Refund.sale_id)
+                 .where(*in_range).group_by(*_group(day, moment)))
     has_cost = SaleLine.unit_cost.is_not(None)
-    lines = (select(RefundLine.refund_id.label("refund_id"),
-                    func.sum(RefundLine.quantity).label("units"),
-                    func.sum(case((has_cost, RefundLine.amount), else_=0)).label("costed"),
-                    func.sum(case((has_cost, RefundLine.quantity * SaleLine.unit_cost), else_=0)).label("cost"),
-                    func.sum(case((has_cost, 0), else_=RefundLine.amount)).label("uncosted"))
-             .join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
-             .where(RefundLine.refund_id.in_(select(Refund.id).join(Sale, Sale.id == Refund.sale_id).where(*in_range)))
-             .group_by(RefundLine.refund_id).subquery())
-    keys = [Sale.staff_id.label("staff_id")] + ([day(moment).label("day")] if day else [])
-    return (select(*keys,
-                   func.count(Refund.id).label("count"),
-                   func.sum(Refund.amount).label("amount"),
-                   func.coalesce(func.sum(lines.c.units), 0).label("units"),
-                   func.coalesce(func.sum(lines.c.costed), 0).label("costed_amount"),
-                   func.coalesce(func.sum(lines.c.cost), 0).label("cost"),
-                   func.sum(func.coalesce(lines.c.uncosted, Refund.amount)).label("uncosted_amount"))
-            .select_from(Refund).join(Sale, Sale.id == Refund.sale_id).outerjoin(lines, lines.c.refund_id == Refund.id)
-            .where(*in_range).group_by(*[k.element if hasattr(k, "element") else k for k in keys]))
-
-
-def kind_literal(kind: str):
-    return literal(kind).label("kind")
+    by_line = (select(*_keys(day, moment), ZERO.label("count"), ZERO.label("amount"),
+                      func.sum(RefundLine.quantity).label("units"),
+                      func.sum(case((has_cost, RefundLine.amount), else_=0)).label("costed_amount"),
+                      func.sum(case((has_cost, RefundLine.quantity * SaleLine.unit_cost), else_=0)).label("cost"),
+                      func.sum(case((has_cost, 0), else_=RefundLine.amount)).label("uncosted_amount"))
+               .select_from(RefundLine).join(Refund, Refund.id == RefundLine.refund_id)
+               .join(Sale, Sale.id == Refund.sale_id).join(SaleLine, SaleLine.id == RefundLine.sale_line_id)
+               .where(*in_range).group_by(*_group(day, moment)))
+    return union_all(by_refund, by_line)

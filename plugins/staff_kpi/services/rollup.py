@@ -60,7 +60,8 @@ def rebuild(session, store: Store, first_day: date, last_day: date, staff=ledger
         for kind in kinds:
             sub = queries[kind]().subquery()
             parts.append(select(literal(store.id), sub.c.staff_id, sub.c.day, literal(kind),
-                                *[sub.c[m] for m in ledger.MEASURES]))
+                                *[func.sum(sub.c[m]) for m in ledger.MEASURES])
+                         .group_by(sub.c.staff_id, sub.c.day))
     rows = parts[0] if len(parts) == 1 else union_all(*parts)
     session.execute(insert(DailyFigure).from_select(COLUMNS, rows))
 

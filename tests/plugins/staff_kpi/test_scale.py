@@ -1,0 +1,87 @@
+"""A year-long report of a 50-person store answers in under a second (PostgreSQL).
+
+The history (50 people, 365 days, ~110,000 sales with lines, 3,000 customers) is written with
+bulk INSERTs, then the roll-up is rebuilt once, as `storecrm staff_kpi rebuild` does."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_only,
+              pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
+
+PEOPLE, DAYS, SALES_PER_PERSON_DAY, CUSTOMERS = 50, 365, 6, 3000
+
+
+def build_history(app):
+    import sqlalchemy as sa
+
+    from core.extensions import db
+    from core.models import Customer, Sale, SaleLine, Store, User
+
+    rng = random.Random(16)
+    with app.app_context():
+        store = db.session.scalars(sa.select(Store).where(Store.code == "SH001")).one()
+        users = [User(username=f"clerk{i:02d}", role="staff", display_name=f"Clerk {i}", stores=[store], password_hash="x")
+                 for i in range(PEOPLE)]
+        db.session.add_all(users)
+        db.session.flush()
+        db.session.execute(sa.insert(Customer), [{"name": f"c{i}", "home_store_id": store.id} for i in range(CUSTOMERS)])
+        customer_ids = list(db.session.scalars(sa.select(Customer.id)))
+        start = datetime(2025, 10, 1, 1, 0, tzinfo=timezone.utc)
+        sales = []
+        for day in range(DAYS):
+            for user in users:
+                for n in range(SALES_PER_PERSON_DAY):
+                    total = Decimal(rng.choice(["28.00", "35.00", "63.00", "1200.00"]))
+                    sales.append({"store_id": store.id, "staff_id": user.id,
+                                  "customer_id": rng.choice(customer_ids) if rng.random() < 0.7 else None,
+                                  "occurred_at": start + timedelta(days=day, minutes=13 * n + rng.randrange(600)),
+                                  "channel": "store", "status": "completed", "subtotal": total, "adjustment_total": 0,
+                                  "total": total, "refunded_total": 0, "created_at": start})
+        db.session.execute(sa.insert(Sale), sales)
+        db.session.execute(sa.text(
+            "INSERT INTO sale_line (sale_id, position, sku, name, quantity, unit_price, discount, amount, "
+            "allocated_adjustment, refunded_quantity, full_price, unit_cost) "
+            "SELECT id, 0, 'X', 'x', 1, total, 0, total, 0, 0, true, round(total * 0.4, 2) FROM sale"))
+        db.session.commit()
+        return store.id
+
+
+@pytest.mark.skipif(not os.environ.get("STORECRM_SCALE"), reason="set STORECRM_SCALE=1 to build the 110,000-sale history")
+def test_a_year_of_a_50_person_store_reports_in_under_a_second(app, chain):
+    from core.extensions import db
+    from core.models import Store
+    from core.plugins import HookContext
+    from plugins.staff_kpi.services import report, rollup
+    from plugins.staff_kpi.services.figures import from_ledger, from_rollup
+    from plugins.staff_kpi.services.periods import period_for
+    from tests.conftest import enable
+
+    enable(app, "SH001", "staff_kpi")
+    store_id = build_history(app)
+    with app.app_context():
+        store = db.session.get(Store, store_id)
+        began = time.perf_counter()
+        rollup.rebuild_history(db.session, store, date(2026, 9, 30))
+        db.session.commit()
+        rebuild_seconds = time.perf_counter() - began
+        period = period_for(store.tz, date(2025, 10, 1), date(2026, 9, 30))
+        ctx = HookContext(session=db.session, store=store, actor="bench", registry=app.extensions["storecrm.plugins"],
+                          plugin="staff_kpi")
+        timings = []
+        for _ in range(3):
+            began = time.perf_counter()
+            doc = report.build(ctx, store, period)
+            timings.append(time.perf_counter() - began)
+        assert len([r for r in doc["rows"] if r["sales_count"]]) == PEOPLE
+        assert doc["totals"]["sales_count"] == PEOPLE * DAYS * SALES_PER_PERSON_DAY
+        assert from_rollup(db.session, store, period, "refund_period") == from_ledger(db.session, store, period, "refund_period")
+        print(f"\nrebuild {rebuild_seconds:.2f}s; year report {min(timings):.3f}s best, {max(timings):.3f}s worst")
+        assert min(timings) < 1.0, timings
