@@ -173,13 +173,8 @@ class LeaderboardView(StoreView):
         first, last = month_days(month)
         doc = report.build(_ctx(store), store, period_for(store.tz, first, last), month=month)
         payout = targets.commission(doc, _registry().settings(store, "staff_kpi"))
-        name = f"commission-{store.code}-{month}"
-        if fmt == "xlsx":
-            return Response(export.commission_xlsx(payout, name),
-                            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                            headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
-        return Response(export.commission_csv(payout), mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+        content, mimetype, filename = export.commission_file(payout, store.code, month, fmt)
+        return Response(content, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
 class TargetsView(StoreView):

@@ -108,11 +108,5 @@ def get_commission(args):
 @endpoint(bp, "/commission/export", "GET", summary="The commission payout as CSV or XLSX (manager)",
           query=ExportQuery, role="manager", errors=(400, 401, 403, 404))
 def export_commission(args):
-    payout = _payout(args["month"])
-    name = f"commission-{g.store.code}-{args['month']}"
-    if args["format"] == "xlsx":
-        return Response(export.commission_xlsx(payout, name),
-                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
-    return Response(export.commission_csv(payout), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+    content, mimetype, filename = export.commission_file(_payout(args["month"]), g.store.code, args["month"], args["format"])
+    return Response(content, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}"})

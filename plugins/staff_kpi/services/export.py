@@ -44,3 +44,14 @@ def commission_xlsx(payout: dict, title: str) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def commission_file(payout: dict, store_code: str, month: str, fmt: str) -> tuple[bytes, str, str]:
+    """(content, mimetype, filename) of the payout as `fmt` ("csv" or "xlsx")."""
+    name = f"commission-{store_code}-{month}"
+    if fmt == "xlsx":
+        return commission_xlsx(payout, name), XLSX, f"{name}.xlsx"
+    return commission_csv(payout), "text/csv; charset=utf-8", f"{name}.csv"

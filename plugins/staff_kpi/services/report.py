@@ -77,6 +77,7 @@ def build(ctx, store: Store, period: Period, *, only_user: User | None = None, m
     sales = figures.from_rollup(session, store, period, attribution)
     customers = figures.customer_figures(session, store, period, window)
     created = figures.profiles_created(session, store, period)
+    store_customers = customers.pop(figures.STORE, None)
     people = figures.store_staff(session, store, set(sales) | set(customers) | set(created))
     if only_user is not None:
         people = [only_user]
@@ -94,7 +95,6 @@ def build(ctx, store: Store, period: Period, *, only_user: User | None = None, m
         for slot in ("sale", "refund"):
             for m in total_sums[slot]:
                 total_sums[slot][m] += part[slot][m]
-    store_customers = figures.customer_figures(session, store, period, window, by_staff=False).get("store")
     totals = _row(None, figures.derive(total_sums["sale"], total_sums["refund"]), store_customers, sum(created.values()))
     totals["display_name"] = store.name
     return _document(ctx, store, period, attribution, window, rows, totals)
