@@ -102,3 +102,26 @@ def test_pages_are_gone_where_staff_kpi_is_off(kpi):
     manager = login(kpi.app, "manager")
     assert manager.get("/admin/staff_kpi/report/").status_code == 404
     assert kpi.api.get("/staff_kpi/report?from=2026-10-01", token=kpi.chain.manager_token).status_code == 404
+
+
+def test_dashboard_widgets_show_a_manager_the_team_and_staff_only_themselves(kpi):
+    from datetime import datetime, timedelta
+
+    from tests.plugins.staff_kpi.conftest import SHANGHAI
+
+    yesterday = (datetime.now(SHANGHAI) - timedelta(days=1)).strftime("%Y-%m-%d 12:00")
+    kpi.till.sell("alice", yesterday, [("LATTE-M", 1, "28.00")])
+    kpi.till.sell("manager", yesterday, [("BEANS-1KG", 1, "1200.00")])
+    manager = login(kpi.app, "manager").get("/admin/").get_data(as_text=True)
+    assert "Net sales by salesperson" in manager and "Top salesperson" in manager and "¥1,200.00" in manager
+    alice = login(kpi.app, "alice").get("/admin/").get_data(as_text=True)
+    assert "My net sales" in alice and "¥28.00" in alice
+    assert "Net sales by salesperson" not in alice and "Top salesperson" not in alice
+
+
+def test_the_settings_form_labels_every_choice(kpi):
+    manager = login(kpi.app, "manager")  # works in SH001 only: the modules page is SH001's
+    page = manager.get("/admin/modules/").get_data(as_text=True)
+    for label in ("Refunds lower the figures", "In the period of the refund", "In the period of the original sale",
+                  "Repurchase window (days)", "Commission tiers", "Gross profit"):
+        assert label in page, label

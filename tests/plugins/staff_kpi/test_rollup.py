@@ -35,7 +35,7 @@ def compare(kpi):
                 assert from_rollup(db.session, store, period, attribution) == from_ledger(db.session, store, period, attribution)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(sales=st.lists(sale_strategy, min_size=1, max_size=5))
 def test_rollup_equals_recomputation_after_random_sales_and_refunds(kpi, sales):
     from datetime import timedelta
