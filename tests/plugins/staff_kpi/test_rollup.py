@@ -55,3 +55,36 @@ def test_a_backdated_refund_and_a_rebuild_keep_them_equal(kpi):
     refund = kpi.till.refund(sale["id"], [("LATTE-M", 1)])
     backdate_refund(kpi.app, refund["id"], "2026-11-01 00:01")
     compare(kpi)
+
+
+def test_check_finds_a_damaged_rollup_and_rebuild_and_the_nightly_job_mend_it(kpi):
+    from datetime import datetime
+
+    from core.extensions import db
+    from plugins.staff_kpi import jobs
+    from plugins.staff_kpi.models import DailyFigure
+    from tests.plugins.staff_kpi.conftest import SHANGHAI
+
+    kpi.till.sell("alice", "2026-10-05 10:00", [("LATTE-M", 2, "28.00")])
+    today = datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    kpi.till.sell("alice", today, [("CAKE-CHOC", 1, "35.00")])
+    runner = kpi.app.test_cli_runner()
+    check = ["staff_kpi", "check", "--store", "SH001", "--from", "2026-10-01", "--to", "2026-12-31"]
+    assert runner.invoke(args=check).output.strip() == "SH001: same"
+
+    def damage():
+        with kpi.app.app_context():
+            db.session.query(DailyFigure).delete()
+            db.session.commit()
+
+    damage()
+    result = runner.invoke(args=check)
+    assert result.exit_code == 1 and "DIFFERENT" in result.output
+    result = runner.invoke(args=["staff_kpi", "rebuild", "--store", "SH001"])
+    assert result.exit_code == 0 and result.output.startswith("SH001: 2026-10-05 – ")
+    assert runner.invoke(args=check).exit_code == 0
+    damage()
+    with kpi.app.app_context():
+        assert jobs.refresh_rollups() == 1  # the last 3 days: today's sale is back, October's is not
+    assert runner.invoke(args=check).exit_code == 1
+    assert runner.invoke(args=["staff_kpi", "rebuild", "--store", "XX9"]).output.endswith("unknown store code: XX9\n")
