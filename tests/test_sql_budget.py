@@ -18,10 +18,14 @@ from tests.conftest import BUNDLED, enable
 # the sale in one statement. Lowered again from 27/25, 18/16 and 29/27: the class update after
 # the sale locks the customer and reads the settings, the stored cuts and the old classes in
 # one SELECT, and upserts the store's and the chain's classes in one INSERT.
-BUDGET = {"sqlite": 24, "postgresql": 22}
+# staff_kpi (issue 16) adds 5 (SQLite 6: one more event_delivery INSERT): its savepoint, the store's
+# roll-up lock (one UPDATE), the DELETE and the one INSERT ... SELECT that rewrite the salesperson's
+# day. It is an after-commit reaction: once undecorated reactions leave the till's transaction
+# (the till-path change), these go back to 24/22 and 26/24.
+BUDGET = {"sqlite": 30, "postgresql": 27}
 CORE_BUDGET = {"sqlite": 15, "postgresql": 13}  # the same sale with no plugin enabled
 # A sale to a member who earns points (member days read, ledger entry written): was 39/37.
-MEMBER_BUDGET = {"sqlite": 26, "postgresql": 24}
+MEMBER_BUDGET = {"sqlite": 32, "postgresql": 29}
 # GET /customers?phone= at a counter: token, the customer with tags and home store, consents.
 LOOKUP_BUDGET = {"sqlite": 4, "postgresql": 3}
 
