@@ -85,9 +85,18 @@ def db_upgrade():
 @with_appcontext
 def db_revision(message, branch):
     """Autogenerate a migration for the core or one plugin."""
-    from core.migrate import revision
+    from core.migrate import pending_message, pending_migrations, plugin_version_dirs, revision
 
-    revision(current_app, message, branch)
+    app = current_app._get_current_object()
+    if branch != "core" and branch not in plugin_version_dirs(app):
+        fail(f"no plugin {branch!r} with a migrations/versions folder: create "
+             f"<package>/migrations/versions/ in plugin {branch}'s package first")
+    pending = pending_migrations(app)
+    if pending:
+        # Autogenerate compares the models with the database: an old schema would be written
+        # into the new migration as if it were the change.
+        fail(pending_message(pending) + ", so that the new migration holds only your change.")
+    revision(app, message, branch)
 
 
 # --- stores, users, tokens -------------------------------------------------------------------------
