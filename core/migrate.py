@@ -136,8 +136,18 @@ def pending_migrations(app, connection=None) -> dict[str, list[str]]:
 
     if connection is not None:
         return check(connection)
-    with app.app_context(), db.engine.connect() as conn:
-        return check(conn)
+    # On the request's or command's own session (a second SQLite connection would wait on the
+    # first one's write lock), ended at once so no lock is held while the caller goes on.
+    from contextlib import nullcontext
+
+    from flask import has_app_context
+
+    inside = has_app_context() and current_app._get_current_object() is app
+    with nullcontext() if inside else app.app_context():
+        try:
+            return check(db.session.connection())
+        finally:
+            db.session.rollback()
 
 
 def plugin_has_tables(app, name: str, connection) -> bool:
