@@ -44,6 +44,7 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     registry.load(app.config["PLUGINS"], app.config["PLUGINS_STRICT"], extra=list(plugins))
     app.extensions["storecrm.plugins"] = registry
     app.extensions["storecrm.jobs"] = JobQueue(app)
+    _add_plugin_templates(app, registry)
 
     from core.api import init_api
 
@@ -68,6 +69,26 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
         db.session.remove()
 
     return app
+
+
+def _add_plugin_templates(app, registry) -> None:
+    """Every plugin's `templates/` folder joins the Jinja loader, after the core's: a plugin
+    keeps its templates under `templates/<its name>/` and renders `"<name>/panel.html"`."""
+    import importlib.util
+    import os
+
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    folders = []
+    for manifest in registry.manifests.values():
+        spec = importlib.util.find_spec(manifest.package) if manifest.package else None
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        folder = os.path.join(list(spec.submodule_search_locations)[0], "templates")
+        if os.path.isdir(folder):
+            folders.append(FileSystemLoader(folder))
+    if folders:
+        app.jinja_loader = ChoiceLoader([app.jinja_loader, *folders])
 
 
 def _tune_engine(engine) -> None:

@@ -85,9 +85,18 @@ def db_upgrade():
 @with_appcontext
 def db_revision(message, branch):
     """Autogenerate a migration for the core or one plugin."""
-    from core.migrate import revision
+    from core.migrate import pending_message, pending_migrations, plugin_version_dirs, revision
 
-    revision(current_app, message, branch)
+    app = current_app._get_current_object()
+    if branch != "core" and branch not in plugin_version_dirs(app):
+        fail(f"no plugin {branch!r} with a migrations/versions folder: create "
+             f"<package>/migrations/versions/ in plugin {branch}'s package first")
+    pending = pending_migrations(app)
+    if pending:
+        # Autogenerate compares the models with the database: an old schema would be written
+        # into the new migration as if it were the change.
+        fail(pending_message(pending) + ", so that the new migration holds only your change.")
+    revision(app, message, branch)
 
 
 # --- stores, users, tokens -------------------------------------------------------------------------
@@ -202,15 +211,40 @@ def plugins():
 @click.option("--store", "store_code", help="show whether each is on in this store")
 @with_appcontext
 def plugins_list(store_code):
+    from core.migrate import pending_migrations
+
     reg = current_app.extensions["storecrm.plugins"]
     enabled = reg.enabled_in(_store(store_code)) if store_code else frozenset()
+    pending = pending_migrations(current_app._get_current_object())
     for name in reg.ordered(reg.manifests):
         m = reg.manifests[name]
         state = ("on " if name in enabled else "off") if store_code else ""
         deps = f" (depends on {', '.join(m.depends)})" if m.depends else ""
-        click.echo(f"{state}{' ' if state else ''}{m.name} {m.version} - {m.summary}{deps}")
+        schema = (f" [migrations pending: {', '.join(pending[name])}: run `storecrm db upgrade`]" if name in pending
+                  else " [tables up to date]")
+        click.echo(f"{state}{' ' if state else ''}{m.name} {m.version} - {m.summary}{deps}{schema}")
+    if "core" in pending:
+        click.echo(f"core migrations pending: {', '.join(pending['core'])}: run `storecrm db upgrade`", err=True)
     for name, error in reg.load_errors.items():
         click.echo(f"FAILED {name}: {error}", err=True)
+
+
+@plugins.command("new", with_appcontext=False)
+@click.argument("name")
+@click.option("--dir", "target", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="where to write the package folder storecrm-NAME")
+@click.option("--title", help="the plugin's name as people read it (default: from NAME)")
+def plugins_new(name, target, title):
+    """Write a new plugin package NAME: manifest, model, migration, hooks, API, panel,
+    translations and passing tests (a stamp card to reshape; docs/writing-plugins.md)."""
+    from core.scaffold import write
+
+    try:
+        root = write(name, target, title)
+    except (ValueError, FileExistsError) as exc:
+        fail(str(exc))
+    click.echo(f"wrote {root}")
+    click.echo(f"next: pip install -e {root} && storecrm db upgrade && (cd {root} && pytest)")
 
 
 def _toggle(store_code, name, on: bool):
@@ -281,12 +315,30 @@ def demo(serve_after, host, port, customers, days):
 
 # --- running ---------------------------------------------------------------------------------------
 
+def refuse_pending_migrations(allow_pending: bool) -> None:
+    """`run` and `worker` never start on a schema older than the code (a plugin installed
+    without `storecrm db upgrade` would answer 500s, or lose jobs)."""
+    from core.migrate import pending_message, pending_migrations
+
+    message = pending_message(pending_migrations(current_app._get_current_object()))
+    if message and not allow_pending:
+        fail(message + " (or pass --allow-pending to start anyway).")
+    if message:
+        click.echo("warning: " + message, err=True)
+
+
+ALLOW_PENDING = click.option("--allow-pending", is_flag=True,
+                             help="start even though migrations have not run (not recommended)")
+
+
 @cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
+@ALLOW_PENDING
 @with_appcontext
-def run(host, port):
+def run(host, port, allow_pending):
     """Serve the app (and, without Redis, run periodic jobs in-process)."""
+    refuse_pending_migrations(allow_pending)
     serve(current_app._get_current_object(), host, port)
 
 
@@ -308,11 +360,13 @@ def serve(app, host: str, port: int) -> None:
               envvar="STORECRM_WORKER_MAINTENANCE_INTERVAL",
               help="seconds between rq's maintenance runs (finding jobs of a killed worker, taking over "
                    "rq's scheduler lock it left), so their retries start within a minute or two")
+@ALLOW_PENDING
 @with_appcontext
-def worker(burst, with_scheduler, maintenance_interval):
+def worker(burst, with_scheduler, maintenance_interval, allow_pending):
     """Run an rq worker for the app's queue (needs STORECRM_REDIS_URL)."""
     from rq import Worker
 
+    refuse_pending_migrations(allow_pending)
     queue = current_app.extensions["storecrm.jobs"]
     if not queue.uses_redis:
         fail("STORECRM_REDIS_URL is not set: without Redis, jobs run in-process and no worker is needed")

@@ -68,8 +68,16 @@ def merge_customers(session, kept: Customer, merged: Customer, *, user=None, act
     # The plugins first, while both profiles exist as they were.
     registry = app.extensions["storecrm.plugins"]
     ctx = HookContext(session=session, store=kept.home_store, user=user, actor=actor, registry=registry)
-    registry.collect("customer_merged", list(registry.manifests), ctx, kept=kept, merged=merged)
+    from core.migrate import plugins_with_tables
+
+    answers = registry.collect("customer_merged", plugins_with_tables(app, session, list(registry.manifests)), ctx,
+                               kept=kept, merged=merged)
     session.flush()
+    for plugin, counts in answers.items():  # a plugin may say how many of its rows it moved
+        if isinstance(counts, dict):
+            for table_name, count in counts.items():
+                if count:
+                    moved[table_name] = moved.get(table_name, 0) + int(count)
     for table, column in _core_tables_with_customer(app):
         result = session.execute(update(table).where(column == merged.id).values({column.name: kept.id}))
         if result.rowcount:

@@ -77,3 +77,101 @@ def table_owner(table: str, app) -> str:
         if table.startswith(name + "_"):
             return name
     return "core"
+
+
+# --- the schema's state: which migrations are applied, per owner (core or a plugin) ---------------
+
+def _script(app):
+    """Alembic's view of every version file (parsed once per app: a toggle asks for it)."""
+    from alembic.script import ScriptDirectory
+
+    cached = app.extensions.get("storecrm.migration_script")
+    if cached is None:
+        cached = app.extensions["storecrm.migration_script"] = ScriptDirectory.from_config(alembic_config(app))
+    return cached
+
+
+def revision_owners(app) -> dict[str, str]:
+    """Each revision id -> its branch ("core" or a plugin's name), found by walking down its
+    own branch to the revision that carries the branch label."""
+    script = _script(app)
+    owners: dict[str, str] = {}
+    for rev in script.walk_revisions():
+        walk, owner = rev, None
+        while walk is not None and owner is None:
+            labels = walk.branch_labels or set()
+            owner = next(iter(labels), None)
+            down = walk.down_revision
+            walk = script.get_revision(down) if isinstance(down, str) else None
+        owners[rev.revision] = owner or "core"
+    return owners
+
+
+def applied_revisions(app, connection) -> set[str]:
+    """Every revision the database has: its current heads and all they stand on."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    if not inspect(connection).has_table("alembic_version"):
+        return set()
+    heads = MigrationContext.configure(connection).get_current_heads()
+    script = _script(app)
+    applied: set[str] = set()
+    for rev in script.iterate_revisions(heads, "base"):
+        applied.add(rev.revision)
+    return applied
+
+
+def pending_migrations(app, connection=None) -> dict[str, list[str]]:
+    """Owner -> the revisions of its branch not applied yet (empty when the schema is current)."""
+    from core.extensions import db
+
+    def check(conn):
+        applied = applied_revisions(app, conn)
+        pending: dict[str, list[str]] = {}
+        for rev, owner in revision_owners(app).items():
+            if rev not in applied:
+                pending.setdefault(owner, []).append(rev)
+        return {owner: sorted(revs) for owner, revs in pending.items()}
+
+    if connection is not None:
+        return check(connection)
+    # On the request's or command's own session (a second SQLite connection would wait on the
+    # first one's write lock), ended at once so no lock is held while the caller goes on.
+    from contextlib import nullcontext
+
+    from flask import has_app_context
+
+    inside = has_app_context() and current_app._get_current_object() is app
+    with nullcontext() if inside else app.app_context():
+        try:
+            return check(db.session.connection())
+        finally:
+            db.session.rollback()
+
+
+def plugin_has_tables(app, name: str, connection) -> bool:
+    """Whether a plugin's first migration ran (a plugin without migrations keeps no tables of its
+    own and always "has" them). Export and erasure skip a plugin without tables: it holds no data."""
+    owners = revision_owners(app)
+    mine = [rev for rev, owner in owners.items() if owner == name]
+    if not mine:
+        return True
+    return bool(set(mine) & applied_revisions(app, connection))
+
+
+def plugins_with_tables(app, session, names) -> list[str]:
+    """Of `names`, the plugins whose tables exist: a plugin installed but never migrated holds
+    no data, so export, erasure and merges pass it by instead of failing for every customer."""
+    connection = session.connection()
+    pending = pending_migrations(app, connection)
+    return [n for n in names if n not in pending or plugin_has_tables(app, n, connection)]
+
+
+def pending_message(pending: dict[str, list[str]]) -> str | None:
+    """A sentence for an operator, or None when nothing is pending."""
+    if not pending:
+        return None
+    parts = [f"{owner} ({', '.join(revs)})" for owner, revs in sorted(pending.items())]
+    return ("the database schema is not up to date: migrations of " + "; ".join(parts)
+            + " have not run. Run `storecrm db upgrade` first")

@@ -144,6 +144,10 @@ def test_storecrm_run_serves_the_app_built_from_the_environment(tmp_path):
     env.update({"STORECRM_DATA_KEY": DATA_KEY, "STORECRM_SECRET_KEY": "run-test", "STORECRM_ENV_FILE": str(tmp_path / "x"),
                 "STORECRM_DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}", "STORECRM_PLUGINS": ",".join(BUNDLED) or "-",
                 "STORECRM_INSTANCE_PATH": str(tmp_path / "instance")})
+    # On a database that is not migrated yet it refuses to start, naming the command to run.
+    refused = subprocess.run([STORECRM, "run"], env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "Run `storecrm db upgrade` first" in refused.stderr, refused.stderr
+    subprocess.run([STORECRM, "db", "upgrade"], env=env, cwd=str(tmp_path), check=True, capture_output=True, timeout=120)
     port = free_port()
     server = subprocess.Popen([STORECRM, "run", "--port", str(port)], env=env, cwd=str(tmp_path),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -40,6 +40,18 @@ def plugin_blueprint(name: str, import_name: str) -> Blueprint:
             raise NotFound(f"{name} is not enabled in store {store.code}")
         g.store = store
 
+    @bp.after_request
+    def _unit_of_work(response):
+        # A plugin's endpoint commits when it answers without an error and rolls back when it
+        # does not, as the core's own do: an endpoint that forgot `commit()` still stores.
+        from core.extensions import db
+
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
     return bp
 
 

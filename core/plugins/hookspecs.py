@@ -129,7 +129,8 @@ def customer_erased(customer_id, ctx):
 @hookspec
 def customer_merged(kept, merged, ctx):
     """Called when profile `merged` is folded into `kept` (both `Customer`), before `merged`
-    is removed. Move this plugin's records to `kept`. Returns nothing."""
+    is removed. Move this plugin's records to `kept`. Return a dict of table name to rows moved
+    (`{"membership_points_entry": 12}`), which the merge's answer counts with the core's, or None."""
 
 
 # --- Contributions: enabled plugins, results collected --------------------------------------

@@ -23,7 +23,9 @@ def erase_customer(session, customer: Customer, *, user=None, actor: str = "syst
     customer_id = customer.id
     reg = current_app.extensions["storecrm.plugins"]
     ctx = HookContext(session=session, store=customer.home_store, user=user, actor=actor, registry=reg)
-    plugins = reg.implementers("customer_erased", reg.manifests)
+    from core.migrate import plugins_with_tables
+
+    plugins = plugins_with_tables(current_app, session, reg.implementers("customer_erased", reg.manifests))
     for name in plugins:
         try:
             with session.begin_nested():

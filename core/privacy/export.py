@@ -91,9 +91,12 @@ def other_core_rows(session, customer_id: int) -> dict:
 def plugin_parts(session, customer: Customer, *, user=None, actor: str = "system") -> dict:
     """`customer_export` of every installed plugin, enabled in a store or not: a plugin switched
     off still holds what it stored while it was on."""
+    from core.migrate import plugins_with_tables
+
     reg = current_app.extensions["storecrm.plugins"]
     ctx = HookContext(session=session, store=customer.home_store, user=user, actor=actor, registry=reg)
-    return reg.collect("customer_export", reg.manifests, ctx, customer=customer)
+    return reg.collect("customer_export", plugins_with_tables(current_app, session, list(reg.manifests)), ctx,
+                       customer=customer)
 
 
 def jsonable(value):

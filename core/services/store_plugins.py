@@ -6,7 +6,7 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from core.audit import audit
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from core.models import Store, StorePlugin
 from core.plugins import HookContext
 
@@ -40,6 +40,7 @@ def enable_plugin(session, store: Store, name: str, *, user=None, actor="system"
     reg = registry()
     if name not in reg.manifests:
         raise NotFound(f"no installed plugin named {name}")
+    _refuse_without_tables(session, [p for p in reg.dependency_closure(name)])
     switched: list[str] = []
     enabled_before = reg.enabled_in(store)
     with session.begin_nested():
@@ -56,6 +57,20 @@ def enable_plugin(session, store: Store, name: str, *, user=None, actor="system"
             switched.append(plugin)
     reg.forget_enabled()
     return switched
+
+
+def _refuse_without_tables(session, names: list[str]) -> None:
+    """A plugin installed without its migrations would break every sale of the store."""
+    from flask import current_app
+
+    from core.migrate import pending_migrations
+
+    pending = pending_migrations(current_app._get_current_object(), session.connection())
+    missing = [n for n in names if n in pending]
+    if missing:
+        raise Unprocessable(
+            f"the tables of {', '.join(missing)} are not in the database yet: run `storecrm db upgrade`, then "
+            "enable it", fields={"plugin": [f"Migrations pending: {', '.join(r for n in missing for r in pending[n])}."]})
 
 
 def disable_plugin(session, store: Store, name: str, *, user=None, actor="system") -> bool:

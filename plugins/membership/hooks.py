@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, render_template
+from flask import current_app, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -54,8 +54,6 @@ def register_blueprints(app):
     from plugins.membership.api import bp
 
     app.register_blueprint(bp)
-    # No routes: makes templates/membership/* available to render_template.
-    app.register_blueprint(Blueprint("membership_templates", __name__, template_folder="templates"))
 
 
 @hookimpl
@@ -171,7 +169,7 @@ def customer_erased(customer_id, ctx):
 
 @hookimpl
 def customer_merged(kept, merged, ctx):
-    services.merge(ctx.session, kept, merged)
+    return services.merge(ctx.session, kept, merged)
 
 
 # --- checks ------------------------------------------------------------------------------------------

@@ -994,17 +994,19 @@ def erase(session, customer_id: int) -> None:
         session.execute(sa.delete(model).where(model.customer_id == customer_id))
 
 
-def merge(session, kept: Customer, merged: Customer) -> None:
-    """Fold `merged`'s account into `kept`'s: ledger and spend move, the higher tier stays."""
+def merge(session, kept: Customer, merged: Customer) -> dict[str, int]:
+    """Fold `merged`'s account into `kept`'s: ledger and spend move, the higher tier stays.
+    Returns the rows moved per table (the merge's answer counts them)."""
     if find_member(session, merged.id) is None:
-        return
+        return {}
     first, second = sorted([kept.id, merged.id])
     lock_member(session, first)
     lock_member(session, second)
     target = session.get(Member, kept.id)
     source = session.get(Member, merged.id)
-    session.execute(sa.update(PointsEntry).where(PointsEntry.customer_id == merged.id).values(customer_id=kept.id))
-    session.execute(sa.update(Spend).where(Spend.customer_id == merged.id).values(customer_id=kept.id))
+    entries = session.execute(sa.update(PointsEntry).where(PointsEntry.customer_id == merged.id)
+                              .values(customer_id=kept.id)).rowcount
+    spends = session.execute(sa.update(Spend).where(Spend.customer_id == merged.id).values(customer_id=kept.id)).rowcount
     target.points_balance += source.points_balance
     target.lifetime_spend += source.lifetime_spend
     tiers = active_tiers(session)
@@ -1016,6 +1018,7 @@ def merge(session, kept: Customer, merged: Customer) -> None:
         target.enrolled_at, target.enrolled_by = source.enrolled_at, source.enrolled_by
     session.delete(source)
     session.flush()
+    return {PointsEntry.__tablename__: entries, Spend.__tablename__: spends, Member.__tablename__: 1}
 
 
 # --- the sale check (before the core writes a sale) -----------------------------------------------
