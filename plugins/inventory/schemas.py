@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core.api.schemas import Quantity as CoreQuantity
 from plugins.inventory.models import MOVE_KINDS, ORDER_STATUSES, STOCKTAKE_STATUSES, TRANSFER_STATUSES
 
 Money = lambda **kw: fields.Decimal(as_string=True, places=2, allow_nan=False, **kw)  # noqa: E731
-Quantity = lambda **kw: fields.Decimal(as_string=True, allow_nan=False, **kw)  # noqa: E731
+# Quantities go over the wire as JSON numbers (2, 0.5), as the core's sale lines do (api.md).
+Quantity = lambda **kw: CoreQuantity(allow_nan=False, **kw)  # noqa: E731
 MAX_QTY = 10_000_000
 
 
@@ -27,7 +31,7 @@ class InventorySettings(Strict):
 
     allow_negative_stock = fields.Boolean(load_default=True, metadata={
         "description": "sell below zero (true) or refuse the sale with a 422 naming the SKU (false)"})
-    default_safety_stock = Quantity(load_default="5", validate=validate.Range(min=0, max=MAX_QTY),
+    default_safety_stock = Quantity(load_default=Decimal("5"), validate=validate.Range(min=0, max=MAX_QTY),
                                     metadata={"description": "safety stock of products without their own"})
     default_lead_time_days = fields.Integer(load_default=7, validate=validate.Range(min=0, max=365))
     review_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=365), metadata={
@@ -256,7 +260,7 @@ class StocktakeIn(InStore):
 class CountIn(InStore):
     barcode = fields.String(required=True, validate=validate.Length(min=1, max=64),
                             metadata={"description": "the product's barcode (its SKU is accepted too)"})
-    quantity = Quantity(load_default="1", validate=validate.Range(min=0, max=MAX_QTY), metadata={
+    quantity = Quantity(load_default=Decimal("1"), validate=validate.Range(min=0, max=MAX_QTY), metadata={
         "description": "added to what was counted of this item before (a scanner posts 1 per scan)"})
     replace = fields.Boolean(load_default=False, metadata={"description": "set the count instead of adding to it"})
 
