@@ -22,16 +22,17 @@ def store_managers(session, store) -> list[User]:
                                                    User.active.is_(True)).order_by(User.id)))
 
 
-def staff_notifier(ctx: HookContext) -> ledger.Notify:
+def staff_notifier(ctx: HookContext) -> ledger.Notify | None:
     """Tell the store's managers through the plugins that own message channels (campaigns'
-    `staff_notification`), never an import of them. True when one took it. The alert row is
-    kept whatever happens; a failing channel never undoes the stock change."""
+    `staff_notification`), never an import of them. True when one took it. None when no plugin
+    enabled in the store takes staff messages (the alert row and the dashboard still show it).
+    A failing channel never undoes the stock change."""
+    reg = ctx.registry
+    names = [n for n in reg.implementers("staff_notification", reg.enabled_in(ctx.store)) if n != PLUGIN]
+    if not names:
+        return None
 
     def notify(topic: str, data: dict) -> bool:
-        reg = ctx.registry
-        names = [n for n in reg.implementers("staff_notification", reg.enabled_in(ctx.store)) if n != PLUGIN]
-        if not names:
-            return False
         users = store_managers(ctx.session, ctx.store)
         if not users:
             return False

@@ -66,20 +66,24 @@ def apply_moves(session, store_id: int, moves: list[dict], *, default_safety: De
         set_={"quantity": stock.c.quantity + totals.excluded.quantity, "updated_at": now},
     ).returning(stock.c.product_id, stock.c.quantity, stock.c.safety_stock, stock.c.alert_open)
     result = session.execute(totals).all()
-    review_alerts(session, store_id, result, default_safety=default_safety, notify=notify)
+    review_alerts(session, store_id, result, default_safety=default_safety, notify=notify, deltas=delta)
     return {pid: Decimal(level) for pid, level, _s, _a in result}
 
 
 # --- safety stock ------------------------------------------------------------------------------------
 
-def review_alerts(session, store_id: int, rows, *, default_safety: Decimal, notify: Notify | None) -> None:
+def review_alerts(session, store_id: int, rows, *, default_safety: Decimal, notify: Notify | None,
+                  deltas: dict[int, Decimal] | None = None) -> None:
     """Raise an alert for each (product_id, level, safety_stock, alert_open) row that is below its
     safety stock without an open alert, and clear the open alert of each row that is back at or
-    above it. Nothing is written for rows whose state did not change (the usual sale)."""
+    above it. With `deltas` (the moves just made) only a row that crossed the line by them is
+    raised: a product never stocked here, sold from nothing, raises none. Nothing is written for
+    rows whose state did not change (the usual sale)."""
     below, restored = [], []
     for product_id, level, safety, alert_open in rows:
         threshold = Decimal(safety) if safety is not None else Decimal(default_safety)
-        if Decimal(level) < threshold and not alert_open:
+        crossed = deltas is None or Decimal(level) - deltas.get(product_id, ZERO) >= threshold
+        if Decimal(level) < threshold and not alert_open and crossed:
             below.append((product_id, Decimal(level), threshold))
         elif Decimal(level) >= threshold and alert_open:
             restored.append(product_id)
