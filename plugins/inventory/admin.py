@@ -343,7 +343,7 @@ class SupplierView(StoreModelView):
     can_delete = False  # orders refer to suppliers: mark one inactive
     column_list = ["name", "contact", "phone", "email", "lead_time_days", "active"]
     form_columns = ["name", "contact", "phone", "email", "lead_time_days", "note", "active"]
-    column_labels = {"name": _l("Name"), "contact": _l("Contact"), "phone": _l("Phone"), "email": _l("Email"),
+    column_labels = {"name": _l("Supplier name"), "contact": _l("Contact"), "phone": _l("Telephone"), "email": _l("Email"),
                      "lead_time_days": _l("Lead time (days)"), "note": _l("Note"), "active": _l("Active")}
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 MOVE_KIND_LABELS = {
-    "sale": _l("Sale"), "refund": _l("Refund"), "receipt": _l("Receipt"), "adjustment": _l("Adjustment"),
+    # In a context of their own: the core reads "Sale" and "Refund" as a customer's 消费 and 退款.
+    "sale": lazy_pgettext("stock move", "Sale"), "refund": lazy_pgettext("stock move", "Refund"), "receipt": _l("Receipt"), "adjustment": _l("Adjustment"),
     "transfer_out": _l("Transfer out"), "transfer_in": _l("Transfer in"), "stocktake": _l("Stocktake"),
 }
 ORDER_STATUS_LABELS = {
