@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from core.models import Product, Sale, SaleLine
 from plugins.inventory.models import PurchaseOrder, PurchaseOrderLine, Stock, Supplier
-from plugins.inventory.services.ledger import ZERO, apply_moves
+from plugins.inventory.services.ledger import ZERO, apply_moves, recheck_alerts
 
 SUPPLIERS = [
     {"name": "杭州木棉服装厂", "contact": "沈经理", "phone": "0571-8888 6621", "email": "orders@mumian-factory.example",
@@ -80,6 +80,8 @@ def seed(session, store, rng, today, *, actor: str = "demo") -> None:
                             "source_key": f"demo:opening:{store.id}:{product.id}",
                             "occurred_at": _at(store, today - timedelta(days=120), 9)})
     apply_moves(session, store.id, opening, default_safety=Decimal("5"))
+    # The levels were set, not sold down to: alert on what stands below its safety stock now.
+    recheck_alerts(session, store.id, [p.id for p in products], default_safety=Decimal("5"))
     # One order sent and not yet here, for the product that runs low.
     waiting = PurchaseOrder(store_id=store.id, supplier=suppliers[0], status="sent", created_by=actor,
                             note="补货：库存低于安全库存", created_at=_at(store, today - timedelta(days=2)),
