@@ -12,7 +12,7 @@ from plugins.inventory.models import MOVE_KINDS, ORDER_STATUSES, STOCKTAKE_STATU
 Money = lambda **kw: fields.Decimal(as_string=True, places=2, allow_nan=False, **kw)  # noqa: E731
 # Quantities go over the wire as JSON numbers (2, 0.5), as the core's sale lines do (api.md).
 Quantity = lambda **kw: CoreQuantity(allow_nan=False, **kw)  # noqa: E731
-MAX_QTY = 10_000_000
+MAX_QTY = Decimal("10000000")
 
 
 class Strict(Schema):
@@ -31,7 +31,7 @@ class InventorySettings(Strict):
 
     allow_negative_stock = fields.Boolean(load_default=True, metadata={
         "description": "sell below zero (true) or refuse the sale with a 422 naming the SKU (false)"})
-    default_safety_stock = Quantity(load_default=Decimal("5"), validate=validate.Range(min=0, max=MAX_QTY),
+    default_safety_stock = Quantity(load_default=Decimal("5"), validate=validate.Range(min=Decimal(0), max=MAX_QTY),
                                     metadata={"description": "safety stock of products without their own"})
     default_lead_time_days = fields.Integer(load_default=7, validate=validate.Range(min=0, max=365))
     review_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=365), metadata={
@@ -93,9 +93,9 @@ class StockOut(Strict):
 
 
 class StockSettingsIn(InStore):
-    safety_stock = Quantity(allow_none=True, validate=validate.Range(min=0, max=MAX_QTY),
+    safety_stock = Quantity(allow_none=True, validate=validate.Range(min=Decimal(0), max=MAX_QTY),
                             metadata={"description": "null: the store's default"})
-    max_level = Quantity(allow_none=True, validate=validate.Range(min=0, max=MAX_QTY))
+    max_level = Quantity(allow_none=True, validate=validate.Range(min=Decimal(0), max=MAX_QTY))
     lead_time_days = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=365))
     supplier_id = fields.Integer(allow_none=True)
 
@@ -179,7 +179,7 @@ class SupplierOut(Strict):
 
 class OrderLineIn(Strict):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    quantity = Quantity(required=True, validate=validate.Range(min=0, max=MAX_QTY, min_inclusive=False))
+    quantity = Quantity(required=True, validate=validate.Range(min=Decimal(0), max=MAX_QTY, min_inclusive=False))
     unit_cost = Money(allow_none=True, validate=validate.Range(min=0, max=10_000_000),
                       metadata={"description": "default: the product's cost"})
 
@@ -194,7 +194,7 @@ class PurchaseOrderIn(InStore):
 
 class ReceiptLineIn(Strict):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    quantity = Quantity(required=True, validate=validate.Range(min=0, max=MAX_QTY, min_inclusive=False))
+    quantity = Quantity(required=True, validate=validate.Range(min=Decimal(0), max=MAX_QTY, min_inclusive=False))
 
 
 class ReceiptIn(InStore):
@@ -260,7 +260,7 @@ class StocktakeIn(InStore):
 class CountIn(InStore):
     barcode = fields.String(required=True, validate=validate.Length(min=1, max=64),
                             metadata={"description": "the product's barcode (its SKU is accepted too)"})
-    quantity = Quantity(load_default=Decimal("1"), validate=validate.Range(min=0, max=MAX_QTY), metadata={
+    quantity = Quantity(load_default=Decimal("1"), validate=validate.Range(min=Decimal(0), max=MAX_QTY), metadata={
         "description": "added to what was counted of this item before (a scanner posts 1 per scan)"})
     replace = fields.Boolean(load_default=False, metadata={"description": "set the count instead of adding to it"})
 
@@ -302,7 +302,7 @@ class StocktakeOut(Strict):
 
 class TransferLineIn(Strict):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    quantity = Quantity(required=True, validate=validate.Range(min=0, max=MAX_QTY, min_inclusive=False))
+    quantity = Quantity(required=True, validate=validate.Range(min=Decimal(0), max=MAX_QTY, min_inclusive=False))
 
 
 class TransferIn(InStore):
