@@ -140,17 +140,31 @@ class ProductCard(InventoryPage):
     def index(self):
         return redirect(url_for("inventory_stock.index"))
 
-    @expose("/<int:product_id>")
+    @expose("/<int:product_id>", methods=["GET", "POST"])
     def card(self, product_id):
         store, picked = self.store_or_pick()
         if store is None:
             return picked
         product = db.session.get(Product, product_id) or abort(404)
+        if request.method == "POST":
+            if not current_user_or_none().at_least("manager"):
+                abort(403)
+            values = {key: _decimal(request.form.get(key)) for key in ("safety_stock", "max_level")}
+            values["lead_time_days"] = request.form.get("lead_time_days", type=int)
+            values["supplier_id"] = request.form.get("supplier_id", type=int)
+            effects = _effects(store)
+            return self.run(lambda: stock.set_stock_settings(db.session, store.id, product, values,
+                                                             default_safety=effects["default_safety"],
+                                                             notify=effects["notify"]),
+                            _("Stock settings saved."), url_for(".card", product_id=product.id))
         rows, _last = stock.moves_page(db.session, store.id, product_id=product.id, limit=500)
         stores = {s.id: s for s in db.session.scalars(select(Store))}
         card = stock.stock_card(db.session, product.id, [s.id for s in self._visible_stores()])
+        own = next((row for row in card if row["store_id"] == store.id), None)
+        suppliers = list(db.session.scalars(select(Supplier).where(Supplier.active.is_(True)).order_by(Supplier.name)))
         return self.render("inventory/product.html", store=store, product=product, moves=rows, card=card, stores=stores,
-                           qty=qty, kind_label=lambda k: label(MOVE_KIND_LABELS, k))
+                           qty=qty, kind_label=lambda k: label(MOVE_KIND_LABELS, k), own=own, suppliers=suppliers,
+                           can_manage=current_user_or_none().at_least("manager"))
 
     def _visible_stores(self):
         from core.admin.base import accessible_stores
@@ -262,13 +276,30 @@ class TransfersPage(InventoryPage):
         store, picked = self.store_or_pick()
         if store is None:
             return picked
+        if request.method == "POST" and request.form.get("action") == "send":
+            return self._send(store)
         if request.method == "POST":
             transfer_id = request.form.get("transfer_id", type=int) or 0
             return self.run(lambda: transfers.receive_transfer(
                 db.session, store, transfers.transfer_for(db.session, store, transfer_id, lock=True), **_effects(store)),
                 _("Transfer received."), url_for(".index"))
         rows = [transfers.transfer_view(t) for t in transfers.transfers_of(db.session, store.id)]
-        return self.render("inventory/transfers.html", store=store, transfers=rows, qty=qty)
+        others = [s for s in db.session.scalars(select(Store).order_by(Store.code))
+                  if s.id != store.id and registry().is_enabled(s, PLUGIN)]
+        return self.render("inventory/transfers.html", store=store, transfers=rows, qty=qty, others=others,
+                           can_manage=current_user_or_none().at_least("manager"))
+
+    def _send(self, store):
+        if not current_user_or_none().at_least("manager"):
+            abort(403)
+        target = db.session.scalars(select(Store).where(Store.code == request.form.get("to_store"))).first()
+        quantity = _decimal(request.form.get("quantity"))
+        if target is None or not registry().is_enabled(target, PLUGIN) or quantity is None or quantity <= 0:
+            flash(_("Pick a store with inventory on and a positive quantity."), "error")
+            return redirect(url_for(".index"))
+        return self.run(lambda: transfers.create_transfer(
+            db.session, store, target, [{"sku": (request.form.get("sku") or "").strip(), "quantity": quantity}],
+            note=request.form.get("note") or None, **_effects(store)), _("Transfer sent: in transit."), url_for(".index"))
 
 
 class AnalysisPage(InventoryPage):

@@ -144,7 +144,8 @@ def stock_value(session, store_ids) -> Decimal:
 def stock_card(session, product_id: int, store_ids) -> list[dict]:
     """One product in each of `store_ids`: level, in transit and safety stock (the product panel)."""
     return [{"store_id": s.store_id, "level": Decimal(s.quantity), "in_transit": Decimal(s.in_transit),
-             "safety_stock": s.safety_stock, "alert_open": s.alert_open}
+             "safety_stock": s.safety_stock, "max_level": s.max_level, "lead_time_days": s.lead_time_days,
+             "supplier_id": s.supplier_id, "alert_open": s.alert_open}
             for s in session.scalars(select(Stock).where(Stock.product_id == product_id, Stock.store_id.in_(store_ids))
                                      .order_by(Stock.store_id))]
 

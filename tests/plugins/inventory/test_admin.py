@@ -98,3 +98,21 @@ def test_the_pages_speak_chinese_with_no_raw_codes(shop):
     transfers = manager.get("/admin/inventory/transfers/").get_data(as_text=True)
     assert "在途" in transfers and "in_transit" not in transfers
     assert "低于安全库存" in manager.get("/admin/").get_data(as_text=True)
+
+
+def test_the_manager_sets_a_products_safety_stock_and_sends_a_transfer_in_the_admin(shop):
+    enable(shop.app, "BJ001", "inventory")
+    shop.move("BEANS-1KG", 9)
+    manager = login(shop.app, "manager")
+    url = f"/admin/inventory/product/{product_id(shop.app, 'BEANS-1KG')}"
+    assert manager.post(url, data={"safety_stock": "10", "max_level": "25", "lead_time_days": "3"}).status_code == 302
+    row = shop.stock("BEANS-1KG")
+    assert (row["safety_stock"], row["max_level"], row["lead_time_days"], row["below_safety"]) == (10, 25, 3, True)
+    r = manager.post(url, data={"safety_stock": "10", "max_level": "5"}, follow_redirects=True)
+    assert "Order up to at least the safety stock." in r.get_data(as_text=True)
+    assert login(shop.app, "alice").post(url, data={"safety_stock": "1"}).status_code == 403
+    r = manager.post("/admin/inventory/transfers/", data={"action": "send", "to_store": "BJ001", "sku": "BEANS-1KG",
+                                                          "quantity": "2"})
+    assert r.status_code == 302 and shop.level("BEANS-1KG") == 7
+    incoming = shop.api.get("/inventory/transfers", token=shop.chain.till_bj).json
+    assert [(t["from_store"], t["status"], t["lines"][0]["quantity"]) for t in incoming] == [("SH001", "in_transit", 2)]
