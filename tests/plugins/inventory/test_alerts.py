@@ -3,8 +3,6 @@ managers through whoever owns channels), not again on every sale; restoring clea
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from core.plugins import Manifest, hookimpl
@@ -75,31 +73,14 @@ def test_a_products_own_safety_stock_overrides_the_store_default_and_is_rechecke
     assert r.status_code == 400 and r.json["error"]["fields"] == {"max_level": ["Order up to at least the safety stock."]}
 
 
-def test_two_sales_crossing_the_line_at_once_raise_one_alert(shop, backend):
+def test_two_sales_crossing_the_line_at_once_raise_one_alert(backend, request):
     if backend != "postgresql":
         pytest.skip("concurrent writers: PostgreSQL")
-    from werkzeug.serving import make_server
-
-    from tests.api.test_concurrent_sales import post
+    shop = request.getfixturevalue("shop")
+    from tests.plugins.inventory.test_invariants import sell_at_once
 
     shop.move("CAKE-CHOC", 6)
-    server = make_server("127.0.0.1", 0, shop.app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    barrier, answers = threading.Barrier(6), []
-
-    def till(n):
-        barrier.wait()
-        answers.append(post(f"http://127.0.0.1:{server.server_port}/api/v1/sales", shop.chain.till,
-                            {"external_id": f"x-{n}", "lines": [{"sku": "CAKE-CHOC", "quantity": 1}]}))
-
-    threads = [threading.Thread(target=till, args=(n,)) for n in range(6)]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-    finally:
-        server.shutdown()
+    answers = sell_at_once(shop, 6, "x")
     assert sorted(s for s, _ in answers) == [201] * 6
     assert shop.level("CAKE-CHOC") == 0
     assert len(alerts(shop)) == 1 and len(MESSAGES) == 1

@@ -84,8 +84,8 @@ def test_the_level_always_equals_the_sum_of_the_moves(shop):
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
 
 
-def sell_at_once(shop, n: int, prefix: str) -> list[tuple[int, dict]]:
-    """`n` tills post a sale of one cake at the same instant: a threaded HTTP server on
+def sell_at_once(shop, n: int, prefix: str, sku: str = "CAKE-CHOC") -> list[tuple[int, dict]]:
+    """`n` tills post a sale of one `sku` at the same instant: a threaded HTTP server on
     loopback, one thread per till released by a barrier, each request on its own connection."""
     from werkzeug.serving import make_server
 
@@ -99,7 +99,7 @@ def sell_at_once(shop, n: int, prefix: str) -> list[tuple[int, dict]]:
 
     def till(i):
         barrier.wait()
-        answers.append(post(url, shop.chain.till, {"external_id": f"{prefix}-{i}", "lines": [{"sku": "CAKE-CHOC", "quantity": 1}]}))
+        answers.append(post(url, shop.chain.till, {"external_id": f"{prefix}-{i}", "lines": [{"sku": sku, "quantity": 1}]}))
 
     threads = [threading.Thread(target=till, args=(i,)) for i in range(n)]
     try:
