@@ -50,3 +50,20 @@ def test_demo_stock_is_believable_and_seeded_once(shop):
     seed()
     with shop.app.app_context():
         assert [db.session.scalar(select(func.count()).select_from(t)) for t in (Move, PurchaseOrder, Supplier, Alert)] == before
+
+
+def test_the_check_command_finds_a_total_that_disagrees_with_its_moves(shop):
+    from sqlalchemy import update
+
+    from core.extensions import db
+    from plugins.inventory.models import Stock
+
+    shop.move("LATTE-M", 5)
+    runner = shop.app.test_cli_runner()
+    result = runner.invoke(args=["inventory", "check", "--store", "SH001"])
+    assert result.exit_code == 0 and "every level equals the sum of its moves" in result.output
+    with shop.app.app_context():
+        db.session.execute(update(Stock).values(quantity=4))  # a total written behind the ledger's back
+        db.session.commit()
+    result = runner.invoke(args=["inventory", "check", "--store", "SH001"])
+    assert result.exit_code == 1 and "LATTE-M: level 4" in result.output and "add up to 5" in result.output
