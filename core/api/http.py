@@ -167,7 +167,8 @@ def principal() -> Principal:
 def resolve_store(code: str | None) -> Store:
     """The store a request acts in: a till's own, or the one a person names (`store`)."""
     who = principal()
-    if code is not None and not isinstance(code, str):
+    if code is not None and (not isinstance(code, str) or "\x00" in code):
+        # A NUL cannot be in a store code (nor in PostgreSQL text): 400, not a database error.
         raise InvalidInput("store must be a store code", fields={"store": ["Not a store code."]})
     if who.store is not None:
         if code and code != who.store.code:

@@ -101,9 +101,12 @@ def quote(body):
             db.session.rollback()
             unavailable.append(name)
     db.session.rollback()  # a quote never writes
+    # An entry marked "warning" (e.g. inventory's "only 2 in stock") informs the till; it is no price change.
+    warnings = [a for a in adjustments if a.get("warning")]
+    adjustments = [a for a in adjustments if not a.get("warning")]
     total = subtotal + sum((money(a["amount"]) for a in adjustments), Decimal("0.00"))
     return {"subtotal": subtotal, "adjustments": adjustments, "total": max(total, Decimal("0.00")),
-            "unavailable": unavailable}
+            "unavailable": unavailable, "warnings": warnings}
 
 
 @endpoint(bp, "/sales", "POST", summary="Record a sale; the same external_id again returns the first sale (200)",

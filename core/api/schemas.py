@@ -248,6 +248,8 @@ class QuoteOut(Strict):
     total = Money()
     unavailable = fields.List(fields.String(), metadata={"description": "plugins whose quote failed (logged); "
                                                                         "their perks are missing from this quote"})
+    warnings = fields.List(fields.Nested(AdjustmentOut), metadata={
+        "description": "what the till should tell before payment (e.g. too little stock); amount 0, not to be posted"})
 
 
 class SaleLineOut(Strict):
