@@ -4,7 +4,7 @@ where across a DST change "24 hours later" reads an hour off the same clock time
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, case, or_
 
@@ -12,7 +12,10 @@ from plugins.feedback.models import OPEN_STATES, Complaint
 
 
 def deadlines(made_at: datetime, settings: dict) -> tuple[datetime, datetime]:
-    """(first response due, resolution due) for a complaint made at `made_at`."""
+    """(first response due, resolution due) for a complaint made at `made_at`. In UTC: Python
+    adds a timedelta to a zoned time on the wall clock, which would move a deadline by the
+    DST hour."""
+    made_at = made_at.astimezone(timezone.utc)
     return (made_at + timedelta(hours=settings["first_response_hours"]),
             made_at + timedelta(days=settings["resolution_days"]))
 
