@@ -18,10 +18,14 @@ from tests.conftest import BUNDLED, enable
 # the sale in one statement. Lowered again from 27/25, 18/16 and 29/27: the class update after
 # the sale locks the customer and reads the settings, the stored cuts and the old classes in
 # one SELECT, and upserts the store's and the chain's classes in one INSERT.
-BUDGET = {"sqlite": 24, "postgresql": 22}
+# Raised by 4/3 for feedback (issue 14): its undecorated sale_recorded owes a satisfaction survey in
+# one INSERT ... ON CONFLICT DO NOTHING, inside its savepoint (SAVEPOINT + RELEASE), and SQLite
+# writes feedback's delivery row as a statement of its own. All four leave the sale's transaction
+# once undecorated reactions run after the commit (the till-path change): lower these then.
+BUDGET = {"sqlite": 28, "postgresql": 25}
 CORE_BUDGET = {"sqlite": 15, "postgresql": 13}  # the same sale with no plugin enabled
 # A sale to a member who earns points (member days read, ledger entry written): was 39/37.
-MEMBER_BUDGET = {"sqlite": 26, "postgresql": 24}
+MEMBER_BUDGET = {"sqlite": 30, "postgresql": 27}  # +4/+3 for feedback, as above
 # GET /customers?phone= at a counter: token, the customer with tags and home store, consents.
 LOOKUP_BUDGET = {"sqlite": 4, "postgresql": 3}
 
