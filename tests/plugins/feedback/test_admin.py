@@ -41,6 +41,24 @@ def test_the_queue_puts_the_most_urgent_first_and_highlights_the_overdue(shop):
     assert [c["id"] for c in api.get("/feedback/complaints?sla=overdue", token=shop.chain.till).json["items"]] == [overdue]
     assert [c["id"] for c in api.get("/feedback/complaints?sla=met", token=shop.chain.till).json["items"]] == [done]
     assert api.get("/feedback/complaints?sla=late", token=shop.chain.till).status_code == 400
+    # charts, dashboard and the Chinese labels
+    complain(shop, cid, category="product_quality")
+    for rating in (5, 3):
+        assert shop.api.post("/feedback/feedback", {"rating": rating, "category": "environment", "text": "ok"},
+                             token=shop.chain.till).status_code == 201
+    manager = login(shop.app, "manager")
+    charts = manager.get("/admin/feedback/charts/").get_data(as_text=True)
+    assert "chart.umd.min.js" in charts and "chart-categories" in charts and "Product quality" in charts
+    assert "4.0" in charts  # this week's average rating
+    dashboard = manager.get("/admin/").get_data(as_text=True)
+    assert "Open complaints by SLA" in dashboard and "4.00 / 5" in dashboard
+    assert manager.post("/admin/language", data={"locale": "zh_CN"}).status_code in (302, 303)
+    queue = manager.get("/admin/feedback/complaints/").get_data(as_text=True)
+    assert "投诉工单" in queue and "正常" in queue and "已超时" in queue and "服务态度" in queue and "产品质量" in queue
+    assert "service_attitude" not in queue and "product_quality" not in queue and "on_track" not in re.sub(
+        r'class="[^"]*"', "", queue)
+    entries = manager.get("/admin/feedback/entries/").get_data(as_text=True)
+    assert "环境" in entries and "★★★★★" in entries
 
 
 def test_a_customer_whose_last_complaint_is_open_is_flagged_on_the_page_list_and_segment(shop):
@@ -76,24 +94,3 @@ def test_a_customer_whose_last_complaint_is_open_is_flagged_on_the_page_list_and
         store = db.session.get(Store, shop.chain.ids["sh"])
         stmt = spec["apply"](select(Customer.id), {}, HookContext(session=db.session, store=store, registry=reg))
         assert list(db.session.scalars(stmt)) == [flagged]
-
-
-def test_charts_dashboard_and_chinese_labels(shop):
-    cid = customer(shop)
-    complain(shop, cid, category="product_quality")
-    for rating in (5, 3):
-        assert shop.api.post("/feedback/feedback", {"rating": rating, "category": "environment", "text": "ok"},
-                             token=shop.chain.till).status_code == 201
-    manager = login(shop.app, "manager")
-    charts = manager.get("/admin/feedback/charts/").get_data(as_text=True)
-    assert "chart.umd.min.js" in charts and "chart-categories" in charts and "Product quality" in charts
-    assert "4.0" in charts  # this week's average rating
-    dashboard = manager.get("/admin/").get_data(as_text=True)
-    assert "Open complaints by SLA" in dashboard and "4.00 / 5" in dashboard
-    assert manager.post("/admin/language", data={"locale": "zh_CN"}).status_code in (302, 303)
-    queue = manager.get("/admin/feedback/complaints/").get_data(as_text=True)
-    assert "投诉工单" in queue and "正常" in queue and "服务态度" not in queue and "产品质量" in queue
-    assert "service_attitude" not in queue and "product_quality" not in queue and "on_track" not in re.sub(
-        r'class="[^"]*"', "", queue)
-    entries = manager.get("/admin/feedback/entries/").get_data(as_text=True)
-    assert "环境" in entries and "★★★★★" in entries

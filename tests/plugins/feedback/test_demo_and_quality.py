@@ -63,9 +63,7 @@ def test_the_metrics_are_defined_with_labels_and_formats(shop):
 
         with force_locale("zh_CN"):
             assert str(definitions[4]["label"]) == "投诉处理及时率"
-
-
-def test_average_rating_per_staff_member_and_period(shop):
+    # the average rating per staff member and period
     from core.extensions import db
     from core.models import Store, User
     from plugins.feedback.services.quality import staff_metrics
