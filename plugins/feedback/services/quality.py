@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, func, select
+from sqlalchemy import Integer, and_, case, func, select, true
 
 from core.models import Customer
 from plugins.feedback.models import OPEN_STATES, Complaint, FeedbackEntry
@@ -35,7 +35,7 @@ def staff_metrics(session, staff_id: int, period: tuple[date, date], store=None)
     (resolved) and the share resolved in time; first responses they gave and the share in time
     (投诉处理及时率)."""
     start, end = utc_range(period, store.timezone if store is not None else "Asia/Shanghai")
-    where_store = (lambda col: col == store.id) if store is not None else (lambda col: True)
+    where_store = (lambda col: col == store.id) if store is not None else (lambda col: true())
     avg, ratings = session.execute(
         select(func.avg(FeedbackEntry.rating), func.count(FeedbackEntry.id))
         .where(FeedbackEntry.staff_id == staff_id, FeedbackEntry.created_at >= start, FeedbackEntry.created_at < end,

@@ -68,10 +68,22 @@ def test_a_customer_whose_last_complaint_is_open_is_flagged_on_the_page_list_and
 
     flagged = customer(shop, "13800138011", name="张三")
     calm = customer(shop, "13800138012", name="李四")
-    complain(shop, flagged)
+    manager = login(shop.app, "manager")
+    # entered at the counter: the admin's form, then the ticket page
+    r = manager.post("/admin/feedback/complaints/new", data={
+        "kind": "complaint", "customer_id": str(flagged), "category": "service_attitude", "text": "店员不理人",
+        "assignee_id": str(shop.chain.ids["manager"])})
+    assert r.status_code == 302 and "/admin/feedback/complaints/" in r.headers["Location"], r.get_data(as_text=True)[:500]
+    ticket = manager.get(r.headers["Location"]).get_data(as_text=True)
+    assert "店员不理人" in ticket and "On track" in ticket
+    r = manager.post("/admin/feedback/complaints/new", data={"kind": "feedback", "customer_id": str(flagged),
+                                                           "category": "price", "rating": "2", "text": "有点贵"})
+    assert r.status_code == 302
+    r = manager.post("/admin/feedback/complaints/new", data={"kind": "complaint", "customer_id": str(flagged),
+                                                           "category": "price", "text": ""}, follow_redirects=True)
+    assert "Describe the complaint." in r.get_data(as_text=True)
     old = complain(shop, calm)
     move(shop, old["id"], "resolved", resolution={"apology": True})
-    manager = login(shop.app, "manager")
     page = manager.get(f"/admin/customers/{flagged}").get_data(as_text=True)
     assert "feedback-flag" in page and "Unresolved complaint" in page
     assert "feedback-flag" not in manager.get(f"/admin/customers/{calm}").get_data(as_text=True)
