@@ -9,6 +9,9 @@ from plugins.feedback.models import CATEGORIES, CHANNELS, STATES
 SLA_STATES = ("on_track", "due_soon", "overdue", "met", "missed")
 
 
+ID = validate.Range(min=1, max=2**31 - 1)  # ids are 32-bit in the database
+
+
 class Strict(Schema):
     class Meta:
         ordered = True
@@ -47,9 +50,9 @@ class FeedbackIn(InStore):
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     text = fields.String(load_default="", validate=validate.Length(max=2000))
     channel = fields.String(load_default="comment_book", validate=validate.OneOf(CHANNELS))
-    customer_id = fields.Integer(allow_none=True, strict=True)
-    sale_id = fields.Integer(allow_none=True, strict=True)
-    staff_id = fields.Integer(allow_none=True, strict=True)
+    customer_id = fields.Integer(allow_none=True, strict=True, validate=ID)
+    sale_id = fields.Integer(allow_none=True, strict=True, validate=ID)
+    staff_id = fields.Integer(allow_none=True, strict=True, validate=ID)
 
 
 class FeedbackOut(Strict):
@@ -67,7 +70,7 @@ class FeedbackOut(Strict):
 
 class FeedbackQuery(Strict):
     store = fields.String()
-    customer_id = fields.Integer(strict=False)
+    customer_id = fields.Integer(strict=False, validate=ID)
     category = fields.String(validate=validate.OneOf(CATEGORIES))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
@@ -76,13 +79,13 @@ class FeedbackQuery(Strict):
 # --- complaints --------------------------------------------------------------------------------------
 
 class ComplaintIn(InStore):
-    customer_id = fields.Integer(allow_none=True, strict=True)
+    customer_id = fields.Integer(allow_none=True, strict=True, validate=ID)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     description = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     channel = fields.String(load_default="counter", validate=validate.OneOf(CHANNELS))
-    sale_id = fields.Integer(allow_none=True, strict=True)
-    staff_id = fields.Integer(allow_none=True, strict=True, metadata={"description": "the staff member it is about"})
-    assignee_id = fields.Integer(allow_none=True, strict=True)
+    sale_id = fields.Integer(allow_none=True, strict=True, validate=ID)
+    staff_id = fields.Integer(allow_none=True, strict=True, validate=ID, metadata={"description": "the staff member it is about"})
+    assignee_id = fields.Integer(allow_none=True, strict=True, validate=ID)
 
 
 class CouponSpec(Strict):
@@ -148,7 +151,7 @@ class ComplaintQuery(Strict):
     store = fields.String()
     sla = fields.String(validate=validate.OneOf(SLA_STATES))
     state = fields.String(validate=validate.OneOf(STATES))
-    customer_id = fields.Integer(strict=False)
+    customer_id = fields.Integer(strict=False, validate=ID)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
 
