@@ -4,7 +4,7 @@ feedback, the feedback list, charts, and the QR code of the store's public form.
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from core.access import customer_or_404, visible_customers
 from core.admin.base import StoreModelView, StoreView, current_store, current_user_or_none, plugin_visible, scope_store_ids
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
 from core.extensions import db
-from core.models import Customer, User, utcnow
+from core.models import Customer, Store, User, utcnow
 from core.models.user import user_store
 from core.plugins import HookContext
 from plugins.feedback.labels import (
@@ -98,22 +98,15 @@ class ComplaintQueueView(StoreView):
                            alerts=alerts.open_alerts(db.session, store_ids), **common())
 
     def _complaint(self, complaint_id: int, lock=False) -> Complaint:
-        store = current_store()
+        """A ticket of the stores this page covers, about a customer they see; else 404."""
         stmt = select(Complaint.store_id).where(Complaint.id == complaint_id, Complaint.store_id.in_(scope_store_ids()))
         store_id = db.session.scalar(stmt) if complaint_id < 2**31 else None
         if store_id is None:
-            from flask import abort
-
             abort(404)
-        from core.models import Store
-
-        store = store if store is not None and store.id == store_id else db.session.get(Store, store_id)
         try:
-            return tickets.complaint_or_404(db.session, complaint_id, store, customer_store_ids=scope_store_ids(),
-                                            lock=lock)
-        except DomainError:
-            from flask import abort
-
+            return tickets.complaint_or_404(db.session, complaint_id, db.session.get(Store, store_id),
+                                            customer_store_ids=scope_store_ids(), lock=lock)
+        except NotFound:
             abort(404)
 
     @expose("/<int:complaint_id>")

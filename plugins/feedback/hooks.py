@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from core.models import utcnow
 from core.plugins import hookimpl
-from plugins.feedback import services  # noqa: F401 - the package, for its modules below
 from plugins.feedback.labels import CATEGORY_LABELS, SLA_LABELS, STATE_LABELS, label
 from plugins.feedback.models import Complaint, FeedbackEntry
 from plugins.feedback.services import demo, privacy, quality, surveys

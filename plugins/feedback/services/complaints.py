@@ -94,9 +94,9 @@ def acknowledge(session, ctx, complaint: Complaint, customer, store) -> None:
     if messages.notify_customer(ctx, customer, "feedback.complaint_acknowledged", data):
         complaint.acknowledgement = "notification"
         return
-    add_activity(session, customer, "complaint", _("Complaint #%(id)s received (%(category)s); we answer by %(due)s",
-                                                   id=complaint.id, category=label(CATEGORY_LABELS, complaint.category),
-                                                   due=local_due),
+    add_activity(session, customer, "complaint",
+                 messages.stored_text("Complaint #%(id)s received (%(category)s); we answer by %(due)s", id=complaint.id,
+                                      category=CATEGORY_LABELS.get(complaint.category, complaint.category), due=local_due),
                  store=store, source="feedback", data={"complaint_id": complaint.id})
     complaint.acknowledgement = "timeline"
 
@@ -180,7 +180,7 @@ def assign(session, complaint: Complaint, store, assignee_id: int | None, *, use
     check_links(session, store, customer=None, staff_ids=(("assignee_id", assignee_id),))
     complaint.assignee_id = assignee_id
     session.add(ComplaintTransition(complaint_id=complaint.id, from_state=complaint.state, to_state=complaint.state,
-                                    note=_("Assigned to %(who)s", who=_user_name(session, assignee_id)),
+                                    note=messages.stored_text("Assigned to %(who)s", who=_user_name(session, assignee_id)),
                                     actor_user_id=getattr(user, "id", None), actor=actor, at=utcnow()))
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
+from flask_babel import force_locale, gettext
+
 from core.plugins import HookContext
 
 log = logging.getLogger(__name__)
@@ -58,3 +61,12 @@ def request_coupon(ctx: HookContext, customer, spec: dict) -> dict | None:
             if answer:
                 return answer
     return None
+
+
+def stored_text(message: str, **variables) -> str:
+    """Text kept in the database (a timeline entry, a history note): in the installation's
+    language (LOCALE), whoever or whatever wrote it — also outside a request (jobs, the demo),
+    where the admin's locale selector has no session to read. Lazy labels in `variables` are
+    rendered in the same language."""
+    with force_locale(current_app.config.get("LOCALE") or "zh_CN"):
+        return gettext(message, **{k: str(v) for k, v in variables.items()})

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from plugins.feedback.models import STATES, TRANSITIONS
 from tests.plugins.feedback.conftest import complain, customer, login, move, sale
 
