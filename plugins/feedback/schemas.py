@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from plugins.feedback.models import CATEGORIES, CHANNELS, STATES
@@ -22,25 +23,26 @@ class InStore(Strict):
 
 
 class FeedbackSettings(Strict):
-    """Per store. Deadlines count elapsed time from the moment a complaint is made."""
+    """Per store. Deadlines count elapsed time from the moment a complaint is made. `label` is
+    what the admin's Modules page shows for each setting."""
 
     first_response_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=720),
-                                          metadata={"description": "first response within (hours)"})
+                                          metadata={"label": _l("First response within (hours)")})
     resolution_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90),
-                                     metadata={"description": "resolution within (days of 24 h)"})
+                                     metadata={"label": _l("Resolution within (days)")})
     due_soon_hours = fields.Integer(load_default=4, validate=validate.Range(min=0, max=72),
-                                    metadata={"description": "a deadline this close is shown as due soon"})
+                                    metadata={"label": _l("Shown as due soon within (hours)")})
     survey_after_sale_days = fields.Integer(load_default=3, validate=validate.Range(min=0, max=60),
-                                            metadata={"description": "survey N days after a sale; 0 = no surveys"})
+                                            metadata={"label": _l("Survey after a sale (days, 0 = off)")})
     survey_after_complaint_days = fields.Integer(load_default=1, validate=validate.Range(min=0, max=60),
-                                                 metadata={"description": "survey N days after a resolution; 0 = none"})
+                                                 metadata={"label": _l("Survey after a resolved complaint (days, 0 = off)")})
     survey_min_gap_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=365),
-                                         metadata={"description": "at most one sale survey per customer this often"})
-    public_form_enabled = fields.Boolean(load_default=True)
+                                         metadata={"label": _l("At most one sale survey per customer every (days)")})
+    public_form_enabled = fields.Boolean(load_default=True, metadata={"label": _l("Public feedback form")})
     form_limit_per_ip = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1000),
-                                       metadata={"description": "public form entries per address per 10 minutes"})
+                                       metadata={"label": _l("Form entries per address per 10 minutes")})
     form_limit_per_store = fields.Integer(load_default=200, validate=validate.Range(min=1, max=100000),
-                                          metadata={"description": "public form entries per store per hour"})
+                                          metadata={"label": _l("Form entries per store per hour")})
 
 
 # --- feedback ----------------------------------------------------------------------------------------

@@ -59,6 +59,9 @@ def test_the_queue_puts_the_most_urgent_first_and_highlights_the_overdue(shop):
         r'class="[^"]*"', "", queue)
     entries = manager.get("/admin/feedback/entries/").get_data(as_text=True)
     assert "环境" in entries and "★★★★★" in entries
+    modules = manager.get("/admin/modules/").get_data(as_text=True)  # the settings form, labelled
+    visible = re.sub(r"<[^>]+>", " ", modules)
+    assert "首次响应时限 (小时)" in visible and "first_response_hours" not in visible
 
 
 def test_a_customer_whose_last_complaint_is_open_is_flagged_on_the_page_list_and_segment(shop):
