@@ -18,7 +18,7 @@ from wtforms.validators import ValidationError as CsrfInvalid
 from core.extensions import db
 from core.models import Store
 from plugins.feedback.labels import CATEGORY_LABELS
-from plugins.feedback.models import CATEGORIES
+from plugins.feedback.models import CATEGORIES, Survey
 from plugins.feedback.services.feedback import (
     TooManyRequests, address_hash, answer_survey, check_form_rate, clean_text, record_feedback,
 )
@@ -123,6 +123,11 @@ def survey(token: str):
         values, errors = read_answer(request.form)
         if errors:
             return _page("feedback/public_form.html", 400, store=store, values=request.form, errors=errors, survey=found)
+        # Two taps on "send" at once: the row lock lets the second see the first's answer.
+        found = db.session.scalars(select(Survey).where(Survey.id == found.id).with_for_update()
+                                   .execution_options(populate_existing=True)).one()
+        if found.state == "answered":
+            return _page("feedback/public_thanks.html", store=store, already=True)
         answer_survey(db.session, found, **values)
         db.session.commit()
         return _page("feedback/public_thanks.html", store=store)
