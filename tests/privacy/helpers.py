@@ -64,6 +64,19 @@ def make_person(app, chain, *, store="SH001", till=None, manager_token=None, plu
         customer = db.session.get(Customer, customer_id)
         add_activity(db.session, customer, "call", f"called {PERSON['renamed']}", body=PERSON["email"])
         db.session.commit()
+    if "feedback" in plugins:
+        # a complaint and a comment about the person, in their words: the erasure scan must not find them after
+        r = api.post("/feedback/complaints", {"customer_id": customer_id, "category": "product_quality",
+                                              "description": f"{PERSON['renamed']}: {PERSON['preference']}",
+                                              "sale_id": sale_id}, token=till)
+        assert r.status_code == 201, r.json
+        r = api.post(f"/feedback/complaints/{r.json['id']}/transitions",
+                     {"to": "resolved", "note": f"called {PERSON['phone_formats'][0]}",
+                      "resolution": {"apology": True, "replacement": PERSON["preference"]}}, token=manager_token)
+        assert r.status_code == 200, r.json
+        r = api.post("/feedback/feedback", {"customer_id": customer_id, "rating": 4, "category": "other",
+                                            "text": f"{PERSON['renamed']} {PERSON['email']}"}, token=till)
+        assert r.status_code == 201, r.json
     return {"id": customer_id, "sale_id": sale_id, "visit_id": visit_id, "request_id": r.json["id"]}
 
 

@@ -1,0 +1,118 @@
+"""Satisfaction surveys: owed after each sale to a known customer and after each resolved
+complaint; the periodic job sends those that are due through `customer_notification` with a
+signed link to the public survey page."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from core.models import Customer, Store, StorePlugin, utcnow
+from core.plugins import HookContext
+from plugins.feedback.models import Survey
+from plugins.feedback.services import messages
+
+SALT = "feedback-survey"
+BATCH = 500
+
+
+def owe_sale_survey(session, sale) -> None:
+    """One statement, idempotent per sale (a redelivered event inserts nothing)."""
+    if sale.customer_id is None:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(Survey).values(store_id=sale.store_id, customer_id=sale.customer_id, sale_id=sale.id,
+                                          staff_id=sale.staff_id, reason_at=sale.occurred_at, state="pending",
+                                          created_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["sale_id"]))
+
+
+# --- the signed link ----------------------------------------------------------------------------------
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+
+
+def survey_token(survey_id: int) -> str:
+    return _serializer().dumps(survey_id)
+
+
+def survey_from_token(session, token: str) -> Survey | None:
+    try:
+        survey_id = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(survey_id, int) or not 0 < survey_id < 2**31:
+        return None
+    return session.get(Survey, survey_id)
+
+
+def survey_link(survey_id: int) -> dict:
+    path = f"/feedback/survey/{survey_token(survey_id)}"
+    base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    return {"path": path, "url": base + path if base else path}
+
+
+# --- the job --------------------------------------------------------------------------------------------
+
+def send_due_surveys(session, registry, now: datetime | None = None) -> dict:
+    """Send what is due in every store with feedback on; commits per survey. Returns counts."""
+    now = now or utcnow()
+    counts = {"sent": 0, "no_channel": 0, "skipped": 0}
+    store_ids = session.scalars(select(StorePlugin.store_id).where(StorePlugin.plugin == "feedback",
+                                                                   StorePlugin.enabled.is_(True)))
+    for store in session.scalars(select(Store).where(Store.id.in_(list(store_ids))).order_by(Store.id)).all():
+        settings = registry.settings(store, "feedback")
+        ctx = HookContext(session=session, store=store, actor="feedback.survey", registry=registry, plugin="feedback")
+        for survey in _due(session, store, settings, now):
+            outcome = _send(session, ctx, survey, settings, now)
+            counts[outcome] += 1
+            session.commit()
+    return counts
+
+
+def _due(session, store, settings: dict, now: datetime) -> list[Survey]:
+    pending = select(Survey).where(Survey.store_id == store.id, Survey.state == "pending")
+    after_sale, after_complaint = settings["survey_after_sale_days"], settings["survey_after_complaint_days"]
+    due = []
+    sale_q = pending.where(Survey.sale_id.isnot(None), Survey.complaint_id.is_(None))
+    if after_sale:
+        sale_q = sale_q.where(Survey.reason_at <= now - timedelta(days=after_sale))
+    due += session.scalars(sale_q.order_by(Survey.id).limit(BATCH)).all()
+    complaint_q = pending.where(Survey.complaint_id.isnot(None))
+    if after_complaint:
+        complaint_q = complaint_q.where(Survey.reason_at <= now - timedelta(days=after_complaint))
+    due += session.scalars(complaint_q.order_by(Survey.id).limit(BATCH)).all()
+    return due
+
+
+def _send(session, ctx, survey: Survey, settings: dict, now: datetime) -> str:
+    after_complaint = survey.complaint_id is not None
+    off = not (settings["survey_after_complaint_days"] if after_complaint else settings["survey_after_sale_days"])
+    customer = session.get(Customer, survey.customer_id) if survey.customer_id else None
+    if off or customer is None or customer.erased_at is not None or (not after_complaint and _surveyed_lately(
+            session, survey, now - timedelta(days=settings["survey_min_gap_days"]))):
+        survey.state = "skipped"
+        return "skipped"
+    topic = "feedback.survey_after_complaint" if after_complaint else "feedback.survey_after_sale"
+    data = {"survey_id": survey.id, "sale_id": survey.sale_id, "complaint_id": survey.complaint_id,
+            "store": ctx.store.code, "store_name": ctx.store.name, **{f"link_{k}": v for k, v in survey_link(survey.id).items()}}
+    if messages.notify_customer(ctx, customer, topic, data):
+        survey.state, survey.sent_at = "sent", now
+        return "sent"
+    survey.state = "no_channel"
+    return "no_channel"
+
+
+def _surveyed_lately(session, survey: Survey, since: datetime) -> bool:
+    """Seed 002's "don't disturb": at most one sale survey per customer per gap."""
+    other = aliased(Survey)
+    return bool(session.scalar(select(exists().where(other.customer_id == survey.customer_id, other.id != survey.id,
+                                                     other.state.in_(("sent", "answered")),
+                                                     other.sent_at >= since))))
