@@ -165,7 +165,7 @@ def reply(body):
     if customer is None:
         return {"withdrawn": False, "customer_id": None}
     done = messaging.withdraw(db.session, customer, body["channel"], source=f"reply:{body['channel']}",
-                              proof=body["text"][:200], store=g.store)
+                              proof=body["text"].strip()[:200], store=g.store)
     db.session.commit()
     return {"withdrawn": done, "customer_id": customer.id}
 
