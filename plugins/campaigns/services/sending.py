@@ -175,6 +175,7 @@ def run_shard(session, campaign_id: int, shard: int, settings: dict, store: Stor
     chan = channels.channel(campaign.channel)
     consent = channels.consent_channel(chan)
     per_second = settings["send_rate_per_minute"] / 60 / SHARDS
+    batch = max(1, min(batch, int(per_second * 2)))  # about two seconds of sending per claim
     began, sent_here = time.monotonic(), 0
     while True:
         locked = select(Campaign).where(Campaign.id == campaign_id).execution_options(populate_existing=True)
