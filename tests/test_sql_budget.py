@@ -18,10 +18,18 @@ from tests.conftest import BUNDLED, enable
 # the sale in one statement. Lowered again from 27/25, 18/16 and 29/27: the class update after
 # the sale locks the customer and reads the settings, the stored cuts and the old classes in
 # one SELECT, and upserts the store's and the chain's classes in one INSERT.
-BUDGET = {"sqlite": 24, "postgresql": 22}
+# Raised to 25/22 by campaigns (issue 17): its in-transaction sale_recorded (a coupon marked used)
+# gets an event_delivery row, which SQLite writes as one more INSERT; a sale without a coupon
+# costs campaigns no query of its own.
+BUDGET = {"sqlite": 25, "postgresql": 22}
 CORE_BUDGET = {"sqlite": 15, "postgresql": 13}  # the same sale with no plugin enabled
 # A sale to a member who earns points (member days read, ledger entry written): was 39/37.
-MEMBER_BUDGET = {"sqlite": 26, "postgresql": 24}
+MEMBER_BUDGET = {"sqlite": 27, "postgresql": 24}  # 26 before campaigns' delivery row (see BUDGET)
+# A sale that redeems a shared campaigns coupon, over the same sale without: the coupon locked
+# with its batch and the customer's redemptions of the batch counted (sale_validate), the
+# adjustment row (core), the savepoint pair, the redemption inserted and the coupon updated on
+# the row sale_validate locked (sale_recorded), and the answer's line naming the coupon.
+COUPON_EXTRA = {"sqlite": 8, "postgresql": 8}
 # GET /customers?phone= at a counter: token, the customer with tags and home store, consents.
 LOOKUP_BUDGET = {"sqlite": 4, "postgresql": 3}
 
@@ -105,3 +113,20 @@ def test_a_counter_lookup_by_phone_costs_the_lookup_budget(app, api, chain, back
     assert r.status_code == 200 and [c["tags"] for c in r.json["items"]] == [["vip", "常客"]], r.json
     assert r.json["items"][0]["home_store"] == "SH001"
     assert box["count"] <= LOOKUP_BUDGET[backend], "\n".join(box["statements"])
+
+
+def test_a_sale_that_redeems_a_coupon_costs_a_pinned_number_of_extra_statements(app, api, chain, backend):
+    enable(app, "SH001", *BUNDLED)
+    api.post("/sales", sale("warm-c"), token=chain.till)
+    plain = measure(app, api, chain.till, sale("c-0"))
+    batch = api.post("/campaigns/coupons", {"store": "SH001", "name": "10 off", "kind": "amount", "value": "10.00",
+                                            "valid_days": 30, "codes": 1}, token=chain.manager_token)
+    assert batch.status_code == 201, batch.json
+    code = batch.json["codes"][0]
+    body = {**sale("c-1"), "adjustments": [{"source": "campaigns", "code": "coupon", "label": "10 off",
+                                            "amount": "-10.00", "data": {"coupon": code}}]}
+    box = measure(app, api, chain.till, body)
+    assert box["answer"]["effects"]["campaigns"] == {"coupons": [{"code": code, "discount": "10.00"}]}
+    extra = box["count"] - plain["count"]
+    listing = "\n".join(box["statements"])
+    assert extra <= COUPON_EXTRA[backend], f"a coupon adds {extra} statements (budget {COUPON_EXTRA[backend]}):\n{listing}"

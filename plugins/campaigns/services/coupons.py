@@ -125,7 +125,9 @@ def _check(session, coupon: Coupon | None, code: str, store: Store, customer, su
         _refuse(code, f"expired on {coupon.expires_at.date().isoformat()}", field)
     if subtotal < batch.min_spend:
         _refuse(code, f"needs a spend of at least ¥{batch.min_spend}", field)
-    if customer is not None and customer.id is not None:
+    # A personal code is used at most once at a time (the status above); shared codes of a
+    # batch are counted per customer.
+    if coupon.customer_id is None and customer is not None and customer.id is not None:
         used = session.scalar(select(func.count()).select_from(Redemption).where(
             Redemption.batch_id == batch.id, Redemption.customer_id == customer.id, Redemption.restored_at.is_(None)))
         if used >= batch.per_customer_limit:
@@ -175,6 +177,7 @@ def check_sale(session, store: Store, sale, customer, now=None) -> None:
         raise Unprocessable("coupon adjustment without a code", fields={"adjustments": ["Name the coupon in data.coupon."]})
     coupon = _find(session, code, lock=True)
     _check(session, coupon, code, store, customer, sale.subtotal, now or utcnow(), "adjustments")
+    session.info.setdefault("campaigns.checked_coupons", {})[code] = coupon  # sale_recorded reuses the locked row
     expected = -discount_for(coupon.batch, sale.subtotal)
     if adj.amount != expected:
         raise Unprocessable(f"coupon {code} gives {expected}, not {adj.amount}",
@@ -183,12 +186,14 @@ def check_sale(session, store: Store, sale, customer, now=None) -> None:
 
 def record_use(session, sale) -> None:
     """In the sale's transaction: the coupon is used by this sale (idempotent per sale)."""
-    for adj in coupon_adjustments(sale):
+    adjustments = coupon_adjustments(sale)
+    if not adjustments:
+        return
+    for adj in adjustments:
         code = str((adj.data or {}).get("coupon") or "").strip().upper()
-        coupon = _find(session, code, lock=False)
-        if coupon is None or session.scalar(select(Redemption.id).where(Redemption.coupon_id == coupon.id,
-                                                                          Redemption.sale_id == sale.id)):
-            continue
+        coupon = session.info.get("campaigns.checked_coupons", {}).pop(code, None) or _find(session, code, lock=False)
+        if coupon is None or coupon.used_sale_id == sale.id:
+            continue  # unknown, or this sale's use was already recorded (a redelivery)
         coupon.status = "used"
         coupon.used_sale_id = sale.id
         session.add(Redemption(coupon_id=coupon.id, batch_id=coupon.batch_id, sale_id=sale.id, customer_id=sale.customer_id,
@@ -211,7 +216,10 @@ def restore_on_refund(session, sale, refund, settings: dict) -> None:
 
 
 def sale_summary(session, sale) -> dict | None:
-    """`sale_result`: the coupon this sale used, for the till's receipt."""
+    """`sale_result`: the coupon this sale used, for the till's receipt (no query for a sale
+    without one: its adjustments are loaded with it)."""
+    if not coupon_adjustments(sale):
+        return None
     rows = session.execute(select(Coupon.code, Redemption.discount).join(Coupon, Coupon.id == Redemption.coupon_id)
                            .where(Redemption.sale_id == sale.id, Redemption.restored_at.is_(None))).all()
     if not rows:
