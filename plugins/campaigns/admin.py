@@ -131,8 +131,8 @@ class CampaignView(StoreModelView):
     plugin = "campaigns"
     min_role = "manager"
     store_column = "store_id"
-    can_create = False  # POST /api/v1/campaigns/campaigns or `storecrm campaigns` (a form needs the whole flow)
-    can_edit = False
+    can_create = False  # POST /api/v1/campaigns/campaigns (a form needs the whole flow)
+    can_edit = can_delete = False  # a sent campaign is the record of who was messaged
     column_list = ["name", "kind", "channel", "status", "audience_size", "started_at", "report"]
     column_labels = {"name": _l("Name"), "kind": _l("Kind"), "channel": _l("Channel"), "status": _l("State"),
                      "audience_size": _l("Audience"), "started_at": _l("Started"), "report": _l("Report")}
@@ -235,7 +235,7 @@ def register(admin, app) -> None:
     admin.add_view(SegmentView(Segment, session, name=_l("Segments"), category=CATEGORY, endpoint="campaigns_segments",
                                url="/admin/campaigns/segments"))
     admin.add_view(SegmentBuilder(name=_l("New segment"), category=CATEGORY, endpoint="campaigns_segment_builder",
-                                  url="/admin/campaigns/segments/new"))
+                                  url="/admin/campaigns/segment-builder"))
     admin.add_view(CampaignView(Campaign, session, name=_l("Campaigns"), category=CATEGORY,
                                 endpoint="campaigns_campaigns", url="/admin/campaigns/campaigns"))
     admin.add_view(ReportView(name=_l("Campaign report"), category=CATEGORY, endpoint="campaigns_report",
