@@ -90,6 +90,8 @@ def _gift(session, store, customer, topic, amount, reason, key, settings) -> boo
 def run_for_store(session, store: Store, settings: dict, ctx=None, now: datetime | None = None) -> dict:
     """Every switched-on rule for one store, for its local today. Returns counts per rule."""
     now = now or utcnow()
+    if messaging.in_quiet_hours(now, store.timezone, settings):
+        return {}  # nobody is greeted at night: the first run after 08:00 does the day's work
     today = local_today(store, now)
     done = {}
     seen = visible_customers([store.id])
@@ -138,8 +140,7 @@ def run_for_store(session, store: Store, settings: dict, ctx=None, now: datetime
                                    settings) for c in _customers(session, ids))
         done["purchase_followup"] = count
 
-    quiet = messaging.in_quiet_hours(now, store.timezone, settings)
-    if settings["festival_greetings"] and not quiet:
+    if settings["festival_greetings"]:
         names = [f["name"] for f in settings["festivals"] if f["date"] == today.strftime("%m-%d")]
         if names:
             ids = session.scalars(select(Customer.id).where(seen))
@@ -150,7 +151,7 @@ def run_for_store(session, store: Store, settings: dict, ctx=None, now: datetime
                 dedupe_key=f"festival:{store.id}:{today.isoformat()}:{c.id}") is not None
                 for c in candidates if c.id not in full)
 
-    if settings["winback"] and not quiet:
+    if settings["winback"]:
         at_risk = select(Customer.id).where(seen, class_condition("lifecycle", "at_risk", [store.id])
                                             | class_condition("lifecycle", "churned", [store.id]))
         candidates = _customers(session, session.scalars(at_risk))

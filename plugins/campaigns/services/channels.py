@@ -96,9 +96,8 @@ class OutboxChannel:
 
         entry = OutboxEntry(message_id=message.message_id, customer_id=message.customer_id, user_id=message.user_id,
                             store_id=message.store_id, topic=message.topic, subject=message.subject, body=message.body)
-        message.session.add(entry)
-        message.session.flush()
-        return f"outbox:{entry.id}"
+        message.session.add(entry)  # written with the batch's next flush, in the claim's transaction
+        return f"outbox:{message.message_id}"
 
 
 BUILT_IN = (EmailChannel, OutboxChannel)

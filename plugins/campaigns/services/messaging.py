@@ -8,6 +8,7 @@ the cap and quiet hours, and labelled as such."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -16,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 
 from core.errors import InvalidInput
-from core.models import Customer, Sale, utcnow
+from core.models import Consent, Customer, Sale, utcnow
 from plugins.campaigns.models import Message
 
 UNSUBSCRIBE_KEYWORDS = ("退订", "TD", "T", "STOP", "UNSUBSCRIBE")
@@ -45,8 +46,23 @@ def check_template(text: str, field: str) -> None:
         raise InvalidInput(f"template {field} does not parse", fields={field: [f"Template error: {exc}"]}) from None
 
 
+@lru_cache(maxsize=256)
+def _compiled(text: str):
+    return _env.from_string(text)
+
+
 def render(text: str, values: dict) -> str:
-    return _env.from_string(text).render(**{k: values.get(k, "") for k in FIELDS})
+    return _compiled(text).render(**{k: values.get(k, "") for k in FIELDS})
+
+
+def consent_stands(session, customer_ids, consent_channel: str) -> set[int]:
+    """Of `customer_ids`, those whose latest marketing consent for the channel is a grant (one
+    statement, on the consent index, whatever the size of the consent table)."""
+    if not customer_ids:
+        return set()
+    latest = (select(func.max(Consent.id)).where(Consent.customer_id.in_(customer_ids), Consent.channel == consent_channel,
+                                                 Consent.purpose == "marketing").group_by(Consent.customer_id))
+    return set(session.scalars(select(Consent.customer_id).where(Consent.id.in_(latest), Consent.granted.is_(True))))
 
 
 # --- unsubscribe ----------------------------------------------------------------------------------

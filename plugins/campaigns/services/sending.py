@@ -204,6 +204,7 @@ def run_shard(session, campaign_id: int, shard: int, settings: dict, store: Stor
             message.status = "claimed"
         stopped = campaign.status == "budget_spent"
         if chan.transactional:
+            session.flush()  # the messages' ids, which the channel records
             for message in claimed:
                 _deliver(session, chan, message)
             session.commit()
@@ -223,12 +224,9 @@ def run_shard(session, campaign_id: int, shard: int, settings: dict, store: Stor
 def _claim(session, campaign, store, chan, consent, ids, settings, now, ctx) -> list[Message]:
     """Message rows for this batch: `skipped` for those whose consent was withdrawn since or who
     are over the cap, `claimed` for the rest that the budget covers."""
-    from core.services.customers import consented_customers_query
-
     customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids),
                                                                         Customer.erased_at.is_(None)))}
-    consented = set(session.scalars(select(Customer.id).where(Customer.id.in_(ids),
-                                                              Customer.id.in_(consented_customers_query(consent)))))
+    consented = messaging.consent_stands(session, ids, consent)
     full = messaging.over_cap(session, ids, now, store.timezone, settings)
     skipped, sendable = [], []
     for cid in ids:

@@ -122,6 +122,8 @@ def test_a_rule_switched_off_does_nothing(care):
     now = datetime.now(ZoneInfo("Asia/Shanghai")).replace(hour=10)
     ahead = (now + timedelta(days=3)).date()
     cid = shop.customer("寿星", consent=("sms",), birthday=f"1990-{ahead.month:02d}-{ahead.day:02d}")
+    shop.settings(quiet_start="21:00", quiet_end="08:00")
+    assert _run(shop, now.replace(hour=22)) == {}  # nobody is greeted at night
     shop.settings(birthday_greeting=False)
     assert "birthday" not in _run(shop, now)
     assert _outbox(shop, cid) == []
