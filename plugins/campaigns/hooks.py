@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from core.plugins import hookimpl, in_transaction
 from plugins.campaigns.labels import Labels
-from plugins.campaigns.services import automations, channels, coupons, notifications, panels
+from plugins.campaigns.services import automations, coupons, notifications, panels
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,6 @@ def register_jobs(scheduler):
     scheduler.every(jobs.resume_campaigns, 300, name="campaigns.resume")
     scheduler.every(jobs.deliver_queued, 60, name="campaigns.deliver_queued")
     scheduler.cron(jobs.run_automations, "5 * * * *", name="campaigns.automations")
-
-
-@hookimpl
-def register_message_channels():
-    return [channels.EmailChannel(), channels.OutboxChannel()]
 
 
 @hookimpl

@@ -104,12 +104,13 @@ BUILT_IN = (EmailChannel, OutboxChannel)
 
 
 def available_channels(app=None) -> dict:
-    """{name: channel}: every installed plugin's `register_message_channels` (campaigns' own
-    answer is the built-in email and outbox), gathered once per app; the first of a name wins."""
+    """{name: channel}: the built-in email and outbox, then every installed plugin's
+    `register_message_channels` (SMS, WeChat providers), gathered once per app; a provider
+    cannot replace a built-in channel, and the first of any other name wins."""
     app = app or current_app
     found = app.extensions.get("campaigns.channels")
     if found is None:
-        found = {}
+        found = {cls.name: cls() for cls in BUILT_IN}
         reg = app.extensions["storecrm.plugins"]
         for answer in reg.call_registration("register_message_channels"):
             for channel in answer or []:
