@@ -125,6 +125,9 @@ class Campaign(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     audience_size: Mapped[int] = mapped_column(Integer, default=0)  # the segment when fixed
     excluded_no_consent: Mapped[int] = mapped_column(Integer, default=0)
+    # What the claimed messages cost so far, kept on the (locked) campaign row so the budget
+    # check before each batch reads one row, not every message.
+    messages_cost: Mapped[Decimal] = mapped_column(Numeric(12, 4, asdecimal=True), default=Decimal("0"))
     created_by: Mapped[str] = mapped_column(String(100), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

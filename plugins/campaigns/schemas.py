@@ -90,7 +90,7 @@ class CouponBatchIn(InStore):
     partner_stores = fields.List(fields.String(), load_default=list,
                                  metadata={"description": "codes of partner stores that may redeem (joint campaigns)"})
     partner_name = fields.String(load_default=None, validate=validate.Length(max=200))
-    codes = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000),
+    codes = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000),
                            metadata={"description": "unassigned codes to print now"})
 
     @validates_schema
@@ -123,13 +123,13 @@ class CouponBatchOut(Strict):
 class CampaignIn(InStore):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(load_default="theme", validate=validate.OneOf(CAMPAIGN_KINDS))
-    segment_id = fields.Integer(required=True)
+    segment_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     channel = fields.String(load_default="email", validate=validate.Length(min=1, max=32))
     subject_zh = fields.String(load_default="", validate=validate.Length(max=300))
     body_zh = fields.String(required=True, validate=validate.Length(min=1, max=5000))
     subject_en = fields.String(load_default="", validate=validate.Length(max=300))
     body_en = fields.String(load_default="", validate=validate.Length(max=5000))
-    coupon_batch_id = fields.Integer(load_default=None)
+    coupon_batch_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
     budget = Money(load_default=None, validate=validate.Range(min=0, max=100_000_000))
     cost_per_message = fields.Decimal(load_default=None, places=4, as_string=True, validate=validate.Range(min=0, max=100))
     cost_per_redemption = Money(load_default="0.00", validate=validate.Range(min=0, max=100000))

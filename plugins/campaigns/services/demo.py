@@ -32,6 +32,7 @@ def seed(session, store, rng, today, ctx) -> None:
                         subject_en="Happy Mid-Autumn", body_en="{{ name }}, happy Mid-Autumn from {{ store }}! Code {{ coupon_code }}: ¥15 off ¥100.",
                         coupon_batch_id=batch.id, budget=Decimal("200.00"), cost_per_message=Decimal("0.05"),
                         cost_per_redemption=Decimal("1.00"), control_percent=Decimal("10"), status="sent",
+                        messages_cost=Decimal("0"),
                         started_at=started, finished_at=started + timedelta(hours=1), created_by="demo")
     session.add(campaign)
     session.flush()
@@ -52,6 +53,7 @@ def seed(session, store, rng, today, ctx) -> None:
                             purpose="marketing", topic="campaign", subject="中秋快乐",
                             body=f"{customer.name}，{store.name}祝您中秋快乐！凭券码 {coupon.code} 满100减15。",
                             status="sent", cost=Decimal("0.05"), claimed_at=started, sent_at=started))
+    campaign.messages_cost = Decimal("0.05") * len(issued)
     later = {s.customer_id: s for s in session.scalars(select(Sale).where(
         Sale.store_id == store.id, Sale.customer_id.in_(targets), Sale.occurred_at >= started,
         Sale.total >= Decimal("100.00")).order_by(Sale.occurred_at))}

@@ -41,12 +41,15 @@ def plugin_filters(ctx) -> dict:
     return found
 
 
-def _list(filters: dict, key: str) -> list:
+def _list(filters: dict, key: str, of=str) -> list:
     value = filters.get(key)
     if value is None:
         return []
-    if not isinstance(value, list) or not value:
-        raise InvalidInput(f"filter {key} must be a non-empty list", fields={f"filters.{key}": ["Give a non-empty list."]})
+    if (not isinstance(value, list) or not value or len(value) > 1000
+            or any(isinstance(v, bool) or not isinstance(v, of) or (of is str and not 0 < len(v) <= 200) for v in value)):
+        kind = "texts" if of is str else "numbers"
+        raise InvalidInput(f"filter {key} must be a non-empty list of {kind}",
+                           fields={f"filters.{key}": [f"Give a non-empty list of {kind}."]})
     return value
 
 
@@ -81,8 +84,8 @@ def audience_query(session, store: Store, filters: dict, ctx=None, *, now=None):
         # hobbies is a JSON list; matched as text so one statement serves both backends.
         stmt = stmt.where(or_(*[func.lower(Customer.hobbies.as_string()).contains(f'"{str(i).lower()}"')
                                 for i in interests]))
-    months = _list(filters, "birth_month")
-    if any(not isinstance(m, int) or not 1 <= m <= 12 for m in months):
+    months = _list(filters, "birth_month", of=int)
+    if any(not 1 <= m <= 12 for m in months):
         raise InvalidInput("birth_month must be months 1-12", fields={"filters.birth_month": ["Months 1 to 12."]})
     if months:
         stmt = stmt.where(Customer.birth_month.in_(months))
@@ -108,7 +111,13 @@ def audience_query(session, store: Store, filters: dict, ctx=None, *, now=None):
             if flt is None:
                 raise InvalidInput(f"no filter {name} here", fields={f"filters.plugins.{name}": [
                     "No enabled plugin offers this filter in this store."]})
-            stmt = flt["apply"](stmt, params or {}, ctx)
+            if not isinstance(params, dict):
+                raise InvalidInput(f"filter {name} takes an object", fields={f"filters.plugins.{name}": ["Give an object."]})
+            try:
+                stmt = flt["apply"](stmt, params, ctx)
+            except (TypeError, ValueError, KeyError) as exc:
+                raise InvalidInput(f"filter {name}: {exc}", fields={f"filters.plugins.{name}": [
+                    "These parameters do not fit this filter."]}) from None
     return stmt
 
 

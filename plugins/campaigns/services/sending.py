@@ -102,7 +102,8 @@ def start(session, campaign: Campaign, store: Store, settings: dict, ctx=None, n
 
 
 def spent(session, campaign: Campaign) -> Decimal:
-    messages = session.scalar(select(func.coalesce(func.sum(Message.cost), 0)).where(Message.campaign_id == campaign.id))
+    """Messages claimed (their cost, kept on the campaign row) plus coupons redeemed."""
+    messages = campaign.messages_cost or Decimal("0")
     used = session.scalar(select(func.count()).select_from(Redemption).where(
         Redemption.campaign_id == campaign.id, Redemption.restored_at.is_(None))) or 0
     return Decimal(str(messages)) + used * (campaign.cost_per_redemption or Decimal("0"))
@@ -149,13 +150,24 @@ def _mark_uncertain(session, campaign: Campaign, shard: int) -> None:
     session.commit()
 
 
-def _pending(session, campaign: Campaign, shard: int | None, limit: int) -> list[int]:
+def _pending(session, campaign: Campaign, shard: int | None, limit: int, after: int = 0) -> list[int]:
+    """The next recipients (by customer id, after `after`: a keyset, so each batch reads only
+    its own rows) without a message for this step."""
     done = exists().where(Message.campaign_id == campaign.id, Message.step == STEP,
                           Message.customer_id == Recipient.customer_id)
-    stmt = select(Recipient.customer_id).where(Recipient.campaign_id == campaign.id, Recipient.is_control.is_(False), ~done)
+    stmt = select(Recipient.customer_id).where(Recipient.campaign_id == campaign.id, Recipient.is_control.is_(False),
+                                               Recipient.customer_id > after, ~done)
     if shard is not None:
         stmt = stmt.where(Recipient.shard == shard)
     return list(session.scalars(stmt.order_by(Recipient.customer_id).limit(limit)))
+
+
+def _failed(session, campaign: Campaign, shard: int, limit: int) -> list[Message]:
+    """Failed sends of this shard with attempts left: tried again once the new ones are done."""
+    in_shard = select(Recipient.customer_id).where(Recipient.campaign_id == campaign.id, Recipient.shard == shard)
+    return list(session.scalars(select(Message).where(
+        Message.campaign_id == campaign.id, Message.status == "failed", Message.attempts < MAX_ATTEMPTS,
+        Message.customer_id.in_(in_shard)).order_by(Message.id).limit(limit)))
 
 
 def _finish_if_done(session, campaign: Campaign) -> None:
@@ -176,7 +188,7 @@ def run_shard(session, campaign_id: int, shard: int, settings: dict, store: Stor
     consent = channels.consent_channel(chan)
     per_second = settings["send_rate_per_minute"] / 60 / SHARDS
     batch = max(1, min(batch, int(per_second * 2)))  # about two seconds of sending per claim
-    began, sent_here = time.monotonic(), 0
+    began, sent_here, after = time.monotonic(), 0, 0
     while True:
         locked = select(Campaign).where(Campaign.id == campaign_id).execution_options(populate_existing=True)
         if campaign.budget is not None:
@@ -190,16 +202,15 @@ def run_shard(session, campaign_id: int, shard: int, settings: dict, store: Stor
             campaign.status, campaign.resume_at = "waiting", messaging.quiet_hours_end(now, store.timezone, settings)
             session.commit()
             return "quiet"
-        retry = list(session.scalars(select(Message).where(
-            Message.campaign_id == campaign.id, Message.status == "failed", Message.attempts < MAX_ATTEMPTS,
-            Message.customer_id.in_(select(Recipient.customer_id).where(Recipient.campaign_id == campaign.id,
-                                                                        Recipient.shard == shard))).limit(batch)))
-        ids = _pending(session, campaign, shard, batch)
+        ids = _pending(session, campaign, shard, batch, after)
+        retry = [] if ids else _failed(session, campaign, shard, batch)
         if not ids and not retry:
             _finish_if_done(session, campaign)
             session.commit()
             return "done"
-        claimed = _claim(session, campaign, store, chan, consent, ids, settings, now, ctx) + retry
+        if ids:
+            after = ids[-1]
+        claimed = (_claim(session, campaign, store, chan, consent, ids, settings, now, ctx) if ids else []) + retry
         for message in retry:
             message.status = "claimed"
         stopped = campaign.status == "budget_spent"
@@ -258,6 +269,7 @@ def _claim(session, campaign, store, chan, consent, ids, settings, now, ctx) -> 
                                 channel=chan.name, purpose="marketing", topic="campaign", address=address,
                                 subject=subject, body=body, status="claimed", cost=cost, claimed_at=now))
     session.add_all(messages)
+    campaign.messages_cost = (campaign.messages_cost or Decimal("0")) + cost * len(messages)
     session.flush()
     return messages
 

@@ -101,6 +101,7 @@ def upgrade():
     sa.Column('finished_at', core.models.types.UTCDateTime(), nullable=True),
     sa.Column('audience_size', sa.Integer(), nullable=False),
     sa.Column('excluded_no_consent', sa.Integer(), nullable=False),
+    sa.Column('messages_cost', sa.Numeric(precision=12, scale=4), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=False),
     sa.Column('created_at', core.models.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['coupon_batch_id'], ['campaigns_coupon_batch.id'], name=op.f('fk_campaigns_campaign_coupon_batch_id_campaigns_coupon_batch'), ondelete='SET NULL'),
