@@ -172,7 +172,8 @@ def _failed(session, campaign: Campaign, shard: int, limit: int) -> list[Message
 
 def _finish_if_done(session, campaign: Campaign) -> None:
     if campaign.status == "sending" and not _pending(session, campaign, None, 1) and not session.scalar(
-            select(Message.id).where(Message.campaign_id == campaign.id, Message.status.in_(("claimed", "failed"))).limit(1)):
+            select(Message.id).where(Message.campaign_id == campaign.id, (Message.status == "claimed") | (
+                (Message.status == "failed") & (Message.attempts < MAX_ATTEMPTS))).limit(1)):
         campaign.status, campaign.finished_at = "sent", utcnow()
 
 
