@@ -55,6 +55,8 @@ def test_builder_count_report_lists_and_panel_in_english(shop):
     panel = manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
     assert "Messages and coupons" in panel and "¥20.00 off (min. spend ¥100.00)" in panel
     assert manager.get("/admin/campaigns/call-tasks/").status_code == 200
+    dashboard = page(manager, "/admin/")
+    assert "Messages sent" in dashboard and "Coupons redeemed" in dashboard
 
 
 def test_pages_speak_chinese_and_are_gone_where_campaigns_is_off(shop, app):
