@@ -20,7 +20,7 @@ from core.plugins import HookContext
 from plugins.campaigns.models import CallTask, Segment
 from plugins.campaigns.schemas import (
     CallOutcomeIn, CallTaskOut, CampaignIn, CampaignOut, CouponBatchIn, CouponBatchOut, ReplyIn, ReplyOut, ReportOut,
-    SegmentIn, SegmentOut, StoreQuery,
+    SegmentIn, SegmentOut, StoreQuery, UnsubscribeQuery,
 )
 from plugins.campaigns.services import automations, coupons, effect, messaging, segments, sending
 
@@ -173,8 +173,8 @@ def reply(body):
 # --- public -----------------------------------------------------------------------------------------
 
 @endpoint(public, "/<token>", "GET", summary="Unsubscribe from a message's link (public; a bilingual page or JSON)",
-          role=None, errors=(404,))
-def unsubscribe(token):
+          query=UnsubscribeQuery, role=None, errors=(400, 404))
+def unsubscribe(token, args):
     data = messaging.read_token(token)
     customer = db.session.get(Customer, int(data["c"])) if data else None
     if customer is None or customer.erased_at is not None:
@@ -184,6 +184,7 @@ def unsubscribe(token):
     db.session.commit()
     answer = {"channel": data["ch"], "withdrawn": done,
               "message": "You will receive no more marketing messages on this channel. 您已退订，不会再收到此渠道的营销消息。"}
-    if request.accept_mimetypes.best == "text/html":
+    wanted = args.get("format") or ("html" if request.accept_mimetypes.best == "text/html" else "json")
+    if wanted == "html":
         return render_template("campaigns/unsubscribed.html", answer=answer)
     return answer

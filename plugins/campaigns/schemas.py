@@ -167,6 +167,11 @@ class ReportOut(Strict):
     roi = fields.Dict()
 
 
+class UnsubscribeQuery(Strict):
+    format = fields.String(load_default=None, validate=validate.OneOf(("html", "json")),
+                           metadata={"description": "the answer's form; default: from the Accept header"})
+
+
 class UnsubscribeOut(Strict):
     channel = fields.String()
     withdrawn = fields.Boolean()

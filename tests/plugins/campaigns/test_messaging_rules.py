@@ -127,6 +127,9 @@ def test_unsubscribe_link_withdraws_consent_with_time_and_source_and_the_next_ca
     page = client.get(link, headers={"Accept": "text/html"})
     assert page.status_code == 200 and "退订成功" in page.text and "already unsubscribed" in page.text
     assert client.get(link[:-3] + "xyz", headers={"Accept": "application/json"}).status_code == 404
+    assert client.get(link + "?format=json").json["withdrawn"] is False
+    assert "退订成功" in client.get(link + "?format=html").text
+    assert client.get(link + "?format=pdf").status_code == 400
     with shop.app.app_context():
         latest = db.session.scalars(select(Consent).where(Consent.customer_id == cid).order_by(Consent.id.desc())).first()
         assert (latest.channel, latest.granted, latest.source) == ("sms", False, "unsubscribe_link")
