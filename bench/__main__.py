@@ -26,6 +26,7 @@ BENCHMARKS = {
     "classification": "bench.classification.run",
     "lookup": "bench.lookup.run",
     "imports": "bench.imports.run",
+    "campaigns": "bench.campaigns.run",  # campaign sending: 100,000 recipients, two rq workers
 }
 
 

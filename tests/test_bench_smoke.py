@@ -10,7 +10,7 @@ import pytest
 
 from bench.env import open_backend
 
-BENCHMARKS = ["sales", "classification", "lookup", "imports"]
+BENCHMARKS = ["sales", "classification", "lookup", "imports", "campaigns"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
