@@ -32,8 +32,9 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
         # outermost trusted proxy saw; headers added before it are the client's word only.
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    from core.api.jsonio import BoundedJSONProvider
+
+    app.json = BoundedJSONProvider(app)
 
     db.init_app(app)
     with app.app_context():
