@@ -61,6 +61,9 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     from core.privacy import init_privacy
 
     init_privacy(app)
+    from core.web_security import init_web_security
+
+    init_web_security(app)
     registry.call_registration("register_blueprints", app=app)
     registry.call_registration("register_cli_commands", cli=app.cli)
 
