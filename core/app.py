@@ -8,6 +8,7 @@ import threading
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from core.config import load_config
 from core.crypto import DataCipher
@@ -74,6 +75,15 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     return app
 
 
+def checkpoint_wal(engine) -> None:
+    """Fold SQLite's write-ahead log into the database file and truncate it to zero bytes."""
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+
+
 def _tune_engine(engine) -> None:
     if engine.dialect.name != "sqlite":
         return
@@ -84,6 +94,8 @@ def _tune_engine(engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content is zeroed, not left in free pages (erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -105,6 +117,12 @@ def _tune_engine(engine) -> None:
         except Exception:
             _release(conn)
             raise
+
+    @event.listens_for(Session, "after_commit")
+    def _checkpoint_after_erasure(session):
+        if not session.info.pop("storecrm_checkpoint_after_commit", False) or session.get_bind() is not engine:
+            return
+        checkpoint_wal(engine)
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
