@@ -12,10 +12,38 @@ from sqlalchemy import select
 from core.errors import DomainError
 
 
+# Commands that run on a database that is not (yet) upgraded.
+WITHOUT_SCHEMA = ("db", "keys", "demo")
+
+
+class NotUpgraded(RuntimeError):
+    """The database lacks migrations this code needs."""
+
+
 def _create_app():
     from core.app import create_app
 
-    return create_app()
+    app = create_app()
+    ctx = click.get_current_context(silent=True)
+    words = (ctx.command_path.split()[1:] if ctx is not None else [])
+    if words and words[0] not in WITHOUT_SCHEMA:
+        _require_upgraded(app)
+    return app
+
+
+def _require_upgraded(app) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.migrate import pending_migrations
+
+    try:
+        pending = pending_migrations(app)
+    except SQLAlchemyError as exc:
+        raise NotUpgraded(f"the database cannot be read ({type(exc).__name__}); check STORECRM_DATABASE_URL, "
+                          "then run `storecrm db upgrade`") from exc
+    if pending:
+        raise NotUpgraded(f"the database is not upgraded ({len(pending)} migration(s) pending): "
+                          "run `storecrm db upgrade`")
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
@@ -33,6 +61,9 @@ def main():
         # A start-up problem the person at the keyboard can fix: a message, not a traceback.
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except NotUpgraded as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
 
 
 def fail(message: str) -> None:
@@ -56,7 +87,7 @@ def keys():
     """Data encryption keys."""
 
 
-@keys.command("generate")
+@keys.command("generate", with_appcontext=False)  # the first key is made before any is set
 def keys_generate():
     """Print a new STORECRM_DATA_KEY."""
     from core.crypto import generate_key
@@ -75,19 +106,28 @@ def db_upgrade():
     """Apply every pending migration of the core and the installed plugins."""
     from core.migrate import upgrade
 
-    upgrade(current_app)
-    click.echo("database is up to date")
+    applied = upgrade(current_app)
+    for revision_id, description in applied:
+        click.echo(f"applied {revision_id}: {description}")
+    click.echo(f"database is up to date ({len(applied)} migration(s) applied)" if applied
+               else "database was already up to date")
 
 
-@db.command("revision")
+@db.command("revision", with_appcontext=False)
 @click.option("-m", "--message", required=True)
 @click.option("--branch", default="core", show_default=True, help='"core" or a plugin name')
-@with_appcontext
 def db_revision(message, branch):
-    """Autogenerate a migration for the core or one plugin."""
+    """Autogenerate a migration for the core or one plugin (needs no keys: it reads no data)."""
+    import os
+
+    from core.app import create_app
+    from core.crypto import generate_key
     from core.migrate import revision
 
-    revision(current_app, message, branch)
+    app = create_app({"SECRET_KEY": os.environ.get("STORECRM_SECRET_KEY") or "storecrm-db-revision",
+                      "DATA_KEY": os.environ.get("STORECRM_DATA_KEY") or generate_key()})
+    with app.app_context():
+        revision(app, message, branch)
 
 
 # --- stores, users, tokens -------------------------------------------------------------------------
