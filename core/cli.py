@@ -231,6 +231,35 @@ def tokens_create(store_code, username, name):
     click.echo(raw)
 
 
+@cli.group()
+def products():
+    """The product catalogue."""
+
+
+@products.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def products_import(path):
+    """Add or update products from a CSV or XLSX file. Headers (Chinese or English):
+    商品编号/sku, 商品名称/name, 价格/price, and optionally 成本/cost, 分类/category,
+    品牌/brand, 条码/barcode. Nothing is written if any row is rejected."""
+    from core.extensions import db as database
+    from core.imports.products import import_products
+
+    try:
+        result = import_products(database.session, path)
+    except DomainError as exc:
+        database.session.rollback()
+        fail(exc.message)
+    if result.errors:
+        database.session.rollback()
+        for err in result.errors[:50]:
+            click.echo(f"  line {err['line']}: {err['field']}: {err['reason']}", err=True)
+        fail(f"{len(result.errors)} problem(s) in {path}; nothing was imported")
+    database.session.commit()
+    click.echo(f"products: {result.created} created, {result.updated} updated")
+
+
 # --- plugins ---------------------------------------------------------------------------------------
 
 @cli.group()
@@ -324,20 +353,34 @@ def demo(serve_after, host, port, customers, days):
 @cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, envvar="STORECRM_WORKERS",
+              help="gunicorn worker processes (on SQLite, one is usually enough: it has one writer)")
+@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True, envvar="STORECRM_THREADS",
+              help="threads per worker")
+@click.option("--graceful-timeout", type=click.IntRange(min=1), default=30, show_default=True,
+              help="seconds a worker has to finish its requests on a restart (SIGHUP) or stop (SIGTERM)")
+@click.option("--pid", "pidfile", type=click.Path(dir_okay=False), help="write the server's process id here")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="one masked line per request on stdout")
+@click.option("--dev", is_flag=True, help="werkzeug's development server instead (one process; never in a shop)")
 @with_appcontext
-def run(host, port):
-    """Serve the app (and, without Redis, run periodic jobs in-process)."""
-    serve(current_app._get_current_object(), host, port)
+def run(host, port, workers, threads, graceful_timeout, pidfile, access_log, dev):
+    """Serve the app with gunicorn (and, without Redis, run periodic jobs in-process)."""
+    from core.serving import serve_dev, serve_production
+
+    app = current_app._get_current_object()
+    if dev:
+        serve_dev(app, host, port)
+        return
+    serve_production(app, host=host, port=port, workers=workers, threads=threads,
+                     graceful_timeout=graceful_timeout, pidfile=pidfile, access_log=access_log)
 
 
 def serve(app, host: str, port: int) -> None:
-    from werkzeug.serving import run_simple
+    """The demo's server: werkzeug is enough for a look around."""
+    from core.serving import serve_dev
 
-    from core.jobs import InProcessTicker
-
-    if not app.config.get("REDIS_URL"):
-        InProcessTicker(app).start()
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    serve_dev(app, host, port)
 
 
 @cli.command("worker")
