@@ -46,7 +46,7 @@ def serve_production(app, *, host: str, port: int, workers: int, threads: int, g
         "errorlog": "-",
         "pidfile": pidfile,
         # gunicorn >= 25 opens a control socket under ~/.gunicorn; signals are all we use.
-        "no_control_socket": True,
+        "control_socket_disable": True,
         "when_ready": lambda server: _start_ticker(app),
         "post_worker_init": lambda worker: install_log_masking(),
     }
