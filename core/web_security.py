@@ -4,6 +4,10 @@ request-body limits (413 in the API's error shape)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
+import re
 import secrets
 
 from flask import g, request
@@ -20,10 +24,39 @@ def csp_nonce() -> str:
     return g.storecrm_csp_nonce
 
 
-def content_security_policy(nonce: str) -> str:
+# Flask-Admin's templates carry a few inline handlers (a filter link's `return false;`, a
+# delete's confirmation, a bulk action). Exactly those shapes are allowed, by the hash of the
+# text the server rendered ('unsafe-hashes'); any other inline handler stays blocked.
+_HANDLER = re.compile(r'\son[a-z]+="([^"]*)"')
+_QUOTED = r"'(?:[^'\\]|\\.)*'"
+_ALLOWED_HANDLERS = [re.compile(p) for p in (
+    r"return false;",
+    rf"return faHelpers\.safeConfirm\({_QUOTED}\);",
+    rf"return confirm\({_QUOTED}\)",
+    rf"return modelActions\.execute\({_QUOTED}\);",
+    rf"faForm\.addInlineField\(this, {_QUOTED}\);",
+)]
+_ALLOWED_URLS = ("javascript:void(0)",)
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def allowed_handler_hashes(page: str) -> list[str]:
+    """The hashes of the page's inline handlers that are Flask-Admin's known ones."""
+    found = {html.unescape(value) for value in _HANDLER.findall(page)}
+    allowed = sorted(_sha256(code) for code in found if any(p.fullmatch(code) for p in _ALLOWED_HANDLERS))
+    if "javascript:void(0)" in page:
+        allowed += [_sha256(url) for url in _ALLOWED_URLS]
+    return allowed
+
+
+def content_security_policy(nonce: str, handler_hashes: list[str] = ()) -> str:
+    hashes = (" 'unsafe-hashes' " + " ".join(handler_hashes)) if handler_hashes else ""
     return "; ".join([
         "default-src 'self'",
-        f"script-src 'self' 'nonce-{nonce}'",
+        f"script-src 'self' 'nonce-{nonce}'{hashes}",
         # Chart.js and Bootstrap set style attributes; styles cannot run code.
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:",
@@ -57,7 +90,10 @@ def init_web_security(app) -> None:
         if request.path.startswith(API_PREFIX):
             headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
         else:
-            headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce()))
+            hashes = []
+            if response.mimetype == "text/html" and not response.direct_passthrough:
+                hashes = allowed_handler_hashes(response.get_data(as_text=True))
+            headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce(), hashes))
         if app.config.get("SESSION_COOKIE_SECURE"):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.path.startswith("/admin"):
