@@ -71,17 +71,45 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     @app.teardown_appcontext
     def _remove_session(exc):
         db.session.remove()
+        from flask import g
+
+        engine = g.pop("storecrm_checkpoint", None)
+        if engine is not None:
+            checkpoint_wal(engine)
 
     return app
 
 
-def checkpoint_wal(engine) -> None:
-    """Fold SQLite's write-ahead log into the database file and truncate it to zero bytes."""
+@event.listens_for(Session, "after_commit")
+def _checkpoint_after_erasure(session) -> None:
+    """An erasure (core/privacy/erasure.py) flags its session: once committed, SQLite's
+    write-ahead log, which still holds the erased values' old pages, is folded and emptied:
+    when the app context ends (the request's connection is back in the pool, so no statement
+    of ours still reads the old snapshot), or at once outside an app context."""
+    if not session.info.pop("storecrm_checkpoint_after_commit", False):
+        return
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.storecrm_checkpoint = bind
+    else:
+        checkpoint_wal(bind)
+
+
+def checkpoint_wal(engine) -> bool:
+    """Fold SQLite's write-ahead log into the database file and truncate it to zero bytes.
+    False when a reader elsewhere kept it from finishing (logged)."""
     raw = engine.raw_connection()
     try:
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _frames, _done = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     finally:
         raw.close()
+    if busy:
+        log.warning("the WAL checkpoint after an erasure was blocked by a reader; SQLite folds it later")
+    return not busy
 
 
 def _tune_engine(engine) -> None:
@@ -117,12 +145,6 @@ def _tune_engine(engine) -> None:
         except Exception:
             _release(conn)
             raise
-
-    @event.listens_for(Session, "after_commit")
-    def _checkpoint_after_erasure(session):
-        if not session.info.pop("storecrm_checkpoint_after_commit", False) or session.get_bind() is not engine:
-            return
-        checkpoint_wal(engine)
 
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
