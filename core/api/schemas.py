@@ -321,6 +321,9 @@ class StoreIn(Strict):
     timezone = fields.String(load_default="Asia/Shanghai", validate=validate.Length(max=64))
     currency = fields.String(load_default="CNY", validate=validate.Length(equal=3))
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    sale_clock_ahead_minutes = fields.Integer(
+        load_default=24 * 60, validate=validate.Range(min=0, max=7 * 24 * 60),
+        metadata={"description": "how far ahead of now a sale's occurred_at may be (a till's clock running fast)"})
 
 
 class StoreOut(Strict):
@@ -330,6 +333,7 @@ class StoreOut(Strict):
     timezone = fields.String()
     currency = fields.String()
     address = fields.String(allow_none=True)
+    sale_clock_ahead_minutes = fields.Integer()
 
 
 class PluginOut(Strict):
