@@ -87,7 +87,12 @@ def test_the_four_families_answer_a_4xx_at_every_operation_and_write_nothing(tar
     with_body = set(operations(app, with_body=True))
     assert len(ops) > 30 and len(with_body) > 15
     for rule, method in ops:
-        for path in (concrete(rule), concrete(rule, str(BIG))):
+        # An id beyond 64 bits in the path: one request per operation is enough.
+        if "<" in rule:
+            response = client.open(concrete(rule, str(BIG)), method=method, data=FAMILIES["big integers"],
+                                   headers=headers)
+            assert_4xx_shape(response, (method, rule, "big id in the path"))
+        for path in (concrete(rule),):
             if (rule, method) in with_body:
                 for family, body in FAMILIES.items():
                     response = client.open(path, method=method, data=body, headers=headers)
@@ -117,7 +122,7 @@ def test_arbitrary_json_at_every_operation_never_answers_a_5xx(target):
     headers = {"Authorization": f"Bearer {chain.owner_token}"}
     ops = operations(app, with_body=True)
 
-    @settings(max_examples=60, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=40, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     @given(op=st.sampled_from(ops), body=JSON_VALUES)
     def throw(op, body):
