@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ class Backend:
     redis_url: str | None = None
     data_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
     _servers: list = field(default_factory=list)
+    owns_workdir: bool = False  # made by open_backend: removed by close()
 
     def config(self, database_url: str, **extra) -> dict:
         return {
@@ -63,16 +65,22 @@ class Backend:
     def close(self) -> None:
         for server in reversed(self._servers):
             server.stop()
+        if self.owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def open_backend(name: str, workdir: str | None = None, postgres=None, redis=None) -> Backend:
     """`postgres`/`redis`: already running servers (the test suite's), else started here."""
+    owns = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix=f"storecrm-bench-{name}-")
     if name == "sqlite":
-        return Backend("sqlite", workdir)
+        backend = Backend("sqlite", workdir)
+        backend.owns_workdir = owns
+        return backend
     from tests.services import PostgresServer, RedisServer
 
     backend = Backend("postgresql", workdir)
+    backend.owns_workdir = owns
     if postgres is None:
         postgres = PostgresServer()
         if not postgres.available:

@@ -8,6 +8,7 @@ import threading
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from core.config import load_config
 from core.crypto import DataCipher
@@ -32,8 +33,9 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
         # outermost trusted proxy saw; headers added before it are the client's word only.
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    from core.api.jsonio import BoundedJSONProvider
+
+    app.json = BoundedJSONProvider(app)
 
     db.init_app(app)
     with app.app_context():
@@ -61,12 +63,20 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     from core.privacy import init_privacy
 
     init_privacy(app)
+    from core.web_security import init_web_security
+
+    init_web_security(app)
     registry.call_registration("register_blueprints", app=app)
     registry.call_registration("register_cli_commands", cli=app.cli)
 
     @app.teardown_appcontext
     def _remove_session(exc):
         db.session.remove()
+        from flask import g
+
+        engine = g.pop("storecrm_checkpoint", None)
+        if engine is not None:
+            checkpoint_wal(engine)
 
     return app
 
@@ -91,6 +101,38 @@ def _add_plugin_templates(app, registry) -> None:
         app.jinja_loader = ChoiceLoader([app.jinja_loader, *folders])
 
 
+@event.listens_for(Session, "after_commit")
+def _checkpoint_after_erasure(session) -> None:
+    """An erasure (core/privacy/erasure.py) flags its session: once committed, SQLite's
+    write-ahead log, which still holds the erased values' old pages, is folded and emptied:
+    when the app context ends (the request's connection is back in the pool, so no statement
+    of ours still reads the old snapshot), or at once outside an app context."""
+    if not session.info.pop("storecrm_checkpoint_after_commit", False):
+        return
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.storecrm_checkpoint = bind
+    else:
+        checkpoint_wal(bind)
+
+
+def checkpoint_wal(engine) -> bool:
+    """Fold SQLite's write-ahead log into the database file and truncate it to zero bytes.
+    False when a reader elsewhere kept it from finishing (logged)."""
+    raw = engine.raw_connection()
+    try:
+        busy, _frames, _done = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        raw.close()
+    if busy:
+        log.warning("the WAL checkpoint after an erasure was blocked by a reader; SQLite folds it later")
+    return not busy
+
+
 def _tune_engine(engine) -> None:
     if engine.dialect.name != "sqlite":
         return
@@ -101,6 +143,8 @@ def _tune_engine(engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content is zeroed, not left in free pages (erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")

@@ -12,10 +12,38 @@ from sqlalchemy import select
 from core.errors import DomainError
 
 
+# Commands that run on a database that is not (yet) upgraded.
+WITHOUT_SCHEMA = ("db", "keys", "demo")
+
+
+class NotUpgraded(RuntimeError):
+    """The database lacks migrations this code needs."""
+
+
 def _create_app():
     from core.app import create_app
 
-    return create_app()
+    app = create_app()
+    ctx = click.get_current_context(silent=True)
+    words = (ctx.command_path.split()[1:] if ctx is not None else [])
+    if words and words[0] not in WITHOUT_SCHEMA:
+        _require_upgraded(app)
+    return app
+
+
+def _require_upgraded(app) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.migrate import pending_migrations
+
+    try:
+        pending = pending_migrations(app)
+    except SQLAlchemyError as exc:
+        raise NotUpgraded(f"the database cannot be read ({type(exc).__name__}); check STORECRM_DATABASE_URL, "
+                          "then run `storecrm db upgrade`") from exc
+    if pending:
+        raise NotUpgraded(f"the database is not upgraded ({len(pending)} migration(s) pending): "
+                          "run `storecrm db upgrade`")
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
@@ -33,6 +61,9 @@ def main():
         # A start-up problem the person at the keyboard can fix: a message, not a traceback.
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except NotUpgraded as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
 
 
 def fail(message: str) -> None:
@@ -56,7 +87,7 @@ def keys():
     """Data encryption keys."""
 
 
-@keys.command("generate")
+@keys.command("generate", with_appcontext=False)  # the first key is made before any is set
 def keys_generate():
     """Print a new STORECRM_DATA_KEY."""
     from core.crypto import generate_key
@@ -75,28 +106,36 @@ def db_upgrade():
     """Apply every pending migration of the core and the installed plugins."""
     from core.migrate import upgrade
 
-    upgrade(current_app)
-    click.echo("database is up to date")
+    applied = upgrade(current_app)
+    for revision_id, description in applied:
+        click.echo(f"applied {revision_id}: {description}")
+    click.echo(f"database is up to date ({len(applied)} migration(s) applied)" if applied
+               else "database was already up to date")
 
 
-@db.command("revision")
+@db.command("revision", with_appcontext=False)
 @click.option("-m", "--message", required=True)
 @click.option("--branch", default="core", show_default=True, help='"core" or a plugin name')
-@with_appcontext
 def db_revision(message, branch):
-    """Autogenerate a migration for the core or one plugin."""
+    """Autogenerate a migration for the core or one plugin (needs no keys: it reads no data)."""
+    import os
+
+    from core.app import create_app
+    from core.crypto import generate_key
     from core.migrate import pending_message, pending_migrations, plugin_version_dirs, revision
 
-    app = current_app._get_current_object()
-    if branch != "core" and branch not in plugin_version_dirs(app):
-        fail(f"no plugin {branch!r} with a migrations/versions folder: create "
-             f"<package>/migrations/versions/ in plugin {branch}'s package first")
-    pending = pending_migrations(app)
-    if pending:
-        # Autogenerate compares the models with the database: an old schema would be written
-        # into the new migration as if it were the change.
-        fail(pending_message(pending) + ", so that the new migration holds only your change.")
-    revision(app, message, branch)
+    app = create_app({"SECRET_KEY": os.environ.get("STORECRM_SECRET_KEY") or "storecrm-db-revision",
+                      "DATA_KEY": os.environ.get("STORECRM_DATA_KEY") or generate_key()})
+    with app.app_context():
+        if branch != "core" and branch not in plugin_version_dirs(app):
+            fail(f"no plugin {branch!r} with a migrations/versions folder: create "
+                 f"<package>/migrations/versions/ in plugin {branch}'s package first")
+        pending = pending_migrations(app)
+        if pending:
+            # Autogenerate compares the models with the database: an old schema would be written
+            # into the new migration as if it were the change.
+            fail(pending_message(pending) + ", so that the new migration holds only your change.")
+        revision(app, message, branch)
 
 
 # --- stores, users, tokens -------------------------------------------------------------------------
@@ -198,6 +237,35 @@ def tokens_create(store_code, username, name):
     database.session.add(token)
     database.session.commit()
     click.echo(raw)
+
+
+@cli.group()
+def products():
+    """The product catalogue."""
+
+
+@products.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def products_import(path):
+    """Add or update products from a CSV or XLSX file. Headers (Chinese or English):
+    商品编号/sku, 商品名称/name, 价格/price, and optionally 成本/cost, 分类/category,
+    品牌/brand, 条码/barcode. Nothing is written if any row is rejected."""
+    from core.extensions import db as database
+    from core.imports.products import import_products
+
+    try:
+        result = import_products(database.session, path)
+    except DomainError as exc:
+        database.session.rollback()
+        fail(exc.message)
+    if result.errors:
+        database.session.rollback()
+        for err in result.errors[:50]:
+            click.echo(f"  line {err['line']}: {err['field']}: {err['reason']}", err=True)
+        fail(f"{len(result.errors)} problem(s) in {path}; nothing was imported")
+    database.session.commit()
+    click.echo(f"products: {result.created} created, {result.updated} updated")
 
 
 # --- plugins ---------------------------------------------------------------------------------------
@@ -334,22 +402,36 @@ ALLOW_PENDING = click.option("--allow-pending", is_flag=True,
 @cli.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, envvar="STORECRM_WORKERS",
+              help="gunicorn worker processes (on SQLite, one is usually enough: it has one writer)")
+@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True, envvar="STORECRM_THREADS",
+              help="threads per worker")
+@click.option("--graceful-timeout", type=click.IntRange(min=1), default=30, show_default=True,
+              help="seconds a worker has to finish its requests on a restart (SIGHUP) or stop (SIGTERM)")
+@click.option("--pid", "pidfile", type=click.Path(dir_okay=False), help="write the server's process id here")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="one masked line per request on stdout")
+@click.option("--dev", is_flag=True, help="werkzeug's development server instead (one process; never in a shop)")
 @ALLOW_PENDING
 @with_appcontext
-def run(host, port, allow_pending):
-    """Serve the app (and, without Redis, run periodic jobs in-process)."""
+def run(host, port, workers, threads, graceful_timeout, pidfile, access_log, dev, allow_pending):
+    """Serve the app with gunicorn (and, without Redis, run periodic jobs in-process)."""
+    from core.serving import serve_dev, serve_production
+
     refuse_pending_migrations(allow_pending)
-    serve(current_app._get_current_object(), host, port)
+    app = current_app._get_current_object()
+    if dev:
+        serve_dev(app, host, port)
+        return
+    serve_production(app, host=host, port=port, workers=workers, threads=threads,
+                     graceful_timeout=graceful_timeout, pidfile=pidfile, access_log=access_log)
 
 
 def serve(app, host: str, port: int) -> None:
-    from werkzeug.serving import run_simple
+    """The demo's server: werkzeug is enough for a look around."""
+    from core.serving import serve_dev
 
-    from core.jobs import InProcessTicker
-
-    if not app.config.get("REDIS_URL"):
-        InProcessTicker(app).start()
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    serve_dev(app, host, port)
 
 
 @cli.command("worker")

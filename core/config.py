@@ -46,6 +46,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # an import silent this many hours with no live job is marked failed (core/imports/cleanup.py).
         "IMPORT_REJECTS_DAYS": env.get("STORECRM_IMPORT_REJECTS_DAYS", "7"),
         "IMPORT_STALE_HOURS": env.get("STORECRM_IMPORT_STALE_HOURS", "2"),
+        # An admin session unused this long is over (the counter screen signs in again).
+        "SESSION_IDLE_MINUTES": env.get("STORECRM_SESSION_IDLE_MINUTES", "480"),
+        # The largest request body: a 1,000-sale offline batch fits with room to spare.
+        # Admin uploads of import files have their own, larger limit.
+        "MAX_CONTENT_LENGTH": env.get("STORECRM_MAX_REQUEST_BYTES", str(4 * 1024 * 1024)),
+        "IMPORT_MAX_BYTES": env.get("STORECRM_IMPORT_MAX_BYTES", str(64 * 1024 * 1024)),
         "DEMO": False,
         "TESTING": False,
     }
@@ -64,6 +70,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["TRUSTED_PROXIES"] = _count("STORECRM_TRUSTED_PROXIES", cfg["TRUSTED_PROXIES"], "a number of proxies", 0)
     cfg["IMPORT_REJECTS_DAYS"] = _count("STORECRM_IMPORT_REJECTS_DAYS", cfg["IMPORT_REJECTS_DAYS"], "a number of days", 1)
     cfg["IMPORT_STALE_HOURS"] = _count("STORECRM_IMPORT_STALE_HOURS", cfg["IMPORT_STALE_HOURS"], "a number of hours", 1)
+    cfg["SESSION_IDLE_MINUTES"] = _count("STORECRM_SESSION_IDLE_MINUTES", cfg["SESSION_IDLE_MINUTES"], "a number of minutes", 1)
+    cfg["MAX_CONTENT_LENGTH"] = _count("STORECRM_MAX_REQUEST_BYTES", cfg["MAX_CONTENT_LENGTH"], "a number of bytes", 1024)
+    cfg["IMPORT_MAX_BYTES"] = _count("STORECRM_IMPORT_MAX_BYTES", cfg["IMPORT_MAX_BYTES"], "a number of bytes", 1024)
     url = cfg["DATABASE_URL"]
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the supported driver.

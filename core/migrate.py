@@ -38,9 +38,29 @@ def alembic_config(app=None) -> Config:
     return cfg
 
 
-def upgrade(app=None, revision: str = "heads") -> None:
-    """Bring the schema of the core and every installed plugin up to date."""
+def upgrade(app=None, revision: str = "heads") -> list[tuple[str, str]]:
+    """Bring the schema of the core and every installed plugin up to date; return the
+    (revision, description) of each migration applied, in order."""
+    todo = pending_migrations(app) if revision == "heads" else []
     command.upgrade(alembic_config(app), revision)
+    return todo
+
+
+def pending_migrations(app=None) -> list[tuple[str, str]]:
+    """The migrations of the core and the installed plugins not yet applied, oldest first."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from core.extensions import db
+
+    app = app or current_app
+    script = ScriptDirectory.from_config(alembic_config(app))
+    with app.app_context():
+        with db.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+    applied = {rev.revision for rev in script.iterate_revisions(current, "base")} if current else set()
+    todo = [rev for rev in script.walk_revisions() if rev.revision not in applied]
+    return [(rev.revision, (rev.doc or "").strip().splitlines()[0] if rev.doc else "") for rev in reversed(todo)]
 
 
 def revision(app, message: str, branch: str, autogenerate: bool = True) -> None:

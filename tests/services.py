@@ -59,9 +59,11 @@ class RedisServer:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def restart(self) -> None:
         """Start again on the same port (fault tests stop Redis while tills keep selling)."""
+        os.makedirs(self.dir, exist_ok=True)
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self.dir],
@@ -92,7 +94,9 @@ class PostgresServer:
 
     def _run_as(self):
         if os.geteuid() == 0:
-            return ["runuser", "-u", "postgres", "--"]
+            # By absolute path: a clean shell's PATH often lacks /usr/sbin (or /sbin).
+            runuser = shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin") or "/usr/sbin/runuser"
+            return [runuser, "-u", "postgres", "--"]
         return []
 
     def start(self) -> str:
@@ -116,3 +120,4 @@ class PostgresServer:
         if self.datadir:
             subprocess.run(self._run_as() + [f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", "immediate", "stop"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            shutil.rmtree(os.path.dirname(self.datadir), ignore_errors=True)  # data, socket and log

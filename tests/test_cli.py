@@ -66,7 +66,7 @@ def test_keys_generate_prints_a_usable_data_key(storecrm):
 
 
 def test_stores_users_and_tokens(storecrm, database_url, make_app):
-    assert storecrm("db", "upgrade") == (0, "database is up to date\n")
+    assert storecrm("db", "upgrade") == (0, "database was already up to date\n")
     assert storecrm("stores", "create", "SH001", "上海南京路店") == (0, "store SH001 created\n")
     assert storecrm("stores", "create", "HK001", "香港店", "--timezone", "Asia/Hong_Kong", "--currency", "hkd")[0] == 0
     code, out = storecrm("stores", "list")
@@ -149,8 +149,11 @@ def test_storecrm_run_serves_the_app_built_from_the_environment(tmp_path):
     assert refused.returncode == 1 and "Run `storecrm db upgrade` first" in refused.stderr, refused.stderr
     subprocess.run([STORECRM, "db", "upgrade"], env=env, cwd=str(tmp_path), check=True, capture_output=True, timeout=120)
     port = free_port()
-    server = subprocess.Popen([STORECRM, "run", "--port", str(port)], env=env, cwd=str(tmp_path),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    upgraded = subprocess.run([STORECRM, "db", "upgrade"], env=env, cwd=str(tmp_path), capture_output=True, text=True,
+                              timeout=120)
+    assert upgraded.returncode == 0, upgraded.stderr
+    server = subprocess.Popen([STORECRM, "run", "--port", str(port), "--workers", "1", "--threads", "2"], env=env,
+                              cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline, body = time.time() + 60, None
         while time.time() < deadline and body is None:
@@ -163,7 +166,11 @@ def test_storecrm_run_serves_the_app_built_from_the_environment(tmp_path):
         assert body and b'"openapi": "3.0.3"' in body.replace(b'":"', b'": "')
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(30)
+    log = server.stdout.read().decode()
+    assert "gunicorn" in log and "Booting worker" in log  # the production server, not werkzeug's
+    assert "development server" not in log
+    assert '"GET /api/v1/openapi.json HTTP/1.1" 200' in log  # the access log
 
 
 def test_a_missing_key_is_a_clear_message_not_a_traceback(tmp_path):

@@ -20,6 +20,7 @@ def init_admin(app) -> Admin:
     from core.admin.auth import init_auth
     from core.admin.dashboard import DashboardView
     from core.admin.i18n import init_babel
+    from core.web_security import csp_nonce
 
     registry = app.extensions["storecrm.plugins"]
     app.extensions.setdefault("storecrm.core_panels", [])
@@ -31,6 +32,7 @@ def init_admin(app) -> Admin:
         app, name="storecrm", url="/admin", endpoint="admin",
         index_view=DashboardView(name=_l("Dashboard"), url="/admin", endpoint="admin"),
         theme=Bootstrap4Theme(base_template="storecrm/admin_base.html", fluid=True),
+        csp_nonce_generator=csp_nonce,  # its inline scripts carry the request's CSP nonce
     )
     app.extensions["storecrm.admin"] = admin
     app.context_processor(_template_helpers)

@@ -3,6 +3,7 @@ every admin POST, and the small navbar actions (store switcher, language)."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -10,11 +11,12 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy.orm import Session
 
 from core.audit import audit
 from core.extensions import db
-from core.models import AuditLog, User, utcnow
+from core.models import AuditLog, User, UserSession, utcnow
 
 # Failed attempts counted from the audit log, so the limit holds across worker processes.
 LOGIN_WINDOW = timedelta(minutes=15)
@@ -45,13 +47,59 @@ def init_auth(app) -> None:
             csrf.protect()
 
 
+SESSION_KEY = "storecrm_sid"
+# A signed-in session's last_seen_at is written at most this often.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
 @login_manager.user_loader
 def _load_user(user_id: str):
+    """The signed-in user, only while the server still holds this cookie's session row, the
+    row is not idle too long, and the user is active."""
     try:
         user = db.session.get(User, int(user_id))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
-    return user if user is not None and user.active else None
+    raw = session.get(SESSION_KEY)
+    if user is None or not user.active or not isinstance(raw, str):
+        return None
+    row = db.session.get(UserSession, UserSession.hash(raw))
+    now = utcnow()
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    if row is None or row.user_id != user.id or row.last_seen_at < now - idle:
+        if row is not None:
+            db.session.delete(row)
+            db.session.commit()
+        session.clear()
+        return None
+    if row.last_seen_at < now - TOUCH_EVERY:
+        row.last_seen_at = now
+        db.session.commit()
+    return user
+
+
+def start_session(user: User) -> None:
+    raw = secrets.token_urlsafe(32)
+    db.session.add(UserSession(token_hash=UserSession.hash(raw), user_id=user.id, created_at=utcnow(),
+                               last_seen_at=utcnow()))
+    session[SESSION_KEY] = raw
+
+
+def end_every_session(db_session, user_id: int) -> None:
+    """Sign a person out everywhere (a password change, a deactivation)."""
+    db_session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+@event.listens_for(Session, "before_flush")
+def _end_sessions_on_credential_change(db_session, flush_context, instances):
+    for obj in db_session.dirty:
+        if not isinstance(obj, User):
+            continue
+        state = inspect(obj)
+        password = state.attrs.password_hash.history
+        active = state.attrs.active.history
+        if (password.deleted and password.added) or (active.deleted and active.added and not obj.active):
+            end_every_session(db_session, obj.id)
 
 
 def _client_ip() -> str:
@@ -90,6 +138,7 @@ def login():
             if user is not None and user.active and user.check_password(request.form.get("password") or ""):
                 session.clear()
                 login_user(user)
+                start_session(user)
                 audit("login", actor=user, target=("user", user.id))
                 db.session.commit()
                 return redirect(_safe_next(request.args.get("next")))
@@ -105,6 +154,9 @@ def login():
 def logout():
     if current_user.is_authenticated:
         audit("logout", actor=current_user._get_current_object(), target=("user", current_user.id))
+        raw = session.get(SESSION_KEY)
+        if isinstance(raw, str):  # the server forgets it: this cookie, replayed, signs no one in
+            db.session.execute(delete(UserSession).where(UserSession.token_hash == UserSession.hash(raw)))
         db.session.commit()
     logout_user()
     session.clear()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from decimal import Decimal, InvalidOperation
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
+from core.roles import may, role_for
 from core.admin.base import StoreView, accessible_stores, current_store, current_user_or_none, registry
 from core.errors import DomainError
 from core.extensions import db
@@ -83,7 +84,7 @@ def display_value(spec: dict, value) -> str:
 
 
 class ModulesView(StoreView):
-    min_role = "manager"
+    min_role = role_for("modules.view")
 
     def _render(self, store, form_errors=None, submitted=None, status=200):
         reg = registry()
@@ -99,8 +100,11 @@ class ModulesView(StoreView):
                          "dependents": sorted(reg.dependents(info["name"])),
                          "fields": [{**s, "value": current.get(s["name"]), "shown": display_value(s, current.get(s["name"]))}
                                     for s in specs]})
+        user = current_user_or_none()
         return self.render("storecrm/modules.html", store=store, modules=rows, load_errors=reg.load_errors,
-                           form_errors=form_errors or {}, stores=accessible_stores()), status
+                           form_errors=form_errors or {}, stores=accessible_stores(),
+                           can_toggle=may(user, "modules.toggle"),
+                           can_change_settings=may(user, "modules.settings.change")), status
 
     @expose("/")
     def index(self):
@@ -108,6 +112,8 @@ class ModulesView(StoreView):
 
     @expose("/toggle", methods=["POST"])
     def toggle(self):
+        if not may(current_user_or_none(), "modules.toggle"):
+            abort(403)
         store = current_store()
         name = request.form.get("plugin", "")
         user = current_user_or_none()
@@ -142,6 +148,8 @@ class ModulesView(StoreView):
 
     @expose("/<plugin_name>/settings", methods=["POST"])
     def settings(self, plugin_name: str):
+        if not may(current_user_or_none(), "modules.settings.change"):
+            abort(403)
         name = plugin_name
         store = current_store()
         reg = registry()

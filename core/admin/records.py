@@ -47,9 +47,10 @@ class StoreAdmin(StoreModelView):
     min_role = "owner"
     can_delete = False  # a store's sales are its accounts; close it, never delete it
     column_list = ["code", "name", "timezone", "currency", "address", "created_at"]
-    form_columns = ["code", "name", "timezone", "currency", "address"]
+    form_columns = ["code", "name", "timezone", "currency", "address", "sale_clock_ahead_minutes"]
     column_labels = {"code": _l("Code"), "name": _l("Name"), "timezone": _l("Time zone"), "currency": _l("Currency"),
-                     "address": _l("Address"), "created_at": _l("Opened")}
+                     "address": _l("Address"), "created_at": _l("Opened"),
+                     "sale_clock_ahead_minutes": _l("Sales may be dated ahead of now by (minutes)")}
     column_searchable_list = ["code", "name"]
 
     def _check_timezone(form, field):  # noqa: N805 - a WTForms inline validator

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core.access import customer_or_404, visible_customers
+from core.api.fields import Id
 from core.api.http import API_PREFIX, endpoint, keyset_page, principal, resolve_store
 from core.api.schemas import ConsentChange, CustomerCreate, CustomerOut, CustomerPatch, CustomerQuery, ServeHereIn
 from core.api.serialize import customer_dict
@@ -215,7 +216,7 @@ from core.api.schemas import Strict as _Strict  # noqa: E402
 
 
 class MergeIn(_Strict):
-    merge_id = _f.Integer(required=True, metadata={"description": "the profile folded into this one, then removed"})
+    merge_id = Id(required=True, metadata={"description": "the profile folded into this one, then removed"})
 
 
 class MergeOut(_Strict):

@@ -69,11 +69,32 @@ def register_error_handlers(app) -> None:
         if isinstance(exc, HTTPException):
             return _http(exc)
         db.session.rollback()
+        if is_api() and out_of_range(exc):
+            # The schemas bound what they can; a value the database or Python still cannot
+            # represent (a date past year 9999 in UTC, an integer past 64 bits) is the
+            # caller's input, not our fault: a 400 in the one shape.
+            current_app.logger.warning("out-of-range input on %s %s: %s", request.method, request.path,
+                                       type(exc).__name__)
+            return error_response(400, "out_of_range", "A value in the request is out of range.")
         current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if not is_api():
             raise exc
         # Never a stack trace (or a customer's data inside one) in the answer.
         return error_response(500, "internal_error", "Something went wrong; the error was logged.")
+
+
+def out_of_range(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) says an input value cannot be represented."""
+    from sqlalchemy.exc import DataError, StatementError
+
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, (OverflowError, RecursionError, UnicodeError, DataError)):
+            return True
+        if isinstance(exc, StatementError) and isinstance(exc.orig, (OverflowError, ValueError, UnicodeError)):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 # --- who is asking ------------------------------------------------------------------------------
@@ -229,9 +250,7 @@ def endpoint(bp: Blueprint, rule: str, method: str = "GET", *, summary: str, bod
                 if not g.principal.at_least(role):
                     raise Forbidden(f"this needs the {role} role")
             if body is not None:
-                payload = request.get_json(silent=True)
-                if payload is None:
-                    raise InvalidInput("The body must be a JSON object.", fields={"_body": ["Send JSON."]})
+                payload = json_body()
                 _refuse_nul(payload, "_body")
                 kwargs["body"] = schema_instance(body).load(payload)
             if query is not None:
@@ -245,6 +264,20 @@ def endpoint(bp: Blueprint, rule: str, method: str = "GET", *, summary: str, bod
         return wrapped
 
     return decorator
+
+
+def json_body():
+    """The request's JSON document, or a 400 saying why it is not one."""
+    from core.api.jsonio import InvalidJSON
+
+    if not request.is_json:
+        raise InvalidInput("The body must be a JSON object.", fields={"_body": ["Send JSON (Content-Type: application/json)."]})
+    try:
+        return current_app.json.loads(request.get_data(cache=True))
+    except InvalidJSON as exc:
+        raise InvalidInput(f"The body is not acceptable JSON: {exc}.", fields={"_body": [str(exc)]}) from exc
+    except ValueError as exc:
+        raise InvalidInput("The body must be a JSON object.", fields={"_body": ["Send JSON."]}) from exc
 
 
 def _refuse_nul(value, where: str, depth: int = 0) -> None:
@@ -297,7 +330,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return int(json.loads(base64.urlsafe_b64decode(padded.encode()))["after"])
+        after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+        if type(after) is not int or not 0 <= after <= ID_MAX:  # an id the database can hold
+            raise ValueError(after)
+        return after
     except Exception as exc:  # noqa: BLE001 - any garbage is the caller's mistake
         raise InvalidInput("invalid cursor", fields={"cursor": ["Not a cursor this API gave out."]}) from exc
 

@@ -9,6 +9,7 @@ from core.api.http import endpoint, principal, resolve_store
 from core.api.schemas import PluginOut, PluginToggle
 from core.errors import InvalidInput, NotFound
 from core.extensions import db
+from core.roles import role_for
 from core.services import store_plugins as svc
 
 bp = Blueprint("plugins", __name__)
@@ -36,7 +37,7 @@ def store_modules(code):
 
 
 @endpoint(bp, "/stores/<code>/plugins/<name>", "PUT", summary="Switch a module on or off for a store (owner)",
-          body=PluginToggle, response=PluginOut, many=True, role="owner", errors=(400, 401, 403, 404, 409))
+          body=PluginToggle, response=PluginOut, many=True, role=role_for("modules.toggle"), errors=(400, 401, 403, 404, 409))
 def toggle_module(code, name, body):
     store = resolve_store(code)
     who = principal()
@@ -49,13 +50,14 @@ def toggle_module(code, name, body):
 
 
 @endpoint(bp, "/stores/<code>/plugins/<name>/settings", "GET", summary="A module's settings for a store",
-          role="manager", errors=(401, 403, 404))
+          role=role_for("modules.view"), errors=(401, 403, 404))
 def get_settings(code, name):
     return svc.get_settings(db.session, resolve_store(code), name)
 
 
 @endpoint(bp, "/stores/<code>/plugins/<name>/settings", "PUT",
-          summary="Change a module's settings for a store; validated by the module's schema", role="owner",
+          summary="Change a module's settings for a store; validated by the module's schema",
+          role=role_for("modules.settings.change"),
           errors=(400, 401, 403, 404))
 def put_settings(code, name):
     store = resolve_store(code)

@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 from sqlalchemy import select
 
 from core.api.customers import load_visible
+from core.api.fields import Id, Timestamp
 from core.api.http import decode_cursor, encode_cursor, endpoint, principal, resolve_store
 from core.api.schemas import Strict
 from core.errors import NotFound
@@ -40,8 +41,8 @@ class AuditQuery(Strict):
     target_type = fields.String(validate=validate.Length(max=32))
     target_id = fields.String(validate=validate.Length(max=64))
     store = fields.String()
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
+    since = Timestamp()
+    until = Timestamp()
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
 
@@ -61,7 +62,7 @@ class AuditOut(Strict):
 
 class RequestIn(Strict):
     kind = fields.String(required=True, validate=validate.OneOf(REQUEST_KINDS))
-    customer_id = fields.Integer(load_default=None, allow_none=True)
+    customer_id = Id(load_default=None, allow_none=True)
     channel = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     store = fields.String(load_default=None)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core.api.fields import Decimals, Id, Money, Name, SmallObject, Timestamp
 from core.models.customer import CONSENT_CHANNELS
 
-Money = lambda **kw: fields.Decimal(as_string=True, places=2, allow_nan=False, **kw)  # noqa: E731
+QUANTITY_MAX = 100_000
+UNIT_PRICE_MAX = 10_000_000
 
 
 class Quantity(fields.Decimal):
@@ -34,7 +36,7 @@ class ConsentIn(Strict):
 
 class CustomerIn(Strict):
     code = fields.String(allow_none=True, validate=validate.Length(max=64))
-    name = fields.String(validate=validate.Length(max=200))
+    name = Name()
     gender = fields.String(allow_none=True, validate=validate.OneOf(["male", "female", "other", "unknown"]))
     birthday = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD, or --MM-DD when the year is unknown"})
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))
@@ -56,7 +58,7 @@ class CustomerIn(Strict):
 
 
 class CustomerCreate(CustomerIn):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Name(required=True)
     store = fields.String(load_default=None, metadata={"description": "store code (user tokens)"})
 
 
@@ -138,19 +140,19 @@ class ConsentChange(ConsentIn):
 class ProductIn(Strict):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
     barcode = fields.String(allow_none=True, validate=validate.Length(max=64))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = Name(required=True)
     category = fields.String(allow_none=True, validate=validate.Length(max=100))
     brand = fields.String(allow_none=True, validate=validate.Length(max=100))
-    price = Money(required=True, validate=validate.Range(min=0))
-    cost = Money(allow_none=True, validate=validate.Range(min=0))
-    attributes = fields.Dict(keys=fields.String(), values=fields.String())
+    price = Money(required=True, validate=validate.Range(min=0, max=UNIT_PRICE_MAX))
+    cost = Money(allow_none=True, validate=validate.Range(min=0, max=UNIT_PRICE_MAX))
+    attributes = SmallObject(keys=fields.String(), values=fields.String())
     active = fields.Boolean(load_default=True)
 
 
 class ProductPatch(ProductIn):
     sku = fields.String(validate=validate.Length(min=1, max=64))
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    price = Money(validate=validate.Range(min=0))
+    name = Name()
+    price = Money(validate=validate.Range(min=0, max=UNIT_PRICE_MAX))
 
 
 class ProductOut(Strict):
@@ -176,10 +178,10 @@ class ProductQuery(Strict):
 # --- sales ------------------------------------------------------------------------------------------
 
 class CustomerRef(Strict):
-    id = fields.Integer()
-    code = fields.String()
-    phone = fields.String()
-    name = fields.String()
+    id = Id()
+    code = fields.String(validate=validate.Length(max=64))
+    phone = fields.String(validate=validate.Length(max=40))
+    name = Name()
 
     @validates_schema
     def one_key(self, data, **kwargs):
@@ -189,32 +191,33 @@ class CustomerRef(Strict):
 
 class SaleLineIn(Strict):
     sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    quantity = fields.Decimal(required=True, places=3, allow_nan=False,
-                              validate=validate.Range(min=0, min_inclusive=False, max=100000))
-    unit_price = Money(validate=validate.Range(min=0, max=10_000_000))
+    quantity = Decimals(required=True, places=3,
+                        validate=validate.Range(min=0, min_inclusive=False, max=QUANTITY_MAX))
+    unit_price = Money(validate=validate.Range(min=0, max=UNIT_PRICE_MAX))
     discount = Money(load_default=None, validate=validate.Range(min=0))
 
 
 class AdjustmentIn(Strict):
     source = fields.String(required=True, validate=validate.Length(min=1, max=64))
     code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    label = fields.String(allow_none=True)
+    label = fields.String(allow_none=True, validate=validate.Length(max=200))
     amount = Money(required=True, validate=validate.Range(min=-10_000_000, max=10_000_000))
-    data = fields.Dict()
+    data = SmallObject()
 
 
 class PaymentIn(Strict):
     method = fields.String(required=True, validate=validate.Length(min=1, max=32))
     amount = Money(required=True, validate=validate.Range(min=0, max=10_000_000))
-    data = fields.Dict()
+    data = SmallObject(metadata={"description": "what the payment terminal returned; at most 2,000 characters as JSON"})
 
 
 class SaleIn(Strict):
     store = fields.String()
     external_id = fields.String(validate=validate.Length(min=1, max=100))
-    occurred_at = fields.AwareDateTime()
+    occurred_at = Timestamp(metadata={"description": "from 2000 to at most the store's allowed clock skew "
+                                                     "(1 day by default) ahead of now"})
     customer = fields.Nested(CustomerRef, allow_none=True)
-    staff = fields.String(allow_none=True)
+    staff = fields.String(allow_none=True, validate=validate.Length(max=80))
     channel = fields.String(validate=validate.Length(max=32))
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
     lines = fields.List(fields.Nested(SaleLineIn), required=True, validate=validate.Length(min=1, max=500))
@@ -231,7 +234,7 @@ class QuoteIn(Strict):
     store = fields.String()
     customer = fields.Nested(CustomerRef, allow_none=True)
     lines = fields.List(fields.Nested(SaleLineIn), required=True, validate=validate.Length(min=1, max=500))
-    options = fields.Dict(metadata={"description": "plugin options, e.g. {\"redeem_points\": 500, \"coupon\": \"ABC\"}"})
+    options = SmallObject(metadata={"description": "plugin options, e.g. {\"redeem_points\": 500, \"coupon\": \"ABC\"}"})
 
 
 class AdjustmentOut(Strict):
@@ -287,8 +290,8 @@ class SaleOut(Strict):
 
 
 class RefundLineIn(Strict):
-    sku = fields.String(required=True)
-    quantity = fields.Decimal(required=True, places=3, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False))
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    quantity = Decimals(required=True, places=3, validate=validate.Range(min=0, min_inclusive=False, max=QUANTITY_MAX))
 
 
 class RefundIn(Strict):
@@ -308,12 +311,12 @@ class RefundOut(Strict):
 
 class VisitIn(Strict):
     store = fields.String()
-    occurred_at = fields.AwareDateTime()
+    occurred_at = Timestamp()
     customer = fields.Nested(CustomerRef, allow_none=True)
-    staff = fields.String(allow_none=True)
+    staff = fields.String(allow_none=True, validate=validate.Length(max=80))
     purpose = fields.String(allow_none=True, validate=validate.Length(max=200))
     duration_minutes = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=24 * 60))
-    products_viewed = fields.List(fields.String(), validate=validate.Length(max=100))
+    products_viewed = fields.List(fields.String(validate=validate.Length(max=64)), validate=validate.Length(max=100))
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
     purchased = fields.Boolean(load_default=False)
 
@@ -332,10 +335,13 @@ class VisitOut(Strict):
 
 class StoreIn(Strict):
     code = fields.String(required=True, validate=[validate.Length(min=1, max=32), validate.Regexp(r"^[A-Za-z0-9_-]+$")])
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    timezone = fields.String(load_default="Asia/Shanghai")
+    name = Name(required=True)
+    timezone = fields.String(load_default="Asia/Shanghai", validate=validate.Length(max=64))
     currency = fields.String(load_default="CNY", validate=validate.Length(equal=3))
-    address = fields.String(allow_none=True)
+    address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    sale_clock_ahead_minutes = fields.Integer(
+        load_default=24 * 60, validate=validate.Range(min=0, max=7 * 24 * 60),
+        metadata={"description": "how far ahead of now a sale's occurred_at may be (a till's clock running fast)"})
 
 
 class StoreOut(Strict):
@@ -345,6 +351,7 @@ class StoreOut(Strict):
     timezone = fields.String()
     currency = fields.String()
     address = fields.String(allow_none=True)
+    sale_clock_ahead_minutes = fields.Integer()
 
 
 class PluginOut(Strict):

@@ -7,6 +7,7 @@ from core.models.links import CustomerStoreLink
 from core.models.locks import JobLock
 from core.models.outbox import JobOutbox
 from core.models.product import Product
+from core.models.sessions import UserSession
 from core.models.sale import Refund, RefundLine, Sale, SaleAdjustment, SaleLine, SalePayment, Visit
 from core.models.store import Store, StorePlugin
 from core.models.types import money, utcnow
@@ -16,5 +17,5 @@ __all__ = [
     "Activity", "ApiToken", "AuditLog", "Consent", "Customer", "CustomerStoreLink", "CustomerTag", "Event", "EventDelivery", "ImportRun",
     "JobLock", "JobOutbox",
     "Product", "ROLES", "Refund", "RefundLine", "Sale", "SaleAdjustment", "SaleLine", "SalePayment",
-    "Store", "StorePlugin", "User", "Visit", "money", "utcnow",
+    "Store", "StorePlugin", "User", "UserSession", "Visit", "money", "utcnow",
 ]

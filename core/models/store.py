@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import Integer, JSON, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -20,6 +20,8 @@ class Store(db.Model):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     address: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How far ahead of now a sale's time may be (a till's clock running fast); api.md bounds.
+    sale_clock_ahead_minutes: Mapped[int] = mapped_column(Integer, default=1440, server_default="1440")
 
     plugins: Mapped[list["StorePlugin"]] = relationship(back_populates="store", cascade="all, delete-orphan")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 from flask import current_app
@@ -50,7 +51,10 @@ def customers_export(customer_id, output):
     db.session.commit()
     text = json.dumps(document, ensure_ascii=False, indent=2)
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
+        # Everything stored about a person: readable by the shop's account only, like a backup.
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when the file existed with a wider mode
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
         click.echo(f"customer {customer_id} exported to {output}", err=True)
     else:

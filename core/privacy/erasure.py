@@ -21,6 +21,9 @@ def erase_customer(session, customer: Customer, *, user=None, actor: str = "syst
     Plugins go first (`customer_erased`, every installed plugin, enabled or not); if one fails,
     the caller rolls back and nothing is erased: half an erasure would be reported as done."""
     customer_id = customer.id
+    # Once this transaction commits, SQLite's write-ahead log still holds the old pages:
+    # checkpoint it then (core/app.py), so the erased values leave the disk too.
+    session.info["storecrm_checkpoint_after_commit"] = True
     reg = current_app.extensions["storecrm.plugins"]
     ctx = HookContext(session=session, store=customer.home_store, user=user, actor=actor, registry=reg)
     from core.migrate import plugins_with_tables

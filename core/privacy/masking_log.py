@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
+from urllib.parse import unquote
 
 from core.services.phones import mask_email
 
 # A mainland mobile in any common spelling: 13800138000, +86 138-0013-8000, 86 138 0013 8000.
 # (%2B is "+" in a logged query string: ?phone=%2B8613800138000)
-_CN_MOBILE = re.compile(r"(?<![\w+])(?:(?:\+|%2[bB])?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
+_CN_MOBILE = re.compile(r"(?<![\w+])(?:(?:\+|%2[bB])?\s*86[\s-]*)?(1[3-9]\d)[\s-]*(\d{4})[\s-]*(\d{4})(?!\d)")
 # Any other international number written in E.164 (+4420...) and long runs of digits.
 _E164 = re.compile(r"\+\d{7,15}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+")
@@ -22,9 +24,27 @@ _DIGITS = re.compile(r"(?<![\w-])(?<!\d\.)\d(?:[ -]?\d){6,}(?![\w-]|\.\d)")
 
 
 def mask_text(text: str) -> str:
-    """Mask every phone number and email address inside free text."""
+    """Mask every phone number and email address inside free text, also when typed in
+    fullwidth digits or percent-encoded in a logged URL: the text is read normalised
+    (NFKC, %XX decoded), and when that reading holds personal data it is the one kept, masked."""
     if not text:
         return text
+    masked = _mask(text)
+    normal = _normalise(masked)
+    if normal != masked:
+        again = _mask(normal)
+        if again != normal:
+            return again
+    return masked
+
+
+def _normalise(text: str) -> str:
+    if "%" in text:
+        text = unquote(text)
+    return unicodedata.normalize("NFKC", text)
+
+
+def _mask(text: str) -> str:
     text = _EMAIL.sub(lambda m: mask_email(m.group(0).replace("%40", "@")), text)
     text = _CN_MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     text = _E164.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 5) + m.group(0)[-2:], text)

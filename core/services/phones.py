@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import phonenumbers
 
 from core.errors import InvalidInput
@@ -9,9 +11,13 @@ from core.errors import InvalidInput
 
 def normalise_phone(raw: str, region: str = "CN") -> str:
     """`138 0013 8000`, `+86 138-0013-8000` and `8613800138000` all give `+8613800138000`."""
-    text = (raw or "").strip()
+    # Fullwidth digits (１３８…) and ideographic spaces, as a Chinese keyboard types them.
+    text = unicodedata.normalize("NFKC", raw or "").strip()
     if not text:
         raise InvalidInput("phone is empty", fields={"phone": ["Phone number is empty."]})
+    if any(ch.isalpha() for ch in text):
+        # phonenumbers reads letters as a keypad's (13800abcdef -> 13800222333): refuse them.
+        raise InvalidInput(f"not a phone number: {raw}", fields={"phone": [f"Not a phone number (letters): {raw}."]})
     digits = "".join(ch for ch in text if ch.isdigit())
     # A mainland mobile typed with the country code but without "+" (8613811112222).
     if not text.startswith("+") and digits.startswith("86") and len(digits) == 13:

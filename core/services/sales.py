@@ -16,6 +16,7 @@ from core.models import (
     utcnow,
 )
 from core.plugins import HookContext
+from core.services.sale_bounds import check_sale_bounds
 from core.services.customers import create_customer, find_by_phone
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system", 
         if paid != sale.total:
             raise InvalidInput("payments do not add up to the total",
                                fields={"payments": [f"Payments add up to {paid}, the total is {sale.total}."]})
+    check_sale_bounds(store, sale)
     sale.staff = resolve_staff(session, store, data.get("staff"), lookups)
     sale.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor, lookups=lookups)
     validate_with_plugins(session, store, sale, user=user, actor=actor)

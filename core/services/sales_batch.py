@@ -9,20 +9,26 @@ bounded, so a batch never holds the SQLite writer lock for long: the tills keep 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import inspect, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import lazyload
 
 from core import events
 from core.access import caller_store_ids, visible_customers
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, InvalidInput
 from core.models import Customer, Sale, Store, User
 from core.services.phones import normalise_phone
 from core.services.sales import QUERY_EACH, Lookups, build_sale, find_sale_by_external_id, is_new_phone_race
 
+log = logging.getLogger(__name__)
 CHUNK_SIZE = 100  # sales per transaction: a fraction of a second of the SQLite writer lock
+
+
+class SaleNotRecorded(DomainError):
+    status, code = 500, "internal_error"
 
 
 @dataclass
@@ -173,6 +179,11 @@ def _record_one(session, store, data, lookups, user, actor, with_events) -> Sale
             lookups = QUERY_EACH  # another till created this phone's profile meanwhile: find it
         except DomainError as exc:
             return SaleOutcome(exc.status, error=exc)
+        except (DataError, OverflowError) as exc:
+            # A value the database cannot hold: this sale's savepoint is rolled back, the rest stay.
+            log.warning("sale %r of a batch is out of range: %s", data.get("external_id"), type(exc).__name__)
+            return SaleOutcome(400, error=InvalidInput("a value of the sale is out of range",
+                                                       fields={"_sale": [type(exc).__name__]}))
         except IntegrityError:
             # Another till recorded the same receipt meanwhile: the first one stands.
             existing = find_sale_by_external_id(session, store, data.get("external_id"))
@@ -180,6 +191,15 @@ def _record_one(session, store, data, lookups, user, actor, with_events) -> Sale
                 return SaleOutcome(200, existing.id)
             # Or created the same new customer by phone: once more, asking the database.
             if attempt == 2:
-                raise
+                return _failed(data)
             lookups = QUERY_EACH
+        except Exception:  # noqa: BLE001 - one broken sale must not take the batch down
+            return _failed(data)
     raise AssertionError("unreachable")
+
+
+def _failed(data) -> SaleOutcome:
+    """A sale that failed for a reason that is not the till's (logged): reported on its own,
+    status 500, so the till keeps it and sends it again later; the batch's other sales stand."""
+    log.exception("sale %r of a batch failed", data.get("external_id"))
+    return SaleOutcome(500, error=SaleNotRecorded("the sale could not be recorded; send it again later"))

@@ -13,20 +13,30 @@ from tests.admin.conftest import make_customer, text
 from tests.conftest import enable
 
 
+def owner_in(signed_in, store_id):
+    """The owner, with the navbar's store set to `store_id` (modules are switched per store)."""
+    owner = signed_in("owner")
+    assert owner.post("/admin/switch-store", data={"store": str(store_id)}).status_code == 302
+    return owner
+
+
 def test_a_plugins_menu_and_pages_exist_only_in_stores_that_switched_it_on(admin_env, signed_in):
     manager = signed_in("manager")  # works in SH001
+    owner = owner_in(signed_in, admin_env.chain.ids["sh"])  # switching modules is the owner's (api.md)
     assert "Stamp cards" not in text(manager.get("/admin/"))
     assert manager.get("/admin/stamps/").status_code == 404
     page = text(manager.get("/admin/modules/"))
     assert "stamps v0.3.0" in page and "Stamp cards" in page
-    response = manager.post("/admin/modules/toggle", data={"plugin": "stamps", "enabled": "1"}, follow_redirects=True)
+    assert "Switch on" not in page  # a manager sees the modules, not the switches
+    assert manager.post("/admin/modules/toggle", data={"plugin": "stamps", "enabled": "1"}).status_code == 403
+    response = owner.post("/admin/modules/toggle", data={"plugin": "stamps", "enabled": "1"}, follow_redirects=True)
     assert "stamps is on in 上海南京路店" in text(response)
     assert "Stamp cards" in text(manager.get("/admin/"))
     assert manager.get("/admin/stamps/").status_code == 200
     # Another store has not switched it on: bob in BJ001 sees nothing of it.
     bob = signed_in("bob")
     assert bob.get("/admin/stamps/").status_code == 404
-    manager.post("/admin/modules/toggle", data={"plugin": "stamps", "enabled": "0"})
+    owner.post("/admin/modules/toggle", data={"plugin": "stamps", "enabled": "0"})
     assert "Stamp cards" not in text(manager.get("/admin/"))
     assert manager.get("/admin/stamps/").status_code == 404
 
@@ -42,7 +52,8 @@ def test_switching_off_a_plugin_another_needs_is_refused_readably(make_app):
     app = make_app(plugins=[base, addon])
     build_chain(app)
     client = app.test_client()
-    login(client, "manager")
+    login(client, "owner")
+    client.post("/admin/switch-store", data={"store": "1"})
     on = text(client.post("/admin/modules/toggle", data={"plugin": "stamp_rewards", "enabled": "1"}, follow_redirects=True))
     assert "Also switched on, because it needs them: stamps" in on
     off = text(client.post("/admin/modules/toggle", data={"plugin": "stamps", "enabled": "0"}, follow_redirects=True))
@@ -55,7 +66,8 @@ def test_settings_form_shows_a_bad_value_next_to_its_field_and_stores_nothing(ad
     from core.models import StorePlugin
 
     enable(admin_env.app, "SH001", "stamps")
-    manager = signed_in("manager")
+    assert signed_in("manager").post("/admin/modules/stamps/settings", data={"stamps_per_coffee": "2"}).status_code == 403
+    manager = owner_in(signed_in, admin_env.chain.ids["sh"])  # settings are the owner's, as in the API
     page = manager.get("/admin/modules/")
     assert 'name="stamps_per_coffee" value="1"' in page.get_data(as_text=True)
     bad = manager.post("/admin/modules/stamps/settings", data={"stamps_per_coffee": "50", "card_name": "Latte card"})

@@ -177,7 +177,7 @@ def test_with_redis_the_upload_waits_queued_until_a_worker_process_imports_it(ma
         assert upload(client, SAMPLE.read_bytes()).status_code == 302
         [run] = listed(client)
         assert (run["status"], run["created"]) == ("queued", 0)
-        assert 'location.reload' in client.get("/admin/import/").get_data(as_text=True)  # the page follows it
+        assert 'data-reload-after' in client.get("/admin/import/").get_data(as_text=True)  # the page follows it (admin.js)
         with app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
             assert app.extensions["storecrm.jobs"].queue().count == 1

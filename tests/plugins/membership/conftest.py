@@ -59,8 +59,22 @@ class Till:
 def shop(app, chain):
     """Membership on in SH001 only; `shop.till` posts as SH001's till."""
     enable(app, "SH001", "membership")
+    allow_sales_dated_ahead(app, "SH001", days=3 * 366)
     api = Api(app.test_client())
     return SimpleNamespace(app=app, chain=chain, api=api, till=Till(api, chain.till), till_bj=Till(api, chain.till_bj))
+
+
+def allow_sales_dated_ahead(app, store_code: str, days: int) -> None:
+    """Some rules are tried on dates to come (a birthday, the 8th of next month): widen the
+    store's allowed clock skew (1 day by default, docs/rules.md) so such sales are taken."""
+    from sqlalchemy import update
+
+    from core.extensions import db
+    from core.models import Store
+
+    with app.app_context():
+        db.session.execute(update(Store).where(Store.code == store_code).values(sale_clock_ahead_minutes=days * 24 * 60))
+        db.session.commit()
 
 
 def program(app, **values) -> None:
