@@ -1,13 +1,13 @@
 """admin sign-in sessions kept on the server; a store's allowed clock skew for sale times
 
-Revision ID: core_0011_hardening_sessions
-Revises: core_0010_sale_line_cost
+Revision ID: core_0012_hardening_sessions
+Revises: core_0011_scoping_store_link
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "core_0011_hardening_sessions"
-down_revision = "core_0010_sale_line_cost"
+revision = "core_0012_hardening_sessions"
+down_revision = "core_0011_scoping_store_link"
 branch_labels = None
 depends_on = None
 
