@@ -1,0 +1,233 @@
+"""Reactions after the commit (architecture.md, "Events and delivery"): the outbox's consumer.
+
+`core.events.emit` writes a `pending` EventDelivery for every reaction that is not marked
+`@in_transaction`, in the same transaction as the change. Once that transaction commits:
+
+- without Redis, the same process delivers them right away, when its app context ends (the
+  end of the till's request, CLI command or job), in a session of their own;
+- with Redis, the committing process only makes sure a `drain_outbox` job is queued (one
+  Redis SET per commit); an rq worker drains every pending delivery in batches, oldest event
+  first, one drainer at a time (a Redis lock), so a customer's reactions run in order.
+
+A periodic sweep (`sweep_outbox`) delivers what a process that died between its commit and
+the delivery left pending, so nothing is lost. Each batch is one transaction; each reaction
+runs in its own savepoint and its delivery is marked done (or failed, with the error, due again
+after a backoff) together with the reaction's writes: idempotent per (plugin, event). The
+core's own reaction (the buyer's classes) runs once per customer and store per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from core import events
+from core.extensions import db
+from core.models import Event, EventDelivery, Refund, Sale, Store, User, utcnow
+from core.plugins import HookContext
+
+log = logging.getLogger(__name__)
+
+COMMITTED_KEY = "storecrm.outbox.committed"
+BATCH_SIZE = 200
+SWEEP_AGE = timedelta(seconds=10)  # pending this long: its process did not deliver it
+DRAIN_SCHEDULED_KEY = "storecrm:outbox:drain-scheduled:{queue}"
+DRAIN_LOCK_KEY = "storecrm:outbox:drain-lock:{queue}"
+
+
+# --- which events a commit made deliverable ------------------------------------------------------
+
+def _moved_on_commit(session) -> None:
+    pending = session.info.pop(events.PENDING_KEY, None)
+    if pending:
+        session.info.setdefault(COMMITTED_KEY, []).extend(pending)
+
+
+def _dropped_on_rollback(session, transaction) -> None:
+    # The outermost transaction ended without a commit (after a commit the list is already gone):
+    # its events do not exist. Event ids of a rolled-back savepoint may stay listed; they have
+    # no delivery rows, so delivering them finds nothing.
+    if transaction.parent is None:
+        session.info.pop(events.PENDING_KEY, None)
+
+
+def init_delivery(app) -> None:
+    """Listen to the app's sessions' commits (once per process: `db.session` is shared)."""
+    if not sa_event.contains(db.session, "after_commit", _moved_on_commit):
+        sa_event.listen(db.session, "after_commit", _moved_on_commit)
+        sa_event.listen(db.session, "after_transaction_end", _dropped_on_rollback)
+
+
+def deliver_committed() -> None:
+    """At the end of an app context (a request, a command, a job): deliver the reactions of the
+    events this context committed. Never raises: what is not delivered here stays pending and
+    the sweep delivers it."""
+    for _round in range(5):  # reactions may emit events of their own; a few rounds at most
+        if not db.session.registry.has():
+            return
+        event_ids = db.session.info.pop(COMMITTED_KEY, None)
+        if not event_ids:
+            return
+        db.session.remove()  # the caller's session is finished; delivery uses its own
+        try:
+            from core.jobs import jobs
+
+            queue = jobs()
+            if queue.uses_redis:
+                schedule_drain(queue)
+            else:
+                deliver(event_ids=event_ids)
+        except Exception:  # noqa: BLE001 - the sale is committed; the sweep delivers later
+            log.exception("delivering the reactions of events %s failed; they stay pending", event_ids[:10])
+            db.session.remove()
+
+
+# --- with Redis: one drainer at a time, woken by commits ---------------------------------------------
+
+def schedule_drain(queue) -> None:
+    """Make sure a `drain_outbox` job is queued: one Redis SET when one is already waiting."""
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    try:
+        key = DRAIN_SCHEDULED_KEY.format(queue=queue.queue_name)
+        # The flag expires: a queued job that is lost cannot silence the outbox for long.
+        if queue.connection().set(key, "1", nx=True, ex=60):
+            from core.jobs import func_path
+
+            queue.push(func_path(drain_outbox), (), {}, None)
+    except (ConnectionError, TimeoutError) as exc:
+        log.warning("Redis unreachable; the outbox sweep delivers the pending reactions later: %s", exc)
+
+
+def drain_outbox() -> dict:
+    """rq job: deliver every pending reaction, oldest event first, as the only drainer."""
+    from core.jobs import jobs
+
+    queue = jobs()
+    conn = queue.connection()
+    # Cleared before reading: a commit after this point queues another drain, which waits
+    # for the lock and then finds what this one did not see.
+    conn.delete(DRAIN_SCHEDULED_KEY.format(queue=queue.queue_name))
+    lock = conn.lock(DRAIN_LOCK_KEY.format(queue=queue.queue_name), timeout=600, blocking_timeout=120)
+    if not lock.acquire():
+        schedule_drain(queue)  # the holder is stuck or very slow: try again later
+        return {"busy": 1}
+    try:
+        return deliver()
+    finally:
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001 - expired while we worked: nothing to release
+            log.warning("the outbox drain lock expired before the drain ended")
+
+
+def sweep_outbox() -> dict:
+    """Periodic job: deliver what stayed pending (a process died between commit and delivery)."""
+    from core.jobs import jobs
+
+    if jobs().uses_redis:
+        return drain_outbox()
+    return deliver(older_than=SWEEP_AGE)
+
+
+# --- delivering ----------------------------------------------------------------------------------------
+
+def deliver(event_ids=None, older_than: timedelta | None = None, batch_size: int = BATCH_SIZE) -> dict:
+    """Deliver pending reactions (of `event_ids`, or all; only those pending for `older_than`)
+    in batches of one transaction each, oldest event first. Returns counts by outcome."""
+    session = db.session
+    counts: dict[str, int] = {}
+    while True:
+        query = (select(EventDelivery).where(EventDelivery.status == "pending")
+                 .order_by(EventDelivery.event_id, EventDelivery.id).limit(batch_size))
+        if event_ids is not None:
+            query = query.where(EventDelivery.event_id.in_(event_ids))
+        if older_than is not None:
+            query = query.where(EventDelivery.next_attempt_at <= utcnow() - older_than)
+        if db.engine.dialect.name == "postgresql":
+            # Another process delivering the same rows: it keeps them. (SQLite: the transaction
+            # holds the write lock from its first statement, so the status read here is final.)
+            query = query.with_for_update(skip_locked=True)
+        batch = session.scalars(query).all()
+        if not batch:
+            session.rollback()
+            return counts
+        for status in run_batch(session, batch):
+            counts[status] = counts.get(status, 0) + 1
+        session.commit()
+        if len(batch) < batch_size:
+            return counts
+
+
+def run_batch(session, batch: list[EventDelivery]) -> list[str]:
+    """Run the reactions of `batch` (deliveries of committed events) in the caller's
+    transaction: plugins in event order, then the core's classification once per customer."""
+    reg = events.registry()
+    by_id = {e.id: e for e in session.scalars(select(Event).where(Event.id.in_({d.event_id for d in batch})))}
+    _preload_subjects(session, by_id.values())
+    classify: dict[tuple[int, int | None], list[EventDelivery]] = {}
+    for delivery in batch:
+        event = by_id[delivery.event_id]
+        kwargs = events.hook_kwargs_for(session, event)
+        if delivery.plugin == events.CLASSIFICATION:
+            sale = kwargs["sale"]
+            if sale.customer_id is None:
+                delivery.attempts += 1
+                events.record_success(delivery)
+            else:
+                classify.setdefault((sale.customer_id, sale.store_id), []).append(delivery)
+            continue
+        store = session.get(Store, event.store_id) if event.store_id else None
+        if delivery.plugin not in reg.enabled_in(store):
+            # Switched off since the event: it does not react (the retry job says "disabled"
+            # until it is switched on again).
+            delivery.attempts += 1
+            events.record_failure(delivery, RuntimeError(f"plugin {delivery.plugin} is switched off in this store"))
+            continue
+        user = session.get(User, event.actor_user_id) if event.actor_user_id else None
+        ctx = HookContext(session=session, store=store, user=user, actor=event.payload.get("actor") or "system",
+                          event_id=event.id, registry=reg)
+        events.attempt_reaction(session, reg, delivery, event.name, ctx, kwargs)
+    if classify:
+        _classify(session, classify)
+    return [d.status for d in batch]
+
+
+def _classify(session, buyers: dict[tuple[int, int | None], list[EventDelivery]]) -> None:
+    """The buyers' classes, once per (customer, store) however many of their sales the batch has."""
+    from core.classification.compute import recompute_customer
+
+    now = utcnow()
+    for (customer_id, store_id), deliveries in buyers.items():
+        for delivery in deliveries:
+            delivery.attempts += 1
+        session.flush()
+        try:
+            with session.begin_nested():
+                recompute_customer(session, customer_id, store_id, now)
+        except Exception as exc:  # noqa: BLE001 - recorded and retried, like a plugin's reaction
+            log.warning("classification of customer %s failed: %s", customer_id, exc)
+            for delivery in deliveries:
+                events.record_failure(delivery, exc)
+            continue
+        for delivery in deliveries:
+            events.record_success(delivery)
+
+
+def _preload_subjects(session, batch_events) -> None:
+    """Load the batch's sales and refunds with what reactions read, a few statements in all
+    (hook_kwargs_for then finds them in the session)."""
+    sale_ids = {e.subject_id for e in batch_events if e.name == "sale_recorded"}
+    refund_ids = {e.subject_id for e in batch_events if e.name == "sale_refunded"}
+    if refund_ids:
+        refunds = session.scalars(select(Refund).where(Refund.id.in_(refund_ids))
+                                  .options(selectinload(Refund.lines))).all()
+        sale_ids |= {r.sale_id for r in refunds}
+    if sale_ids:
+        session.scalars(select(Sale).where(Sale.id.in_(sale_ids))
+                        .options(selectinload(Sale.lines), selectinload(Sale.adjustments),
+                                 selectinload(Sale.payments), selectinload(Sale.refunds))).all()
