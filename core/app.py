@@ -63,18 +63,13 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     registry.call_registration("register_blueprints", app=app)
     registry.call_registration("register_cli_commands", cli=app.cli)
 
-    from core.delivery import deliver_committed, init_delivery
+    from core.delivery import init_delivery
 
-    init_delivery(app)
+    init_delivery(app)  # reactions after the commit
 
     @app.teardown_appcontext
-    def _finish(exc):
-        # Reactions after the commit run once the request (command, job) is done with its
-        # session: without Redis here, in this process; with Redis by a worker.
-        try:
-            deliver_committed()
-        finally:
-            db.session.remove()
+    def _remove_session(exc):
+        db.session.remove()
 
     return app
 

@@ -3,8 +3,7 @@
 `core.events.emit` writes a `pending` EventDelivery for every reaction that is not marked
 `@in_transaction`, in the same transaction as the change. Once that transaction commits:
 
-- without Redis, the same process delivers them right away, when its app context ends (the
-  end of the till's request, CLI command or job), in a session of their own;
+- without Redis, the committing process delivers them right away, in a session of its own;
 - with Redis, the committing process only makes sure a `drain_outbox` job is queued (one
   Redis SET per commit); an rq worker drains every pending delivery in batches, oldest event
   first, one drainer at a time (a Redis lock), so a customer's reactions run in order.
@@ -32,19 +31,18 @@ from core.plugins import HookContext
 
 log = logging.getLogger(__name__)
 
-COMMITTED_KEY = "storecrm.outbox.committed"
 BATCH_SIZE = 200
 SWEEP_AGE = timedelta(seconds=10)  # pending this long: its process did not deliver it
 DRAIN_SCHEDULED_KEY = "storecrm:outbox:drain-scheduled:{queue}"
 DRAIN_LOCK_KEY = "storecrm:outbox:drain-lock:{queue}"
 
 
-# --- which events a commit made deliverable ------------------------------------------------------
+# --- after each commit ---------------------------------------------------------------------------
 
-def _moved_on_commit(session) -> None:
-    pending = session.info.pop(events.PENDING_KEY, None)
-    if pending:
-        session.info.setdefault(COMMITTED_KEY, []).extend(pending)
+def _after_commit(session) -> None:
+    event_ids = session.info.pop(events.PENDING_KEY, None)
+    if event_ids:
+        deliver_committed(event_ids)
 
 
 def _dropped_on_rollback(session, transaction) -> None:
@@ -56,34 +54,29 @@ def _dropped_on_rollback(session, transaction) -> None:
 
 
 def init_delivery(app) -> None:
-    """Listen to the app's sessions' commits (once per process: `db.session` is shared)."""
-    if not sa_event.contains(db.session, "after_commit", _moved_on_commit):
-        sa_event.listen(db.session, "after_commit", _moved_on_commit)
+    """Listen to the commits of `db.session` (once per process: it is shared by every app)."""
+    if not sa_event.contains(db.session, "after_commit", _after_commit):
+        sa_event.listen(db.session, "after_commit", _after_commit)
         sa_event.listen(db.session, "after_transaction_end", _dropped_on_rollback)
 
 
-def deliver_committed() -> None:
-    """At the end of an app context (a request, a command, a job): deliver the reactions of the
-    events this context committed. Never raises: what is not delivered here stays pending and
-    the sweep delivers it."""
-    for _round in range(5):  # reactions may emit events of their own; a few rounds at most
-        if not db.session.registry.has():
-            return
-        event_ids = db.session.info.pop(COMMITTED_KEY, None)
-        if not event_ids:
-            return
-        db.session.remove()  # the caller's session is finished; delivery uses its own
-        try:
-            from core.jobs import jobs
+def deliver_committed(event_ids: list[int]) -> None:
+    """Right after the commit that wrote `event_ids`: with Redis, make sure a worker drains the
+    outbox; without, deliver their reactions now, in this process. The committing session cannot
+    run SQL any more, so this runs in a fresh app context (its own session and `g`). Never
+    raises: the change is committed, and what is not delivered here the sweep delivers."""
+    from flask import current_app
 
-            queue = jobs()
-            if queue.uses_redis:
-                schedule_drain(queue)
-            else:
-                deliver(event_ids=event_ids)
-        except Exception:  # noqa: BLE001 - the sale is committed; the sweep delivers later
-            log.exception("delivering the reactions of events %s failed; they stay pending", event_ids[:10])
-            db.session.remove()
+    try:
+        app = current_app._get_current_object()
+        queue = app.extensions["storecrm.jobs"]
+        if queue.uses_redis:
+            schedule_drain(queue)
+            return
+        with app.app_context():
+            deliver(event_ids=event_ids)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("delivering the reactions of events %s failed; they stay pending", event_ids[:10])
 
 
 # --- with Redis: one drainer at a time, woken by commits ---------------------------------------------
