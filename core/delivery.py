@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from core import events
 from core.extensions import db
@@ -136,6 +136,7 @@ def deliver(event_ids=None, older_than: timedelta | None = None, batch_size: int
     counts: dict[str, int] = {}
     while True:
         query = (select(EventDelivery).where(EventDelivery.status == "pending")
+                 .options(joinedload(EventDelivery.event))
                  .order_by(EventDelivery.event_id, EventDelivery.id).limit(batch_size))
         if event_ids is not None:
             query = query.where(EventDelivery.event_id.in_(event_ids))
@@ -144,7 +145,7 @@ def deliver(event_ids=None, older_than: timedelta | None = None, batch_size: int
         if db.engine.dialect.name == "postgresql":
             # Another process delivering the same rows: it keeps them. (SQLite: the transaction
             # holds the write lock from its first statement, so the status read here is final.)
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(skip_locked=True, of=EventDelivery)
         batch = session.scalars(query).all()
         if not batch:
             session.rollback()
@@ -157,23 +158,15 @@ def deliver(event_ids=None, older_than: timedelta | None = None, batch_size: int
 
 
 def run_batch(session, batch: list[EventDelivery]) -> list[str]:
-    """Run the reactions of `batch` (deliveries of committed events) in the caller's
-    transaction: plugins in event order, then the core's classification once per customer."""
+    """Run the reactions of `batch` (deliveries of committed events, their `event` loaded) in the
+    caller's transaction: plugins in event order, then the buyers' classes once per customer."""
     reg = events.registry()
-    by_id = {e.id: e for e in session.scalars(select(Event).where(Event.id.in_({d.event_id for d in batch})))}
-    _preload_subjects(session, by_id.values())
-    classify: dict[tuple[int, int | None], list[EventDelivery]] = {}
-    for delivery in batch:
-        event = by_id[delivery.event_id]
-        kwargs = events.hook_kwargs_for(session, event)
-        if delivery.plugin == events.CLASSIFICATION:
-            sale = kwargs["sale"]
-            if sale.customer_id is None:
-                delivery.attempts += 1
-                events.record_success(delivery)
-            else:
-                classify.setdefault((sale.customer_id, sale.store_id), []).append(delivery)
-            continue
+    reactions = [d for d in batch if d.plugin not in events.CORE_REACTIONS]
+    classify = [d for d in batch if d.plugin == events.CLASSIFICATION]
+    if reactions:
+        _preload_subjects(session, {d.event for d in reactions})
+    for delivery in reactions:
+        event = delivery.event
         store = session.get(Store, event.store_id) if event.store_id else None
         if delivery.plugin not in reg.enabled_in(store):
             # Switched off since the event: it does not react (the retry job says "disabled"
@@ -184,31 +177,58 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
         user = session.get(User, event.actor_user_id) if event.actor_user_id else None
         ctx = HookContext(session=session, store=store, user=user, actor=event.payload.get("actor") or "system",
                           event_id=event.id, registry=reg)
-        events.attempt_reaction(session, reg, delivery, event.name, ctx, kwargs)
+        events.attempt_reaction(session, reg, delivery, event.name, ctx, events.hook_kwargs_for(session, event))
     if classify:
         _classify(session, classify)
     return [d.status for d in batch]
 
 
-def _classify(session, buyers: dict[tuple[int, int | None], list[EventDelivery]]) -> None:
+def _classify(session, deliveries: list[EventDelivery]) -> None:
     """The buyers' classes, once per (customer, store) however many of their sales the batch has."""
     from core.classification.compute import recompute_customer
 
+    buyers: dict[tuple[int, int], list[EventDelivery]] = {}
+    buyer_of = _buyers(session, {d.event for d in deliveries})
+    for delivery in deliveries:
+        buyers.setdefault(buyer_of.get(delivery.event_id, (None, None)), []).append(delivery)
     now = utcnow()
-    for (customer_id, store_id), deliveries in buyers.items():
-        for delivery in deliveries:
-            delivery.attempts += 1
-        session.flush()
+    for (customer_id, store_id), group in buyers.items():
+        if customer_id is None:  # the sale lost its buyer since (an erasure): nothing to classify
+            for delivery in group:
+                delivery.attempts += 1
+                events.record_success(delivery)
+            continue
         try:
             with session.begin_nested():
                 recompute_customer(session, customer_id, store_id, now)
         except Exception as exc:  # noqa: BLE001 - recorded and retried, like a plugin's reaction
             log.warning("classification of customer %s failed: %s", customer_id, exc)
-            for delivery in deliveries:
-                events.record_failure(delivery, exc)
-            continue
-        for delivery in deliveries:
-            events.record_success(delivery)
+            failed = exc
+        else:
+            failed = None
+        for delivery in group:
+            delivery.attempts += 1
+            if failed is None:
+                events.record_success(delivery)
+            else:
+                events.record_failure(delivery, failed)
+
+
+def _buyers(session, batch_events) -> dict[int, tuple[int, int]]:
+    """event id -> (customer, store) of the sale each sale or refund event is about."""
+    sale_events = {e.subject_id: e.id for e in batch_events if e.name == "sale_recorded"}
+    refund_events = {e.subject_id: e.id for e in batch_events if e.name == "sale_refunded"}
+    found = {}
+    if sale_events:
+        for sale_id, customer_id, store_id in session.execute(
+                select(Sale.id, Sale.customer_id, Sale.store_id).where(Sale.id.in_(sale_events))):
+            found[sale_events[sale_id]] = (customer_id, store_id)
+    if refund_events:
+        for refund_id, customer_id, store_id in session.execute(
+                select(Refund.id, Sale.customer_id, Sale.store_id).join(Sale, Sale.id == Refund.sale_id)
+                .where(Refund.id.in_(refund_events))):
+            found[refund_events[refund_id]] = (customer_id, store_id)
+    return found
 
 
 def _preload_subjects(session, batch_events) -> None:

@@ -20,7 +20,7 @@ import traceback
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from core.extensions import db
 from core.models import Customer, Event, EventDelivery, Refund, Sale, Visit, utcnow
@@ -67,21 +67,25 @@ def emit(session, store, name: str, subject, hook_kwargs: dict, *, user=None, ac
     session.flush()
     reg = registry()
     immediate, later = reg.reaction_kinds(name, reg.enabled_in(store))
-    deliveries = []
+    rows = []
     if immediate:
         ctx = HookContext(session=session, store=store, user=user, actor=actor, event_id=event.id, registry=reg)
         for plugin in immediate:
             delivery = EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0)
             attempt_reaction(session, reg, delivery, name, ctx, hook_kwargs)
-            deliveries.append(delivery)
+            rows.append(delivery)
+    now = utcnow()
+    rows.extend(EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0, next_attempt_at=now)
+                for plugin in (*core_reactions, *later))
+    if rows:
+        # Once the in-transaction reactions have run: every delivery with its outcome in one
+        # multi-row INSERT (Core, nothing to read back), not an INSERT + UPDATE each.
+        session.execute(insert(EventDelivery.__table__), [
+            {"event_id": d.event_id, "plugin": d.plugin, "status": d.status, "attempts": d.attempts,
+             "last_error": d.last_error, "next_attempt_at": d.next_attempt_at, "delivered_at": d.delivered_at,
+             "updated_at": now} for d in rows])
     if later or core_reactions:
-        now = utcnow()
-        deliveries.extend(EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0,
-                                        next_attempt_at=now) for plugin in (*core_reactions, *later))
         session.info.setdefault(PENDING_KEY, []).append(event.id)
-    # Added once the in-transaction reactions have run, so every delivery is written with its
-    # outcome in one multi-row INSERT (same transaction), not an INSERT + UPDATE each.
-    session.add_all(deliveries)
     return event
 
 

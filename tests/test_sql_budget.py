@@ -11,17 +11,24 @@ import pytest
 from bench.measure import count_statements
 from tests.conftest import BUNDLED, enable
 
-# Statements for POST /api/v1/sales, from authentication to the answer, all plugins on.
+# Statements for POST /api/v1/sales, from authentication to the answer, all plugins on, on the
+# till's connection (its transaction, and the answer built from what it wrote).
 # SQLite counts its explicit BEGIN IMMEDIATE; PostgreSQL writes many rows in one INSERT.
 # Lowered from 36/34 and 20/18 (issue 7): membership locks a returning member in one SELECT and
 # checks a redelivery in one query, the answer reuses what sale_recorded computed and reloads
 # the sale in one statement. Lowered again from 27/25, 18/16 and 29/27: the class update after
 # the sale locks the customer and reads the settings, the stored cuts and the old classes in
-# one SELECT, and upserts the store's and the chain's classes in one INSERT.
-BUDGET = {"sqlite": 24, "postgresql": 22}
-CORE_BUDGET = {"sqlite": 15, "postgresql": 13}  # the same sale with no plugin enabled
-# A sale to a member who earns points (member days read, ledger entry written): was 39/37.
-MEMBER_BUDGET = {"sqlite": 26, "postgresql": 24}
+# one SELECT, and upserts the store's and the chain's classes in one INSERT. Lowered from
+# 24/22, 15/13 and 26/24 (issue 23): the class update runs after the commit, the deliveries are
+# one INSERT, the answer is built without reloading the sale.
+BUDGET = {"sqlite": 18, "postgresql": 17}
+CORE_BUDGET = {"sqlite": 10, "postgresql": 9}  # the same sale with no plugin enabled
+# A sale to a member who earns points (member days read, ledger entry written).
+MEMBER_BUDGET = {"sqlite": 20, "postgresql": 19}
+# The reactions after the commit, delivered in-process (no Redis): the pending deliveries, the
+# buyer, the class upsert in a savepoint, the deliveries marked done. Off the till's transaction
+# (with Redis, in a worker, in batches).
+AFTER_COMMIT_BUDGET = {"sqlite": 8, "postgresql": 7}
 # GET /customers?phone= at a counter: token, the customer with tags and home store, consents.
 LOOKUP_BUDGET = {"sqlite": 4, "postgresql": 3}
 
@@ -42,6 +49,12 @@ def measure(app, api, token, body):
         r = api.post("/sales", body, token=token)
     assert r.status_code == 201, r.json
     box["answer"] = r.json
+    # The till's request runs on one connection; the reactions after its commit (delivered
+    # in-process here, without Redis; by a worker with it) on another.
+    box["till"] = box["connections"].count(0)
+    box["after_commit"] = box["count"] - box["till"]
+    box["listing"] = "\n".join(f"{'  ' if c == 0 else 'after commit: '}{text}"
+                                for c, text in zip(box["connections"], box["statements"]))
     return box
 
 
@@ -49,11 +62,11 @@ def test_one_sale_with_every_plugin_on_costs_a_fixed_number_of_statements(app, a
     enable(app, "SH001", *BUNDLED)
     api.post("/sales", sale("warm-1"), token=chain.till)  # the member exists, as at a counter
     box = measure(app, api, chain.till, sale("t-1"))
-    listing = "\n".join(box["statements"])
-    assert box["count"] <= BUDGET[backend], f"{box['count']} statements (budget {BUDGET[backend]}):\n{listing}"
+    assert box["till"] <= BUDGET[backend], f"{box['till']} statements (budget {BUDGET[backend]}):\n{box['listing']}"
+    assert box["after_commit"] <= AFTER_COMMIT_BUDGET[backend], box["listing"]
     # and it is the same for the next sale: nothing grows with the history
     again = measure(app, api, chain.till, sale("t-2"))
-    assert again["count"] == box["count"], "\n".join(again["statements"])
+    assert (again["till"], again["after_commit"]) == (box["till"], box["after_commit"]), again["listing"]
 
 
 def test_a_sale_to_a_member_who_earns_points_costs_a_fixed_number_of_statements(app, api, chain, backend):
@@ -62,10 +75,10 @@ def test_a_sale_to_a_member_who_earns_points_costs_a_fixed_number_of_statements(
     first["lines"] = [{"sku": "BEANS-1KG", "quantity": 1}]  # ¥1,200: over the first tier's threshold
     assert api.post("/sales", first, token=chain.till).json["effects"]["membership"]["tier"] == "ordinary"
     box = measure(app, api, chain.till, sale("t-1"))
-    assert box["count"] <= MEMBER_BUDGET[backend], \
-        f"{box['count']} statements (budget {MEMBER_BUDGET[backend]}):\n" + "\n".join(box["statements"])
+    assert box["till"] <= MEMBER_BUDGET[backend], \
+        f"{box['till']} statements (budget {MEMBER_BUDGET[backend]}):\n" + box["listing"]
     again = measure(app, api, chain.till, sale("t-2"))
-    assert again["count"] == box["count"], "\n".join(again["statements"])
+    assert again["till"] == box["till"], again["listing"]
     # the answer still tells the till what this sale earned, and it is what the ledger holds
     effects = again["answer"]["effects"]["membership"]
     assert effects == {"member": True, "points_earned": 28, "points_redeemed": 0, "points_reversed": 0,
@@ -78,7 +91,8 @@ def test_a_sale_to_a_member_who_earns_points_costs_a_fixed_number_of_statements(
 def test_a_sale_without_plugins_costs_the_core_budget(app, api, chain, backend):
     api.post("/sales", sale("warm-1"), token=chain.till)
     box = measure(app, api, chain.till, sale("t-1"))
-    assert box["count"] <= CORE_BUDGET[backend], "\n".join(box["statements"])
+    assert box["till"] <= CORE_BUDGET[backend], box["listing"]
+    assert box["after_commit"] <= AFTER_COMMIT_BUDGET[backend], box["listing"]
 
 
 @pytest.mark.postgres_only
@@ -89,7 +103,7 @@ def test_statements_do_not_grow_with_the_lines_of_a_sale(app, api, chain, backen
     api.post("/sales", sale("warm-1"), token=chain.till)
     two = measure(app, api, chain.till, sale("t-2", lines=2))
     many = measure(app, api, chain.till, sale("t-20", lines=20))
-    assert many["count"] == two["count"], "\n".join(many["statements"])
+    assert (many["till"], many["after_commit"]) == (two["till"], two["after_commit"]), many["listing"]
 
 
 def test_a_counter_lookup_by_phone_costs_the_lookup_budget(app, api, chain, backend):
