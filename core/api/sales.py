@@ -98,7 +98,8 @@ def create_sale(body):
     session = db.session()
     session.expire_on_commit = False
     try:
-        sale, created = svc.record_sale(session, store, body, user=who.user, actor=actor)
+        # The scoped session, as everywhere: plugins may call ctx.session() for the real one.
+        sale, created = svc.record_sale(db.session, store, body, user=who.user, actor=actor)
     finally:
         session.expire_on_commit = True
     result = answer(sale, actor)
