@@ -166,6 +166,12 @@ class PluginRegistry:
             cache[store_id] = frozenset(n for n in rows if n in self.manifests)
         return cache[store_id]
 
+    def remember_enabled(self, store_id: int, names) -> None:
+        """Prime this request's `enabled_in(store_id)` with names read elsewhere (authentication
+        reads them in the token's statement)."""
+        if has_app_context():
+            g.setdefault("_storecrm_enabled", {})[store_id] = frozenset(n for n in names if n in self.manifests)
+
     def forget_enabled(self) -> None:
         if has_app_context():
             g.pop("_storecrm_enabled", None)
