@@ -1,20 +1,23 @@
 """Who sees which customer: the one visibility rule (domain.md, "Privacy and access").
 
-A store *sees* a customer once they are linked to it: their home store, a sale or a visit
-there (and, once built, the person presenting their full phone or member card at that
-counter). An id is never a capability: every path that takes a customer id, or a record
-that leads to a customer, loads it through `customer_or_404`, and every list of customers
-is filtered with `visible_customers`. Plugins use the same two functions.
+A customer belongs to the chain. A store *sees* a customer once the two are linked: their
+home store, a sale or a visit there, or the person presenting their full phone number or
+member card at that store's counter (a `customer_store_link` row, written by
+`link_customer`, audited). An id is never a capability: every path that takes a customer
+id, or a record that leads to a customer, loads it through `customer_or_404` (or
+`record_or_404`), and every list of customers is filtered with `visible_customers`.
+Plugins use the same functions (docs/hooks.md, "Loading customers in a plugin").
 """
 
 from __future__ import annotations
 
 from flask import g, has_request_context
 from sqlalchemy import exists, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from core.errors import NotFound
 from core.extensions import db
-from core.models import Customer, Sale, Visit
+from core.models import Customer, CustomerStoreLink, Sale, Visit
 
 _CALLER = object()
 
@@ -25,13 +28,16 @@ def visible_customers(store_ids):
         return Customer.id.isnot(None)
     return or_(
         Customer.home_store_id.in_(store_ids),
+        exists().where(CustomerStoreLink.customer_id == Customer.id, CustomerStoreLink.store_id.in_(store_ids)),
         exists().where(Sale.customer_id == Customer.id, Sale.store_id.in_(store_ids)),
         exists().where(Visit.customer_id == Customer.id, Visit.store_id.in_(store_ids)),
     )
 
 
 def caller_store_ids():
-    """The stores the current caller works in (API token or admin user); None = every store."""
+    """The stores the current caller works in (API token or admin user); None = every store.
+
+    Outside a request (a job, a command run on the server) there is no caller: None."""
     if has_request_context():
         who = g.get("principal")
         if who is not None:
@@ -39,9 +45,10 @@ def caller_store_ids():
         from flask_login import current_user
 
         if getattr(current_user, "is_authenticated", False):
-            from core.admin.base import scope_store_ids
-
-            return scope_store_ids()
+            if current_user.role == "owner":
+                return None
+            return [s.id for s in current_user.stores]
+        return []  # an anonymous request sees nobody
     return None
 
 
@@ -55,11 +62,65 @@ def customer_or_404(customer_id, *, store_ids=_CALLER, session=None) -> Customer
         customer_id = int(customer_id)
     except (TypeError, ValueError):
         raise NotFound(f"customer {customer_id} not found") from None
-    customer = session.get(Customer, customer_id) if -2**63 <= customer_id < 2**63 else None
-    if customer is None or customer.erased_at is not None:
+    customer = None
+    if -2**63 <= customer_id < 2**63:
+        # One statement: the row and the rule together.
+        stmt = select(Customer).where(Customer.id == customer_id, Customer.erased_at.is_(None))
+        if store_ids is not None:
+            stmt = stmt.where(visible_customers(store_ids))
+        customer = session.scalars(stmt).first()
+    if customer is None:
         raise NotFound(f"customer {customer_id} not found")
-    if store_ids is not None:
-        seen = session.scalar(select(Customer.id).where(Customer.id == customer_id, visible_customers(store_ids)))
-        if seen is None:
-            raise NotFound(f"customer {customer_id} not found")
     return customer
+
+
+def record_or_404(model, record_id, *, store_ids=_CALLER, session=None):
+    """A record that belongs to a store and/or leads to a customer (a complaint, a coupon, a
+    call task...), or NotFound (404) when the caller's stores may not reach it: its `store_id`
+    is not one of theirs, or its `customer_id` names a customer they do not see."""
+    session = session or db.session
+    if store_ids is _CALLER:
+        store_ids = caller_store_ids()
+    try:
+        record = session.get(model, int(record_id)) if -2**63 <= int(record_id) < 2**63 else None
+    except (TypeError, ValueError):
+        record = None
+    name = getattr(model, "__tablename__", model.__name__)
+    if record is None:
+        raise NotFound(f"{name} {record_id} not found")
+    if store_ids is not None:
+        store_id = getattr(record, "store_id", None)
+        if store_id is not None and store_id not in store_ids:
+            raise NotFound(f"{name} {record_id} not found")
+        customer_id = getattr(record, "customer_id", None)
+        if customer_id is not None:
+            try:
+                customer_or_404(customer_id, store_ids=store_ids, session=session)
+            except NotFound:
+                raise NotFound(f"{name} {record_id} not found") from None
+    return record
+
+
+def store_sees(session, customer_id: int, store_id: int) -> bool:
+    return session.scalar(select(Customer.id).where(Customer.id == customer_id, visible_customers([store_id]))) is not None
+
+
+def link_customer(session, customer: Customer, store, *, via: str, user=None, actor: str = "system") -> bool:
+    """Link `customer` to `store` (they presented their full phone or member card there, or
+    are served there): from now on the store sees them. Writes the link row and an audit
+    entry (who linked whom, where, when) unless the store sees them already. Returns whether
+    a link was made. The caller commits."""
+    if customer.id is None or customer.home_store_id == store.id or store_sees(session, customer.id, store.id):
+        return False
+    from core.audit import audit
+
+    name = getattr(user, "username", None) or actor
+    try:
+        with session.begin_nested():
+            session.add(CustomerStoreLink(customer_id=customer.id, store_id=store.id, via=via,
+                                          linked_by_user_id=getattr(user, "id", None), linked_by=name))
+    except IntegrityError:
+        return False  # another counter linked them at the same moment: linked either way
+    audit("customer_linked", actor=user or actor, target=customer, store=store,
+          details={"via": via, "store": store.code}, session=session)
+    return True

@@ -146,10 +146,11 @@ def build_demo(app, *, customers: int = 300, days: int = HISTORY_DAYS, today: da
             stores = _stores_and_people(session)
             _enable_modules(session, stores, echo)
             echo(f"{customers} customers...")
-            people = _customers(session, stores, customers, rng)
+            people = _customers(session, stores, max(customers - 1, 0), rng)  # + CHAIN_MEMBER
             echo(f"{days} days of sales and visits...")
             _history(session, stores, people, days, rng, today or datetime.now(ZoneInfo("Asia/Shanghai")).date())
             _backdate_profiles(session, people, rng, days)
+            _chain_member(session, stores, days, today or datetime.now(ZoneInfo("Asia/Shanghai")).date())
             _classify(session, echo)
         else:
             stores = {s.code: s for s in session.scalars(select(Store).where(Store.code.in_([s.code for s in STORES])))}
@@ -333,6 +334,44 @@ def _history(session, stores: dict, people: dict, days: int, rng: random.Random,
                                                   "purpose": rng.choice(plan.visit_purposes),
                                                   "duration_minutes": rng.randint(5, 45), "purchased": False}, actor="demo")
             session.commit()
+
+
+# One member of the whole chain, to show it at a glance: a WEAR01 gold member (birthday
+# today) who also drinks coffee at CAFE01, where she gave her phone at the counter.
+CHAIN_MEMBER = {"name": "沈若溪", "phone": "13757100001", "code": "VIP-CHAIN-01", "gender": "female",
+                "occupation": "设计师", "preferences": {"尺码": "S", "咖啡": "冰, 燕麦奶"}, "source_channel": "walk_in"}
+
+
+def _chain_member(session, stores: dict, days: int, today: date) -> None:
+    """CHAIN_MEMBER: gold at WEAR01 (¥5,000+ there), then served at CAFE01 by her phone (the
+    first sale there links her to the store, audited); membership follows her."""
+    from core.models import Customer
+    from core.services.customers import create_customer, find_by_phone
+
+    if find_by_phone(session, CHAIN_MEMBER["phone"]) is not None:
+        return
+    tz = ZoneInfo("Asia/Shanghai")
+
+    def at(offset: int, hour: int):
+        return datetime.combine(today - timedelta(days=min(offset, days)), time(hour, 20), tz).astimezone(timezone.utc)
+
+    customer = create_customer(session, stores["WEAR01"], {
+        **CHAIN_MEMBER, "birthday": f"1991-{today.month:02d}-{min(today.day, 28):02d}",
+        "consents": [{"channel": "sms", "granted": True, "source": "paper form", "proof": "登记表 #VIP-01"}]}, actor="demo")
+    wear = [("WR-COAT", 2, 40), ("WR-DRESS", 2, 30), ("WR-JEANS", 1, 21), ("WR-TEE", 1, 21)]
+    for n, (sku, quantity, offset) in enumerate(wear):
+        _past_sale(session, stores["WEAR01"], {"external_id": f"demo-chain-wear-{n}", "occurred_at": at(offset, 15),
+                                               "lines": [{"sku": sku, "quantity": quantity}], "staff": "xiaoli",
+                                               "customer": {"id": customer.id}})
+    for n, offset in enumerate((12, 6, 2)):
+        # At the coffee shop she gives her phone: the chain's member, served here.
+        _past_sale(session, stores["CAFE01"], {"external_id": f"demo-chain-cafe-{n}", "occurred_at": at(offset, 9),
+                                               "lines": [{"sku": "CF-LATTE", "quantity": 1}], "staff": "staff",
+                                               "customer": {"phone": CHAIN_MEMBER["phone"]}})
+    session.flush()
+    session.query(Customer).filter(Customer.id == customer.id).update(
+        {"created_at": at(45, 14), "updated_at": at(45, 14)}, synchronize_session=False)
+    session.commit()
 
 
 def _backdate_profiles(session, people: dict, rng: random.Random, days: int) -> None:

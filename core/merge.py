@@ -16,12 +16,12 @@ from sqlalchemy.orm import aliased
 from core.audit import audit
 from core.errors import InvalidInput, NotFound
 from core.extensions import db
-from core.models import Customer, CustomerTag, Sale
+from core.models import Customer, CustomerStoreLink, CustomerTag, Sale
 from core.plugins import HookContext
 
 # Core tables whose customer_id moves as is. Tags are unioned, classes recomputed, and the
 # plugins' tables are the plugins' own business (customer_merged).
-_SPECIAL = {"customer_tag", "customer_class"}
+_SPECIAL = {"customer_tag", "customer_class", "customer_store_link"}
 _FILLABLE = ("gender", "birth_year", "birth_month", "birth_day", "wechat_id", "occupation", "household",
              "personality", "needs", "notes", "source_channel", "home_store_id")
 
@@ -79,6 +79,13 @@ def merge_customers(session, kept: Customer, merged: Customer, *, user=None, act
         if tag not in kept_tags:
             session.add(CustomerTag(customer_id=kept.id, tag=tag))
     session.execute(delete(CustomerTag).where(CustomerTag.customer_id == merged.id))
+    # The stores that saw either profile see the merged one: links move, one per store.
+    already = select(CustomerStoreLink.store_id).where(CustomerStoreLink.customer_id == kept.id)
+    links = session.execute(update(CustomerStoreLink).where(CustomerStoreLink.customer_id == merged.id,
+                                                            CustomerStoreLink.store_id.not_in(already))
+                            .values(customer_id=kept.id)).rowcount
+    if links:
+        moved["customer_store_link"] = links
     session.expire_all()  # the bulk updates above bypassed the identity map
     _fill_profile(session, kept, merged)
     stores = set(session.scalars(select(Sale.store_id).where(Sale.customer_id == kept.id).distinct()))

@@ -74,6 +74,20 @@ def test_demo_logins_work_and_the_customer_page_reads_well(tmp_path):
     page = client.get(f"/admin/customers/{customer.id}").get_data(as_text=True)
     assert customer.name in page and next(iter(customer.preferences)) in page
     assert "拾光咖啡" in client.get("/admin/").get_data(as_text=True)
+    # one member of the whole chain: gold at WEAR01, served at CAFE01 by her phone
+    from core.demo import CHAIN_MEMBER
+    from core.models import CustomerStoreLink, Sale
+
+    with app.app_context():
+        member = db.session.scalars(select(Customer).where(Customer.code == CHAIN_MEMBER["code"])).one()
+        stores = sorted(db.session.scalars(select(Sale.store_id).where(Sale.customer_id == member.id).distinct()))
+        links = [(link.store_id, link.via) for link in
+                 db.session.scalars(select(CustomerStoreLink).where(CustomerStoreLink.customer_id == member.id))]
+        member_id, home = member.id, member.home_store.code
+    assert home == "WEAR01" and len(stores) == 2 and len(links) == 1 and links[0][1] == "sale"
+    page = client.get(f"/admin/customers/{member_id}").get_data(as_text=True)  # CAFE01's staff
+    assert CHAIN_MEMBER["name"] in page and "137****0001" in page and CHAIN_MEMBER["phone"] not in page
+    assert "Gold member" in page  # the membership panel, in the English admin
 
 
 def test_without_a_data_key_everything_but_the_demo_refuses_to_start(tmp_path):

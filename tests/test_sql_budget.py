@@ -27,8 +27,12 @@ CORE_BUDGET = {"sqlite": 9, "postgresql": 8}  # the same sale with no plugin ena
 MEMBER_BUDGET = {"sqlite": 19, "postgresql": 18}
 # The reactions after the commit, delivered in-process (no Redis): the pending deliveries, the
 # buyer, the class upsert in a savepoint, the deliveries marked done. Off the till's transaction
-# (with Redis, in a worker, in batches).
+# (with Redis, in a worker, in batches). staff_kpi's roll-up (issue 16) is one of them: it left the
+# till's transaction (it had added 5, SQLite 6, to each budget above).
 AFTER_COMMIT_BUDGET = {"sqlite": 8, "postgresql": 7}
+# The same with every bundled plugin on: staff_kpi's roll-up (the sale's rows loaded once for the
+# batch, its savepoint, lock, DELETE, INSERT ... SELECT, its delivery) before the classification.
+ALL_AFTER_COMMIT_BUDGET = {"sqlite": 23, "postgresql": 22}
 # GET /customers?phone= at a counter: token, the customer with tags and home store, consents.
 LOOKUP_BUDGET = {"sqlite": 4, "postgresql": 3}
 
@@ -63,7 +67,7 @@ def test_one_sale_with_every_plugin_on_costs_a_fixed_number_of_statements(app, a
     api.post("/sales", sale("warm-1"), token=chain.till)  # the member exists, as at a counter
     box = measure(app, api, chain.till, sale("t-1"))
     assert box["till"] <= BUDGET[backend], f"{box['till']} statements (budget {BUDGET[backend]}):\n{box['listing']}"
-    assert box["after_commit"] <= AFTER_COMMIT_BUDGET[backend], box["listing"]
+    assert box["after_commit"] <= ALL_AFTER_COMMIT_BUDGET[backend], f"{box['after_commit']} after the commit:\n{box['listing']}"
     # and it is the same for the next sale: nothing grows with the history
     again = measure(app, api, chain.till, sale("t-2"))
     assert (again["till"], again["after_commit"]) == (box["till"], box["after_commit"]), again["listing"]
@@ -92,7 +96,7 @@ def test_a_sale_without_plugins_costs_the_core_budget(app, api, chain, backend):
     api.post("/sales", sale("warm-1"), token=chain.till)
     box = measure(app, api, chain.till, sale("t-1"))
     assert box["till"] <= CORE_BUDGET[backend], box["listing"]
-    assert box["after_commit"] <= AFTER_COMMIT_BUDGET[backend], box["listing"]
+    assert box["after_commit"] <= AFTER_COMMIT_BUDGET[backend], f"{box['after_commit']} after the commit:\n{box['listing']}"
 
 
 @pytest.mark.postgres_only

@@ -19,12 +19,14 @@ from core.admin.base import (
 from core.admin.local_date_filters import local_day_filters
 from core.admin.timeline import consent_rows, customer_scope, timeline
 from core.audit import audit
-from core.errors import DomainError
+from core.errors import Conflict, DomainError
 from core.extensions import db
 from core.models import Customer, CustomerTag
 from core.models.customer import CONSENT_CHANNELS
 from core.plugins import HookContext
 from core.services import customers as customer_service
+from core.services.counter import find_presented, seen_ids
+from core.services.counter import serve_here as serve_customer_here
 from core.services.phones import mask_email, mask_phone, national, try_normalise_phone
 
 log = logging.getLogger(__name__)
@@ -181,10 +183,12 @@ class CustomerView(StoreModelView):
         scope = customer_scope(user_scope())
         phone = try_normalise_phone(q) if sum(ch.isdigit() for ch in q) >= 7 else None
         if phone:
+            # The full phone finds any customer of the chain (domain.md, "Privacy and access").
             customer = customer_service.find_by_phone(db.session, phone)
             if customer is not None and db.session.scalar(select(Customer.id).where(Customer.id == customer.id, scope)):
                 return redirect(url_for("customers.page", customer_id=customer.id))
-            return self.render("storecrm/lookup.html", q=q, results=[], phone=phone, mask_phone=mask_phone)
+            return self.render("storecrm/lookup.html", q=q, results=[], phone=phone, mask_phone=mask_phone,
+                               chain_customer=customer, presented={"phone": q}, store=current_store())
         pattern = f"%{q}%"
         results = list(db.session.scalars(
             select(Customer).where(scope, (Customer.name.ilike(pattern)) | (Customer.code == q))
@@ -192,13 +196,39 @@ class CustomerView(StoreModelView):
         ))
         if len(results) == 1:
             return redirect(url_for("customers.page", customer_id=results[0].id))
-        return self.render("storecrm/lookup.html", q=q, results=results, phone=None, mask_phone=mask_phone)
+        # A card number is presented in full too: a customer of another branch, to serve here.
+        chain_customer = find_presented(db.session, code=q) if not results else None
+        return self.render("storecrm/lookup.html", q=q, results=results, phone=None, mask_phone=mask_phone,
+                           chain_customer=chain_customer, presented={"code": q}, store=current_store())
+
+    @expose("/serve-here", methods=["POST"])
+    def serve_here(self):
+        """The person presented their full phone or card number at this store's counter: link
+        them (audited) so the store sees and serves them."""
+        store = current_store()
+        phone, code = (request.form.get("phone") or "").strip(), (request.form.get("code") or "").strip()
+        if store is None:
+            flash(_("Pick a store in the navbar first: a customer is served in a store."), "error")
+            return redirect(url_for("customers.lookup", q=phone or code))
+        user = current_user_or_none()
+        try:
+            customer, _made = serve_customer_here(db.session, store, phone=phone or None, code=code or None,
+                                                  user=user, actor=user.username)
+        except DomainError:
+            db.session.rollback()
+            flash(_("No customer of the chain has this phone number or card number."), "error")
+            return redirect(url_for("customers.lookup", q=phone or code))
+        db.session.commit()
+        flash(_("%(name)s is a customer of the chain: now served at %(store)s too.", name=customer.name or "—",
+                store=store.name), "success")
+        return redirect(url_for("customers.page", customer_id=customer.id))
 
     @expose("/new", methods=["GET", "POST"])
     def new(self):
         store = current_store()
         form = request.form
         errors: dict = {}
+        existing_seen = serve_phone = None
         if request.method == "POST":
             if store is None:
                 flash(_("Pick a store in the navbar first: a new customer belongs to a home store."), "error")
@@ -216,11 +246,20 @@ class CustomerView(StoreModelView):
                 except DomainError as exc:
                     db.session.rollback()
                     errors = exc.fields or {"_schema": [exc.message]}
+                    existing = (exc.details or {}).get("existing_id") if isinstance(exc, Conflict) else None
+                    if existing is not None and "phone" in errors:
+                        if seen_ids(db.session, [existing], user_scope()):
+                            errors["phone"] = [_("This phone number belongs to a customer of yours already.")]
+                            existing_seen = existing
+                        else:
+                            # Never who it is: only the way to serve them here.
+                            errors["phone"] = [_("This person is already a customer of the chain: serve them here.")]
+                            serve_phone = data.get("phone")
                 else:
                     flash(_("Customer %(name)s created.", name=customer.name or customer.id), "success")
                     return redirect(url_for("customers.page", customer_id=customer.id))
         return self.render("storecrm/customer_new.html", form=form, errors=errors, store=store,
-                           channels=CHANNEL_LABELS)
+                           channels=CHANNEL_LABELS, existing_seen=existing_seen, serve_phone=serve_phone)
 
     # --- the customer page ---------------------------------------------------------------------
 
@@ -273,6 +312,11 @@ class CustomerView(StoreModelView):
             data["name"] = data["name"] or ""
             user = current_user_or_none()
             try:
+                current_home = customer.home_store.code if customer.home_store else None
+                if (data.get("home_store") and data["home_store"] != current_home
+                        and data["home_store"] not in {s.code for s in accessible_stores()}):
+                    # A profile's home store is one of the stores the user works in.
+                    raise DomainError("not your store", fields={"home_store": [_("Pick one of your stores.")]})
                 customer_service.update_customer(db.session, customer, data, store=current_store(), user=user,
                                                  actor=user.username)
                 db.session.commit()

@@ -5,23 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from core.access import visible_customers
 from core.models import Activity, Consent, Customer, Sale, Store, User, Visit
 
 
 def customer_scope(store_ids: list[int] | None):
-    """A WHERE clause for the customers of `store_ids` (home store, or bought or visited
-    there); None means the whole chain. Erased profiles never show."""
+    """A WHERE clause for the customers `store_ids` see (`core.access.visible_customers`);
+    None means the whole chain. Erased profiles never show."""
     alive = Customer.erased_at.is_(None)
     if store_ids is None:
         return alive
-    return alive & or_(
-        Customer.home_store_id.in_(store_ids),
-        exists().where(Sale.customer_id == Customer.id, Sale.store_id.in_(store_ids)),
-        exists().where(Visit.customer_id == Customer.id, Visit.store_id.in_(store_ids)),
-    )
+    return alive & visible_customers(store_ids)
 
 
 @dataclass

@@ -8,15 +8,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from core.access import customer_or_404, visible_customers
-from core.api.http import endpoint, keyset_page, principal, resolve_store
-from core.api.schemas import ConsentChange, CustomerCreate, CustomerOut, CustomerPatch, CustomerQuery
+from core.api.http import API_PREFIX, endpoint, keyset_page, principal, resolve_store
+from core.api.schemas import ConsentChange, CustomerCreate, CustomerOut, CustomerPatch, CustomerQuery, ServeHereIn
 from core.api.serialize import customer_dict
 from core.audit import audit
 from core.crypto import cipher
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.extensions import db
-from core.models import Customer, CustomerTag, Sale, Visit
+from core.models import Customer, CustomerTag, Sale, Store, Visit
 from core.services import customers as svc
+from core.services.counter import chain_card, seen_ids
+from core.services.counter import serve_here as serve_customer_here
 from core.services.phones import normalise_phone
 
 bp = Blueprint("customers", __name__)
@@ -41,28 +43,59 @@ def reveal_and_audit(customer: Customer, reason: str) -> bool:
     return False
 
 
+def check_home_store(body: dict, current: Store | None = None) -> None:
+    """A profile's (new) home store must be one the caller works in (403 otherwise)."""
+    code = body.get("home_store")
+    if code and code != getattr(current, "code", None):
+        store = db.session.scalars(select(Store).where(Store.code == code)).first()
+        if store is None:
+            raise InvalidInput("unknown store", fields={"home_store": [f"Unknown store {code}."]})
+        if not principal().can_act_in(store):
+            raise Forbidden(f"you do not work in store {code}", fields={"home_store": [f"Not your store: {code}."]})
+
+
+def chain_conflict(exc: Conflict) -> Conflict:
+    """The 409 for a phone or card number the chain already has. The existing profile's id
+    only for a caller who sees it; otherwise the way to serve the person here, never who it is."""
+    existing = (exc.details or {}).get("existing_id")
+    if existing is None or seen_ids(db.session, [existing], principal().store_ids()):
+        return exc
+    field = "phone" if "phone" in (exc.fields or {}) else "code"
+    return Conflict("this person is already a customer of the chain: serve them here",
+                    fields={field: ["Already a customer of the chain: serve them here."]},
+                    details={"already_in_chain": True,
+                             "serve_here": {"method": "POST", "path": f"{API_PREFIX}/customers/serve-here",
+                                            "body": [field, "store"]}})
+
+
 @endpoint(bp, "/customers", "POST", summary="Create a customer profile", body=CustomerCreate, response=CustomerOut,
           status=201, errors=(400, 401, 403, 409))
 def create_customer(body):
     store = resolve_store(body.pop("store", None))
+    check_home_store(body)
     who = principal()
     try:
         customer = svc.create_customer(db.session, store, body, user=who.user, actor=who.name)
+    except Conflict as exc:
+        raise chain_conflict(exc) from exc
     except IntegrityError as exc:
         # Two counters registering the same phone at once: the loser gets the winner's id.
         db.session.rollback()
         existing = svc.find_by_phone(db.session, body["phone"]) if body.get("phone") else None
         if existing is None:
             raise
-        raise Conflict("phone number already belongs to another customer", fields={"phone": ["Already in use."]},
-                       details={"existing_id": existing.id}) from exc
+        raise chain_conflict(Conflict("phone number already belongs to another customer",
+                                      fields={"phone": ["Already in use."]},
+                                      details={"existing_id": existing.id})) from exc
     reveal = reveal_and_audit(customer, "create")
     db.session.commit()
     return customer_dict(customer, reveal), 201
 
 
-@endpoint(bp, "/customers", "GET", summary="Search customers", query=CustomerQuery, response=CustomerOut, many=True,
-          paginated=True, errors=(400, 401))
+@endpoint(bp, "/customers", "GET",
+          summary="Search customers: a full phone or card number finds any customer of the chain (linked=false, "
+                  "masked, until served here); a name or other filters only the customers the caller's stores see",
+          query=CustomerQuery, response=CustomerOut, many=True, paginated=True, errors=(400, 401))
 def list_customers(args):
     who = principal()
     # The answer shows each customer's tags and home store: in the same statement as the page
@@ -72,7 +105,10 @@ def list_customers(args):
     ids = who.store_ids()
     if args.get("store"):
         ids = [resolve_store(args["store"]).id]
-    if ids is not None:
+    # A full phone or card number is what the person presents at the counter: it finds any
+    # customer of the chain. Everything else searches only what the caller's stores see.
+    presented = bool(args.get("phone") or args.get("code"))
+    if ids is not None and not presented:
         stmt = stmt.where(visible_filter(ids))
     if args.get("phone"):
         try:
@@ -80,6 +116,8 @@ def list_customers(args):
         except InvalidInput as exc:
             raise InvalidInput(exc.message, fields={"phone": exc.fields["phone"]}) from exc
         stmt = stmt.where(Customer.phone_hash.in_(cipher().lookup_hashes(phone)))
+    if args.get("code"):
+        stmt = stmt.where(Customer.code == args["code"].strip())
     if args.get("q"):
         term = args["q"].strip()
         stmt = stmt.where(or_(Customer.name.contains(term, autoescape=True), Customer.code == term))
@@ -89,12 +127,34 @@ def list_customers(args):
         if args.get(key):
             stmt = _class_filter(stmt, key, args[key], ids)
     rows, next_cursor = keyset_page(stmt, Customer.id, args.get("cursor"), args["limit"])
+    seen = {c.id for c in rows}
+    if presented and ids is not None:
+        # Most lookups find a customer of the store's own: a query only for the others.
+        others = [c.id for c in rows if c.home_store_id not in ids]
+        seen -= set(others) - seen_ids(db.session, others, ids)
     reveal = bool(args.get("reveal")) and who.reveals_personal_data
-    if reveal and rows:
-        audit("unmask", actor=who.user, target=("customer_list", len(rows)), details={"ids": [c.id for c in rows]})
+    revealed = [c.id for c in rows if c.id in seen] if reveal else []
+    if revealed:
+        audit("unmask", actor=who.user, target=("customer_list", len(revealed)), details={"ids": revealed})
         db.session.commit()
-    consents = svc.current_consents_of(db.session, [c.id for c in rows])
-    return {"items": [customer_dict(c, reveal, consents.get(c.id, {})) for c in rows], "next_cursor": next_cursor}
+    consents = svc.current_consents_of(db.session, list(seen))
+    items = [{**customer_dict(c, reveal, consents.get(c.id, {})), "linked": True} if c.id in seen else chain_card(c)
+             for c in rows]
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@endpoint(bp, "/customers/serve-here", "POST",
+          summary="Serve a customer of the chain here: the person presented their full phone or card number; "
+                  "links them to the store (audited), which then sees them",
+          body=ServeHereIn, response=CustomerOut, errors=(400, 401, 403, 404))
+def serve_here(body):
+    store = resolve_store(body.get("store"))
+    who = principal()
+    customer, _ = serve_customer_here(db.session, store, phone=body.get("phone"), code=body.get("code"),
+                                      user=who.user, actor=who.name)
+    reveal = reveal_and_audit(customer, "serve_here")
+    db.session.commit()
+    return {**customer_dict(customer, reveal), "linked": True}
 
 
 def _class_filter(stmt, key, value, store_ids):
@@ -120,10 +180,14 @@ def get_customer(customer_id):
           response=CustomerOut, errors=(400, 401, 404, 409))
 def patch_customer(customer_id, body):
     customer = load_visible(customer_id)
+    check_home_store(body, customer.home_store)
     who = principal()
     consents = body.pop("consents", None) or []
-    svc.update_customer(db.session, customer, body, user=who.user, actor=who.name,
-                        store=who.store or customer.home_store)
+    try:
+        svc.update_customer(db.session, customer, body, user=who.user, actor=who.name,
+                            store=who.store or customer.home_store)
+    except Conflict as exc:
+        raise chain_conflict(exc) from exc
     for consent in consents:
         svc.set_consent(db.session, customer, consent["channel"], consent["granted"], source=consent["source"],
                         proof=consent.get("proof"), user=who.user, store=who.store)

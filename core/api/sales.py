@@ -8,6 +8,7 @@ from flask import Blueprint, current_app
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from core.access import customer_or_404
 from core.api.http import endpoint, principal, resolve_store
 from core.api.schemas import (
     QuoteIn, QuoteOut, RefundIn, RefundOut, SaleBatchIn, SaleIn, SaleOut, VisitIn, VisitOut,
@@ -18,6 +19,7 @@ from core.extensions import db
 from core.models import Product, Sale, money
 from core.plugins import HookContext
 from core.services import sales as svc
+from core.services.counter import find_presented
 from core.services.sales_batch import record_sales
 from core.services.store_plugins import flatten_errors
 
@@ -61,11 +63,10 @@ def quote(body):
     customer = None
     if body.get("customer"):
         # A quote writes nothing: an unknown phone is simply a customer without perks.
+        # An id names only a customer the caller sees (404); a full card or phone, anyone of the chain.
         ref = body["customer"]
-        from core.services.customers import find_by_phone, get_customer
-
-        customer = (get_customer(db.session, ref["id"]) if ref.get("id") is not None
-                    else find_by_phone(db.session, ref["phone"]) if ref.get("phone") else None)
+        customer = (customer_or_404(ref["id"]) if ref.get("id") is not None
+                    else find_presented(db.session, phone=ref.get("phone"), code=ref.get("code")))
     subtotal = sum((l["amount"] for l in lines), Decimal("0.00"))
     cart = {"lines": lines, "subtotal": subtotal, "options": body.get("options") or {}}
     reg = current_app.extensions["storecrm.plugins"]

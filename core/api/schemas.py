@@ -94,12 +94,17 @@ class CustomerOut(Strict):
     source_channel = fields.String(allow_none=True)
     home_store = fields.String(allow_none=True)
     consents = fields.List(fields.Nested(ConsentOut))
+    linked = fields.Boolean(metadata={"description": "lookups by full phone or card: false for a customer of the chain "
+                                                     "this store does not see yet (masked, no profile; serve them here)"})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
 
 class CustomerQuery(Strict):
-    phone = fields.String()
+    phone = fields.String(metadata={"description": "the full phone number (any common spelling): finds any customer "
+                                                   "of the chain"})
+    code = fields.String(validate=validate.Length(max=64),
+                         metadata={"description": "the full card number: finds any customer of the chain"})
     q = fields.String(validate=validate.Length(max=100))
     tag = fields.String()
     store = fields.String()
@@ -111,6 +116,17 @@ class CustomerQuery(Strict):
     reveal = fields.Boolean(load_default=False)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
+
+
+class ServeHereIn(Strict):
+    store = fields.String(load_default=None, metadata={"description": "store code (user tokens)"})
+    phone = fields.String(validate=validate.Length(max=40), metadata={"description": "the full phone number presented"})
+    code = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "the card number presented"})
+
+    @validates_schema
+    def phone_or_code(self, data, **kwargs):
+        if not data.get("phone") and not data.get("code"):
+            raise ValidationError("Give the full phone number or the card number.", field_name="phone")
 
 
 class ConsentChange(ConsentIn):

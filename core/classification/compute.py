@@ -9,15 +9,30 @@ statements whatever the store's size). Other customers move with the cuts at the
 
 Rules pinned here (domain.md): only sales not wholly refunded count, at their net amount
 (total - refunded); "top 20%" means the first ceil(20% of buyers) ranks, tied customers sharing
-the best rank (ties at a cut go to the higher class); RFM scores are rank quintiles
-5 - 5 * (rank - 1) // population, ties sharing the better score.
+the best rank (ties at a cut go to the higher class).
+
+RFM (domain.md, item 5): only customers who bought in the window are scored against each other.
+On each of R, F and M a buyer's score is where their value stands between the other buyers':
+1 + floor(5 * worse / (worse + better)), counting the buyers whose value is strictly worse
+(longer since the last purchase; fewer purchases; less spent) or strictly better; the best
+value scores 5 and, when every buyer has the same value, everyone scores 3. Equal values get
+equal scores, the worst value scores 1 and the best 5 whenever there are two different values,
+and with all values distinct these are exact quintiles. A customer who bought before but not in
+the window scores R1 F1 M1, which the rule table names `lost`. The one-customer path after a
+sale compares with the stored cuts (the k-th worst value, k = ceil((4 - i) * buyers / 5)).
+
+Windows are calendar days of the scope's timezone (the store's; the chain's `chain_timezone`
+setting): "the last 365 days" are the 365 local dates ending today, and recency counts local days
+back from the end of today, so a run at 00:05, 02:15 or 23:55 gives the same classes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 from functools import lru_cache
 
@@ -65,11 +80,37 @@ def _counting_sales(scope, customer_id: int | None = None):
     return conds
 
 
+def local_day_bounds(now: datetime, timezone: str, window_days: int) -> tuple[datetime, datetime]:
+    """(window start, as of) in UTC for a run at `now`: the window is the `window_days` local
+    dates ending today, and `as_of` the last second of today, from which recency counts back.
+    Neither moves with the hour of the run."""
+    tz = ZoneInfo(timezone)
+    today = now.astimezone(tz).date()
+    start = datetime.combine(today - timedelta(days=window_days - 1), dtime.min, tz)
+    end = datetime.combine(today + timedelta(days=1), dtime.min, tz)
+    return start.astimezone(UTC), (end - timedelta(seconds=1)).astimezone(UTC)
+
+
+def with_clock(s: dict, timezone: str, now: datetime) -> dict:
+    """Settings `s` with the scope's calendar for a run at `now`: `timezone`, `window_start`
+    and `as_of` (see `local_day_bounds`)."""
+    start, as_of = local_day_bounds(now, timezone, s["window_days"])
+    return {**s, "timezone": timezone, "window_start": start, "as_of": as_of}
+
+
+def scope_timezone(session, scope_id: int, s: dict) -> str:
+    """The store's timezone, or the chain's setting for the chain."""
+    if scope_id == CHAIN_SCOPE:
+        return s["chain_timezone"]
+    return session.scalar(select(Store.timezone).where(Store.id == scope_id)) or s["chain_timezone"]
+
+
 def _derived(scope, settings: dict, now, customer_id: int | None = None):
     """Per customer and scope: first/last purchase, counts and net spend in the window,
-    recency, usual gap. Several stores with the same settings are computed in one pass."""
+    recency, usual gap. Several stores with the same settings are computed in one pass.
+    `now` is the scope's `as_of` (the end of its local today), or a bound parameter."""
     bound = isinstance(now, BindParameter)
-    window_start = settings["window_start"] if bound else now - timedelta(days=settings["window_days"])
+    window_start = settings["window_start"]
     in_window = Sale.occurred_at >= window_start
     # Whole scopes: SQLite must not walk ix_sale_customer_time row by row (see `unindexed`).
     key = Sale.customer_id if customer_id is not None else unindexed(Sale.customer_id)
@@ -111,14 +152,26 @@ def _ranked_full(derived):
     d = derived.c
     buyer = case((d.purchases > 0, 1), else_=0)
     m_rank = func.rank().over(partition_by=d.scope_id, order_by=d.amount.desc())
+    # RFM compares window buyers only. Partitioned by (scope, bought in the window) and ordered
+    # worst first, `rank - 1` counts the buyers strictly worse than this one and `count` (the
+    # default frame runs to the last peer) those worse or equal: one sort per dimension.
+    buyers_only = (d.scope_id, buyer)
+
+    def worse_and_upto(order):
+        return (func.rank().over(partition_by=buyers_only, order_by=order) - 1,
+                func.count().over(partition_by=buyers_only, order_by=order))
+
+    r_worse, r_upto = worse_and_upto(d.recency_days.desc())
+    f_worse, f_upto = worse_and_upto(d.purchases.asc())
+    m_worse, m_upto = worse_and_upto(d.amount.asc())
     return select(
         derived,
         case((d.purchases > 0, m_rank), else_=None).label("amount_rank"),
         func.sum(buyer).over(partition_by=d.scope_id).label("buyers"),
         func.count().over(partition_by=d.scope_id).label("population"),
-        func.rank().over(partition_by=d.scope_id, order_by=d.recency_days.asc()).label("r_rank"),
-        func.rank().over(partition_by=d.scope_id, order_by=d.purchases.desc()).label("f_rank"),
-        m_rank.label("m_rank"),
+        r_worse.label("r_worse"), r_upto.label("r_upto"),
+        f_worse.label("f_worse"), f_upto.label("f_upto"),
+        m_worse.label("m_worse"), m_upto.label("m_upto"),
     ).subquery("ranked")
 
 
@@ -150,21 +203,28 @@ def _classified(ranked, s: dict, now, gaps: tuple[int | None, int | None], cuts:
         at_risk = or_(c.recency_days > s["at_risk_days"],
                       and_(c.usual_gap_days.is_not(None), c.recency_days > s["gap_factor"] * c.usual_gap_days))
     bands = s["recency_bands"]
-    population = cuts["population"] if cuts is not None else c.population
+    buyers = cuts["buyers"] if cuts is not None else c.buyers
+    bought = c.purchases > 0
 
-    def quintile(rank):
-        return 5 - ((rank - 1) * 5) // population
+    def score(worse, upto):
+        """Where the value stands between the worst and the best of the other buyers: 1 + floor(5 *
+        worse / (worse + better)), the best value 5, everyone equal 3; no purchase in the window 1."""
+        better = buyers - upto
+        return case((~bought, 1), (worse + better == 0, 3), (better == 0, 5),
+                    else_=1 + (worse * 5) // (worse + better))
 
-    def by_cuts(meets):  # meets(i): the value earns score 5 - i
-        return case(*[(meets(i), 5 - i) for i in range(4)], else_=1)
+    def by_cuts(beats):  # beats(i): the value is better than the worst ceil((4 - i) / 5) of buyers
+        return case((~bought, 1), *[(beats(i), 5 - i) for i in range(4)], else_=1)
 
     if cuts is not None:
-        r_quintile = by_cuts(lambda i: c.recency_days <= cuts["r"][i])
-        f_score = by_cuts(lambda i: c.purchases >= cuts["f"][i])
-        m_score = by_cuts(lambda i: c.amount >= cuts["m"][i])
+        r_quintile = by_cuts(lambda i: c.recency_days < cuts["r"][i])
+        f_score = by_cuts(lambda i: c.purchases > cuts["f"][i])
+        m_score = by_cuts(lambda i: c.amount > cuts["m"][i])
     else:
-        r_quintile, f_score, m_score = quintile(c.r_rank), quintile(c.f_rank), quintile(c.m_rank)
-    r_score = case((population < s["rfm_min_population"],
+        r_quintile, f_score, m_score = (score(c.r_worse, c.r_upto), score(c.f_worse, c.f_upto),
+                                        score(c.m_worse, c.m_upto))
+    r_score = case((~bought, 1),
+                   (buyers < s["rfm_min_population"],
                     case((c.recency_days <= bands[0], 5), (c.recency_days <= bands[1], 4),
                          (c.recency_days <= bands[2], 3), (c.recency_days <= bands[3], 2), else_=1)),
                    else_=r_quintile)
@@ -215,9 +275,10 @@ def _groups(session) -> list[list[int]]:
     from core.classification.settings import settings_for
 
     groups: dict[str, list[int]] = {}
-    for store_id in session.scalars(select(Store.id).order_by(Store.id)):
+    for store_id, timezone in session.execute(select(Store.id, Store.timezone).order_by(Store.id)):
         s = settings_for(session, store_id)
-        key = f"own:{store_id}" if s["lifecycle_mode"] == "percentile" else repr(sorted(s.items()))
+        # One pass needs one calendar: stores group by timezone as well as by settings.
+        key = f"own:{store_id}" if s["lifecycle_mode"] == "percentile" else repr((timezone, sorted(s.items())))
         groups.setdefault(key, []).append(store_id)
     return [[CHAIN_SCOPE]] + list(groups.values())
 
@@ -230,8 +291,9 @@ def recompute_scope(session, scope, now: datetime | None = None) -> list[dict]:
     now = now or utcnow()
     scopes = _scopes(scope)
     s = settings_for(session, scopes[0])
+    s = with_clock(s, scope_timezone(session, scopes[0], s), now)
     gaps = percentile_gaps(session, scopes[0], s) if s["lifecycle_mode"] == "percentile" else (None, None)
-    stmt = _classified(_ranked_full(_derived(scopes, s, now)), s, now, gaps)
+    stmt = _classified(_ranked_full(_derived(scopes, s, s["as_of"])), s, now, gaps)
     conn = session.connection()
     postgresql = conn.dialect.name == "postgresql"
     if postgresql:
@@ -251,7 +313,7 @@ def recompute_scope(session, scope, now: datetime | None = None) -> list[dict]:
         counts = {row[0]: (row[1], row[2]) for row in conn.execute(
             select(staging.c.scope_id, func.count(), func.coalesce(func.sum(case((staging.c.purchases > 0, 1), else_=0)), 0))
             .group_by(staging.c.scope_id))}
-        recency = seconds_between(literal(now, UTCDateTime()), staging.c.last_purchase_at) // DAY
+        recency = seconds_between(literal(s["as_of"], UTCDateTime()), staging.c.last_purchase_at) // DAY
         found = {r["scope_id"]: r for r in _cut_rows(conn.execute(_cuts_select(
             staging, staging.c.scope_id, staging.c.purchases, staging.c.amount, recency, s)).all(), now, "full", gaps)}
         cut_rows = [found.get(scope_id) or _cut_rows([(scope_id, 0, 0) + (None,) * 14], now, "full", gaps)[0]
@@ -261,7 +323,8 @@ def recompute_scope(session, scope, now: datetime | None = None) -> list[dict]:
     finally:
         staging.drop(conn)
     seconds = round(time.perf_counter() - started, 3)
-    stored = {k: (str(v) if v is not None and not isinstance(v, (int, float, list, str)) else v) for k, v in s.items()}
+    stored = {k: (str(v) if v is not None and not isinstance(v, (int, float, list, str)) else v) for k, v in s.items()
+              if k not in ("window_start", "as_of")}
     results = []
     for scope_id in scopes:
         population, buyers = counts.get(scope_id, (0, 0))
@@ -385,12 +448,12 @@ def _one_scope_select(scope, prefix: str, absolute: bool, percentile_gaps: bool,
              recency_bands=[param(f"s_band{i}", Integer()) for i in range(4)],
              window_start=param("window_start", UTCDateTime()))
     cuts = {"high_amount": param("cut_high", MONEY), "medium_amount": param("cut_medium", MONEY),
-            "population": param("cut_population", Integer()),
+            "buyers": param("cut_buyers", Integer()),
             "r": [param(f"cut_r{i}", Integer()) for i in range(4)],
             "f": [param(f"cut_f{i}", Integer()) for i in range(4)],
             "m": [param(f"cut_m{i}", MONEY) for i in range(4)]}
     gaps = (param("gap_at_risk", Integer()), param("gap_churned", Integer())) if percentile_gaps else (None, None)
-    return _classified(_derived(scope, s, now, customer_id), s, now, gaps, cuts)
+    return _classified(_derived(scope, s, param("as_of", UTCDateTime()), customer_id), s, now, gaps, cuts)
 
 
 _cc = CustomerClass.__table__
@@ -412,6 +475,8 @@ _LOCK_CUTS_AND_OLD = (
     select(_customer.c.id.label("customer_id"),
            _settings_document(_settings.c.store_id.is_(None)).label("chain_settings"),
            _settings_document(_settings.c.store_id == bindparam("store_id")).label("store_settings"),
+           select(Store.__table__.c.timezone).where(Store.__table__.c.id == bindparam("store_id"))
+           .scalar_subquery().label("store_timezone"),
            _cut, _cc.c.final_class.label("old_final_class"), _cc.c.lifecycle.label("old_lifecycle"))
     .select_from(_customer.outerjoin(_cut, _cut.c.scope_id.in_(bindparam("scopes", expanding=True)))
                  .outerjoin(_cc, and_(_cc.c.customer_id == _customer.c.id, _cc.c.scope_id == _cut.c.scope_id)))
@@ -425,16 +490,21 @@ _DELETE_ONE = delete(_cc).where(_cc.c.customer_id == bindparam("customer_id"), _
 
 def _cuts_select(source, scope_col, purchases, amount, recency, s: dict):
     """Each scope's cut values from per-customer rows (the staging table of a full run, or the
-    derived numbers of one scope): the value at the last rank inside each class, so that
-    `value >= cut` gives exactly the class the rank rule gives, ties included."""
-    buyers_first = case((purchases > 0, 0), else_=1)
+    derived numbers of one scope). Amount classes: the value at the last rank inside each class,
+    so that `value >= cut` gives exactly the class the rank rule gives, ties included. RFM: the
+    k-th worst value among window buyers, k = ceil((4 - i) * buyers / 5), so that a value
+    strictly better than it scores at least 5 - i, exactly as `1 + 5 * worse // buyers` does."""
+    bought = purchases > 0
+    buyers_first = case((bought, 0), else_=1)
     ranked = select(
         scope_col.label("scope_id"), purchases.label("purchases"), amount.label("amount"), recency.label("recency"),
-        # Buyers by spend, then the rest (spend 0): one order serves the amount cuts and M.
+        # Buyers by spend, then the rest (spend 0): the amount cuts.
         func.row_number().over(partition_by=scope_col, order_by=(buyers_first, amount.desc())).label("rn_a"),
-        func.row_number().over(partition_by=scope_col, order_by=purchases.desc()).label("rn_f"),
-        func.row_number().over(partition_by=scope_col, order_by=recency.asc()).label("rn_r"),
-        func.sum(case((purchases > 0, 1), else_=0)).over(partition_by=scope_col).label("buyers"),
+        # Worst first among window buyers: the RFM cuts.
+        func.row_number().over(partition_by=(scope_col, buyers_first), order_by=purchases.asc()).label("rn_f"),
+        func.row_number().over(partition_by=(scope_col, buyers_first), order_by=amount.asc()).label("rn_m"),
+        func.row_number().over(partition_by=(scope_col, buyers_first), order_by=recency.desc()).label("rn_r"),
+        func.sum(case((bought, 1), else_=0)).over(partition_by=scope_col).label("buyers"),
         func.count().over(partition_by=scope_col).label("population"),
     ).select_from(source).subquery("cut_ranked")
     r = ranked.c
@@ -442,16 +512,19 @@ def _cuts_select(source, scope_col, purchases, amount, recency, s: dict):
     def at(rn, k, col):
         return func.max(case((rn == k, col), else_=None))
 
-    def quintile_k(i):  # the last rank with score >= 5 - i: ceil((i + 1) * population / 5)
-        return ((i + 1) * r.population + 4) // 5
+    def buyer_at(rn, k, col):
+        return func.max(case((and_(r.purchases > 0, rn == k), col), else_=None))
+
+    def worst_k(i):  # ceil((4 - i) * buyers / 5)
+        return ((4 - i) * r.buyers + 4) // 5
 
     return select(
         r.scope_id, func.max(r.buyers), func.max(r.population),
         at(r.rn_a, (s["high_percent"] * r.buyers + 99) // 100, r.amount),
         at(r.rn_a, ((s["high_percent"] + s["medium_percent"]) * r.buyers + 99) // 100, r.amount),
-        *[at(r.rn_f, quintile_k(i), r.purchases) for i in range(4)],
-        *[at(r.rn_a, quintile_k(i), r.amount) for i in range(4)],
-        *[at(r.rn_r, quintile_k(i), r.recency) for i in range(4)],
+        *[buyer_at(r.rn_f, worst_k(i), r.purchases) for i in range(4)],
+        *[buyer_at(r.rn_m, worst_k(i), r.amount) for i in range(4)],
+        *[buyer_at(r.rn_r, worst_k(i), r.recency) for i in range(4)],
     ).group_by(r.scope_id)
 
 
@@ -467,7 +540,7 @@ def cuts_on_demand(session, scope_id: int, s: dict, now) -> dict:
     """A scope with no stored cuts yet (a new store, or before the first nightly run): compute
     them from its sales once and keep them; the nightly run replaces them."""
     gaps = percentile_gaps(session, scope_id, s) if s["lifecycle_mode"] == "percentile" else (None, None)
-    d = _derived(scope_id, s, now).alias("scope_numbers")
+    d = _derived(scope_id, s, s["as_of"]).alias("scope_numbers")
     rows = session.execute(_cuts_select(d, d.c.scope_id, d.c.purchases, d.c.amount, d.c.recency_days, s)).all()
     row = (_cut_rows(rows, now, "on_demand", gaps) or _cut_rows([(scope_id, 0, 0) + (None,) * 14], now, "on_demand",
                                                                  gaps))[0]
@@ -480,7 +553,8 @@ def cuts_on_demand(session, scope_id: int, s: dict, now) -> dict:
 
 
 def _params(s: dict, cut: dict, now) -> dict:
-    elapsed = int((now - cut["computed_at"]).total_seconds() // DAY)  # the cut's recencies have aged since
+    tz = ZoneInfo(s["timezone"])  # the cut's recencies have aged since, in local days
+    elapsed = max((now.astimezone(tz).date() - cut["computed_at"].astimezone(tz).date()).days, 0)
 
     def listed(values, i, kind):
         value = (values or [None] * 4)[i]
@@ -491,10 +565,9 @@ def _params(s: dict, cut: dict, now) -> dict:
     p = {f"s_{k}": s[k] for k in INT_SETTINGS}
     p.update(s_gap_factor=s["gap_factor"], s_high_min_amount=s["high_min_amount"],
              s_medium_min_amount=s["medium_min_amount"],
-             window_start=now - timedelta(days=s["window_days"]),
+             window_start=s["window_start"], as_of=s["as_of"], cut_buyers=cut["buyers"] or 0,
              cut_high=_NO_CUT["amount"] if cut["high_amount"] is None else cut["high_amount"],
              cut_medium=_NO_CUT["amount"] if cut["medium_amount"] is None else cut["medium_amount"],
-             cut_population=cut["population"] or 0,
              gap_at_risk=cut["at_risk_gap_days"], gap_churned=cut["churned_gap_days"])
     p.update({f"s_band{i}": s["recency_bands"][i] for i in range(4)})
     for i in range(4):
@@ -514,9 +587,11 @@ def _update(session, customer_id: int, store_id: int | None, now) -> None:
                              {"customer_id": customer_id, "store_id": store_id, "scopes": scopes}).mappings():
         if not settings:  # the same documents on every row: the store's over the chain's
             chain = dict(r["chain_settings"] or {})
-            settings = {CHAIN_SCOPE: loaded(chain)}
+            chain_s = loaded(chain)
+            settings = {CHAIN_SCOPE: with_clock(chain_s, chain_s["chain_timezone"], now)}
             if store_id:
-                settings[store_id] = loaded({**chain, **(r["store_settings"] or {})})
+                store_s = loaded({**chain, **(r["store_settings"] or {})})
+                settings[store_id] = with_clock(store_s, r["store_timezone"] or store_s["chain_timezone"], now)
         if r["scope_id"] is not None:
             cuts[r["scope_id"]] = {c: r[c] for c in cut_columns}
             if r["old_final_class"] is not None:

@@ -4,12 +4,14 @@ page and in `GET /customers/{id}/classification`, and can check by hand."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 from sqlalchemy import and_, case, func, select
 
 from core.classification.models import CHAIN_SCOPE, ClassificationCut, ClassificationRun, CustomerClass
 from core.classification.rules import SEGMENT_LABELS, final_label, label, lifecycle_label
+from core.classification.compute import scope_timezone
 from core.classification.settings import settings_for
 from core.models import Product, Sale, SaleLine, Store, utcnow
 
@@ -30,8 +32,9 @@ _T = {
         "gap": "usually every {gap} days",
         "life_rule": "at risk after {at_risk} days or {factor}× the usual gap, churned after {churned} days, new for {new} days",
         "life_pct": "this store's purchase gaps: at risk beyond {at_risk} days ({p1}th percentile), churned beyond {churned} days ({p2}th)",
-        "rfm": "R{r} F{f} M{m} among {pop} customers who ever bought ({method})",
-        "bands": "recency in fixed bands, under {min} customers", "quintiles": "rank quintiles",
+        "rfm": "R{r} F{f} M{m} among {pop} customers who bought in the last {days} days ({method})",
+        "rfm_none": "no purchase in the last {days} days: R1 F1 M1",
+        "bands": "recency in fixed bands, under {min} buyers", "quintiles": "quintiles, equal values scoring alike",
         "prospect": "no purchase yet",
     },
     "zh": {
@@ -50,8 +53,9 @@ _T = {
         "gap": "平均每{gap}天消费一次",
         "life_rule": "超过{at_risk}天或平均间隔的{factor}倍未消费为流失风险，超过{churned}天为已流失，首购{new}天内为新客户",
         "life_pct": "本店消费间隔：超过{at_risk}天（第{p1}百分位）为流失风险，超过{churned}天（第{p2}百分位）为已流失",
-        "rfm": "R{r} F{f} M{m}，共{pop}位曾消费客户（{method}）",
-        "bands": "客户少于{min}位，R按固定区间", "quintiles": "按排名五等分",
+        "rfm": "R{r} F{f} M{m}，近{days}天共{pop}位消费客户（{method}）",
+        "rfm_none": "近{days}天无消费：R1 F1 M1",
+        "bands": "消费客户少于{min}位，R按固定区间", "quintiles": "按排名五等分，数值相同得分相同",
         "prospect": "尚未消费",
     },
 }
@@ -77,8 +81,16 @@ def live_numbers(session, row: CustomerClass) -> dict:
         .where(cc.scope_id == row.scope_id)).one()
     run = session.get(ClassificationRun, row.scope_id)
     as_of = max(row.computed_at, run.computed_at) if run is not None else row.computed_at
+    # Local calendar days, as the classification counts them (compute.local_day_bounds).
+    tz = ZoneInfo(scope_timezone(session, row.scope_id, settings_for(session, row.scope_id)))
+    days = (as_of.astimezone(tz).date() - row.last_purchase_at.astimezone(tz).date()).days
     return {"rank": better + 1 if row.purchases > 0 else None, "buyers": buyers, "population": population,
-            "days_since_last": int((as_of - row.last_purchase_at).total_seconds() // 86400), "as_of": as_of}
+            "days_since_last": days, "as_of": as_of, "timezone": tz.key}
+
+
+def local_time(moment, timezone: str) -> str:
+    """`2026-11-30 02:15 Asia/Shanghai`: a stored UTC time in a scope's zone, named."""
+    return f"{moment.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M} {timezone}"
 
 
 def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") -> dict:
@@ -119,7 +131,7 @@ def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") ->
             # so the live rank above can differ from them until the nightly run: say which.
             cut = session.get(ClassificationCut, scope_id)
             if cut is not None and cut.high_amount is not None:
-                when = (store.local(cut.computed_at) if store else cut.computed_at).strftime("%Y-%m-%d %H:%M")
+                when = local_time(cut.computed_at, live["timezone"])
                 amount_reason += "; " + t["cuts"].format(
                     high=yuan(cut.high_amount, currency),
                     medium=yuan(cut.medium_amount if cut.medium_amount is not None else cut.high_amount, currency),
@@ -133,7 +145,8 @@ def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") ->
     gap = round(row.usual_gap_days, 1) if row.usual_gap_days is not None else None
     if gap is not None:
         life_parts.append(t["gap"].format(gap=gap))
-    first_days = (live["as_of"] - row.first_purchase_at).days
+    tz = ZoneInfo(live["timezone"])
+    first_days = (live["as_of"].astimezone(tz).date() - row.first_purchase_at.astimezone(tz).date()).days
     life_parts.append(t["first"].format(days=first_days))
     run = session.get(ClassificationRun, scope_id)
     if s["lifecycle_mode"] == "percentile" and run is not None and run.at_risk_gap_days is not None:
@@ -143,10 +156,11 @@ def explain_scope(session, customer_id: int, scope_id: int, lang: str = "en") ->
         life_parts.append(t["life_rule"].format(at_risk=s["at_risk_days"], factor=f"{s['gap_factor']:g}",
                                                 churned=s["churned_days"], new=s["new_days"]))
     life_reason = "; ".join(life_parts) + f" → {lifecycle_label(row.lifecycle, lang)}"
-    method = (t["bands"].format(min=s["rfm_min_population"]) if live["population"] < s["rfm_min_population"]
+    method = (t["bands"].format(min=s["rfm_min_population"]) if live["buyers"] < s["rfm_min_population"]
               else t["quintiles"])
     seg_en, seg_zh = SEGMENT_LABELS[row.rfm_segment]
-    rfm_reason = (t["rfm"].format(r=row.r_score, f=row.f_score, m=row.m_score, pop=live["population"], method=method)
+    rfm_reason = ((t["rfm"].format(r=row.r_score, f=row.f_score, m=row.m_score, pop=live["buyers"], days=days,
+                                   method=method) if row.purchases else t["rfm_none"].format(days=days))
                   + f" → {seg_zh if lang.startswith('zh') else seg_en}")
     short_amount = amount_reason.split(" → ")[0].split("; ")[0]
     if row.purchases and s["amount_mode"] != "absolute":

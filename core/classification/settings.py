@@ -41,6 +41,10 @@ class SettingsSchema(Schema):
                                 validate=validate.Length(equal=4),
                                 metadata={"description": "upper days of R=5, 4, 3, 2; beyond the last R=1"})
 
+    chain_timezone = fields.String(load_default="Asia/Shanghai", validate=lambda tz: _is_timezone(tz),
+                                   metadata={"description": "the chain's calendar for its windows and nightly "
+                                                            "cut-off (stores use their own timezone)"})
+
     @validates_schema
     def _coherent(self, data, **kwargs):
         errors: dict[str, list[str]] = {}
@@ -65,6 +69,16 @@ class SettingsSchema(Schema):
                 errors["medium_min_amount"] = ["Must be below high_min_amount."]
         if errors:
             raise ValidationError(errors)
+
+
+def _is_timezone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"Unknown timezone {name!r} (e.g. Asia/Shanghai).") from None
+    return True
 
 
 DEFAULTS = SettingsSchema().load({})

@@ -36,7 +36,7 @@ def _command(kind: str, doc: str):
     @click.option("--all-or-nothing", is_flag=True, help="commit nothing if any row is rejected")
     @click.option("--with-events", is_flag=True, help="deliver plugin events per row (off: history is quiet)")
     @click.option("--report", "report_path", type=click.Path(dir_okay=False),
-                  help="where to write the rejected rows (default: FILE.rejected.csv)")
+                  help="where to write the rejected rows, as CSV or XLSX by its extension (default: FILE.rejected.csv or .xlsx)")
     @click.option("--map", "mappings", multiple=True, metavar="HEADER=FIELD",
                   help="map a column this file names differently, e.g. --map 客户名=name (repeatable)")
     @click.option("--batch-size", default=500, show_default=True)
@@ -54,7 +54,10 @@ def _command(kind: str, doc: str):
             if not sep:
                 fail(f"--map {item}: write HEADER=FIELD")
             column_map[header.strip()] = field.strip()
-        report_path = report_path or os.path.splitext(path)[0] + ".rejected.csv"
+        # The rejected rows come back in the file's own format, with a reason column, to fix and
+        # import again.
+        source_ext = ".xlsx" if path.lower().endswith((".xlsx", ".xlsm")) else ".csv"
+        report_path = report_path or os.path.splitext(path)[0] + ".rejected" + source_ext
         if os.path.exists(report_path):
             os.remove(report_path)  # a stale report from an earlier run would mislead
         with click.progressbar(length=max(os.path.getsize(path), 1), label=f"importing {kind}",
@@ -73,8 +76,13 @@ def _command(kind: str, doc: str):
             except DomainError as exc:
                 detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
                 fail(f"{exc.message}" + (f" ({detail})" if detail else ""))
-        click.echo(f"{report.rows} rows, {report.records} {kind}: {report.created} created, {report.updated} updated, "
-                   f"{report.skipped} skipped (imported before), {report.rejected} rejected")
+        if report.committed:
+            click.echo(f"{report.rows} rows, {report.records} {kind}: {report.created} created, {report.updated} updated, "
+                       f"{report.skipped} skipped (imported before), {report.rejected} rejected")
+        else:
+            click.echo(f"{report.rows} rows, {report.records} {kind}: {report.rejected} rejected, so nothing was imported "
+                       f"(--all-or-nothing); without them {report.would_create} would be created, "
+                       f"{report.would_update} updated, {report.skipped} skipped (imported before)")
         if report.unknown_columns:
             click.echo("columns not imported: " + ", ".join(report.unknown_columns))
         for err in report.errors[:20]:
@@ -82,7 +90,6 @@ def _command(kind: str, doc: str):
         if report.rejected:
             click.echo(f"every rejected row is in {report_path}")
         if not report.committed:
-            click.echo("nothing was imported (--all-or-nothing and rows were rejected)")
             raise SystemExit(1)
 
     return command

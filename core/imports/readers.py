@@ -19,6 +19,8 @@ class Table:
     size: int  # for the progress bar: bytes (CSV) or rows (XLSX)
     position: Callable[[], int]  # how far the stream is, in the same unit as `size`
     close: Callable[[], None]
+    format: str = "csv"  # "csv" or "xlsx": the rejects file is written in the same format
+    delimiter: str = ","
 
 
 def open_table(path: str) -> Table:
@@ -46,10 +48,26 @@ def _encoding(path: str) -> str:
         return "gb18030"
 
 
+DELIMITERS = ",;\t|"
+
+
+def _delimiter(path: str, encoding: str) -> str:
+    """The separator Excel or another system used: a comma, or a semicolon (European Excel),
+    a tab or a bar, sniffed from the first lines."""
+    with open(path, encoding=encoding, errors="replace", newline="") as f:
+        sample = f.read(16 * 1024)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
 def _open_csv(path: str) -> Table:
+    encoding = _encoding(path)
+    delimiter = _delimiter(path, encoding)
     raw = open(path, "rb")
-    text = io.TextIOWrapper(raw, encoding=_encoding(path), newline="")
-    reader = csv.reader(text)
+    text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    reader = csv.reader(text, delimiter=delimiter)
     try:
         headers = next(reader)
     except StopIteration:
@@ -72,7 +90,7 @@ def _open_csv(path: str) -> Table:
     # close=text.close keeps the wrapper alive: collected once `rows` is exhausted, it would close
     # `raw` under position() (a sale importer reads one row past a receipt before writing it).
     return Table(headers=[h.strip() for h in headers], rows=rows(), size=os.path.getsize(path),
-                 position=raw.tell, close=text.close)
+                 position=raw.tell, close=text.close, format="csv", delimiter=delimiter)
 
 
 def _open_xlsx(path: str) -> Table:
@@ -101,4 +119,4 @@ def _open_xlsx(path: str) -> Table:
                 yield line, list(cells)
 
     return Table(headers=headers, rows=rows(), size=sheet.max_row or 0, position=lambda: seen["line"],
-                 close=book.close)
+                 close=book.close, format="xlsx")

@@ -4,6 +4,7 @@ receipt number (单号) are one sale's lines. A sale names its customer by card 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Iterator
 
 from sqlalchemy import select
@@ -45,6 +46,7 @@ class SaleRows:
             else:
                 current["data"].setdefault("lines", []).extend(item["data"].get("lines", []))
                 current["problems"].extend(item["problems"])
+                current["lines"].append(line)
         if current is not None:
             yield current["line"], current
 
@@ -84,7 +86,7 @@ class SaleRows:
             except ValueError as exc:
                 problems.append((line, "total", str(exc)))
         key = (code, data["external_id"]) if data["external_id"] else None
-        return key, {"line": line, "store": store, "data": data, "problems": problems}
+        return key, {"line": line, "lines": [line], "store": store, "data": data, "problems": problems}
 
 
 def _utc():
@@ -103,6 +105,8 @@ class ChunkWriter:
         self.with_events = with_events
         self.user = user
         self.actor = actor
+        # (store id, receipt) -> (first line, content) of every receipt met in this file.
+        self._receipts: dict[tuple[int, str], tuple[int, tuple]] = {}
 
     def write(self, chunk: list[tuple[int, dict]]) -> list[tuple[int, object]]:
         """(line, "created" | "skipped" | RowError | DomainError) per sale of the chunk; the
@@ -117,6 +121,16 @@ class ChunkWriter:
                 outcomes[i] = RowError({field: reason for _, field, reason in unit["problems"]})
                 continue
             data = dict(unit["data"])
+            if data.get("external_id"):
+                key, content = (unit["store"].id, data["external_id"]), _content(data)
+                first = self._receipts.setdefault(key, (unit["line"], content))
+                if first[0] != unit["line"]:
+                    # Met before in this file: the same receipt again is "imported before";
+                    # another date, amount or lines is a conflict a person must settle.
+                    outcomes[i] = "skipped" if first[1] == content else RowError(
+                        {"external_id": f"receipt {data['external_id']} is on line {first[0]} too, with another "
+                                        "date, amount or lines: keep the right one"})
+                    continue
             ref = data.pop("customer_ref", None)
             try:
                 if ref:
@@ -127,9 +141,53 @@ class ChunkWriter:
             ready.append((i, unit["store"], data))
         recorded = batch.record_chunk(self.session, [(store, data) for _, store, data in ready], user=self.user,
                                       actor=self.actor, with_events=self.with_events, lookups=lookups)
-        for (i, _, _), outcome in zip(ready, recorded):
+        earlier = _earlier_sales(self.session, [o.sale_id for o in recorded if o.status == 200])
+        for (i, _, data), outcome in zip(ready, recorded):
             outcomes[i] = {201: "created", 200: "skipped"}.get(outcome.status, outcome.error)
+            if outcome.status == 200 and earlier.get(outcome.sale_id) is not None:
+                differs = _differs(earlier[outcome.sale_id], data)
+                if differs:
+                    sale = earlier[outcome.sale_id]
+                    outcomes[i] = RowError({"external_id": (
+                        f"receipt {data['external_id']} was imported before (sale #{sale.id} of "
+                        f"{sale.store.local(sale.occurred_at):%Y-%m-%d %H:%M}, {sale.total}) with another {differs}: "
+                        "nothing was changed; correct the row or give it another receipt number")})
         return [(line, outcome) for (line, _), outcome in zip(chunk, outcomes)]
+
+
+def _content(data: dict) -> tuple:
+    """What makes two rows of one receipt the same: when, how much, what, for whom."""
+    lines = tuple(sorted((line["sku"], str(line["quantity"]), str(line.get("unit_price"))) for line in data.get("lines") or []))
+    ref = data.get("customer_ref") or {}
+    return (data.get("occurred_at"), str(data.get("total")), lines, ref.get("code"), ref.get("phone"), data.get("staff"))
+
+
+def _earlier_sales(session, sale_ids: list[int]) -> dict:
+    if not sale_ids:
+        return {}
+    from sqlalchemy.orm import selectinload
+
+    from core.models import Sale
+
+    return {s.id: s for s in session.scalars(select(Sale).options(selectinload(Sale.lines), selectinload(Sale.store))
+                                             .where(Sale.id.in_(sale_ids)))}
+
+
+def _differs(sale, data: dict) -> str | None:
+    """Which part of an earlier sale a row with its receipt number contradicts, if any."""
+    if data.get("occurred_at") is not None and abs((sale.occurred_at - data["occurred_at"]).total_seconds()) >= 1:
+        return "date and time"
+    if data.get("lines"):
+        mine = sorted((line["sku"], Decimal(str(line["quantity"]))) for line in data["lines"])
+        theirs = sorted((line.sku, Decimal(line.quantity)) for line in sale.lines)
+        if mine != theirs:
+            return "list of products"
+        prices = {line["sku"]: line["unit_price"] for line in data["lines"] if line.get("unit_price") is not None}
+        if any(line.sku in prices and Decimal(str(prices[line.sku])) != line.unit_price for line in sale.lines):
+            return "unit price"
+    elif data.get("total") is not None and Decimal(str(data["total"])) != sale.subtotal:
+        return "amount"
+    return None
 
 
 def _customer(session, lookups: ChunkLookups, ref: dict) -> dict:

@@ -182,8 +182,9 @@ def segment_filters():
 
 @hookspec
 def kpi_metrics(staff, period, ctx):
-    """Called when staff_kpi reports on `staff` (a `User`) for `period` `(start, end)`.
-    Return a dict of metric name to value (e.g. `{"avg_rating": Decimal("4.6")}`)."""
+    """Called when staff_kpi reports on `staff` (a `User`) for `period` `(first_day, last_day)`:
+    local dates of `ctx.store`'s calendar, both inclusive. Return a dict of metric name to value
+    (e.g. `{"avg_rating": Decimal("4.6")}`); a name without a dot is filed under the plugin."""
 
 
 # --- Requests between plugins: enabled plugins, the first that takes it answers True ---------

@@ -9,13 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from core import events
+from core.access import caller_store_ids, customer_or_404, link_customer
 from core.errors import Conflict, DomainError, InvalidInput, NotFound, Unprocessable
 from core.models import (
     Customer, Product, Refund, RefundLine, Sale, SaleAdjustment, SaleLine, SalePayment, Store, User, Visit, money,
     utcnow,
 )
 from core.plugins import HookContext
-from core.services.customers import create_customer, find_by_phone, get_customer
+from core.services.customers import create_customer, find_by_phone
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
@@ -31,9 +32,10 @@ class Lookups:
     def staff_named(self, session, username: str) -> User | None:
         return session.scalars(select(User).where(User.username == username)).first()
 
-    def customer_by_id(self, session, customer_id: int) -> Customer | None:
+    def customer_by_id(self, session, customer_id: int, store_ids=None) -> Customer | None:
+        """Only a customer `store_ids` see (None: any); an id is never a capability."""
         try:
-            return get_customer(session, customer_id)
+            return customer_or_404(customer_id, store_ids=store_ids, session=session)
         except NotFound:
             return None
 
@@ -52,19 +54,26 @@ QUERY_EACH = Lookups()
 
 
 def resolve_customer(session, store: Store, ref: dict | None, *, user=None, actor="system",
-                     lookups: Lookups = QUERY_EACH) -> Customer | None:
-    """`{"id": 1}`, `{"phone": "138..."}` (an unknown phone creates a profile) or None (walk-in)."""
+                     lookups: Lookups = QUERY_EACH, via: str = "sale") -> Customer | None:
+    """`{"id": 1}`, `{"code": "M001"}`, `{"phone": "138..."}` (an unknown phone creates a
+    profile) or None (walk-in). An id names only a customer the caller's stores see (404
+    otherwise, as for no customer at all); a full card number or phone finds any customer of
+    the chain, and serving them here links them to `store` (core.access, audited)."""
     if not ref:
         return None
     if ref.get("id") is not None:
-        customer = lookups.customer_by_id(session, int(ref["id"]))
+        seen_by = caller_store_ids()
+        customer = lookups.customer_by_id(session, int(ref["id"]), seen_by)
         if customer is None:
-            raise InvalidInput("unknown customer", fields={"customer.id": [f"No customer {ref['id']}."]})
+            raise NotFound("unknown customer", fields={"customer.id": [f"No customer {ref['id']}."]})
+        if seen_by != [store.id]:  # seen by another of the caller's stores: served here, linked here
+            link_customer(session, customer, store, via=via, user=user, actor=actor)
         return customer
     if ref.get("code"):
         customer = lookups.customer_by_code(session, ref["code"])
         if customer is None:
             raise InvalidInput("unknown customer code", fields={"customer.code": [f"No customer with code {ref['code']}."]})
+        link_customer(session, customer, store, via=via, user=user, actor=actor)
         return customer
     if ref.get("phone"):
         try:
@@ -75,6 +84,8 @@ def resolve_customer(session, store: Store, ref: dict | None, *, user=None, acto
             customer = create_customer(session, store, {"phone": ref["phone"], "name": ref.get("name") or "",
                                                         "source_channel": "till"}, user=user, actor=actor)
             lookups.customer_created(customer, ref["phone"])
+        else:
+            link_customer(session, customer, store, via=via, user=user, actor=actor)
         return customer
     raise InvalidInput("customer needs an id, a code or a phone", fields={"customer": ["Give id, code or phone."]})
 
@@ -298,7 +309,7 @@ def record_visit(session, store: Store, data: dict, *, user=None, actor="system"
                   duration_minutes=data.get("duration_minutes"), products_viewed=data.get("products_viewed") or [],
                   notes=data.get("notes"), purchased=bool(data.get("purchased")))
     visit.staff = resolve_staff(session, store, data.get("staff"))
-    visit.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor)
+    visit.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor, via="visit")
     session.add(visit)
     session.flush()
     events.emit(session, store, "visit_recorded", visit, {"visit": visit}, user=user, actor=actor)

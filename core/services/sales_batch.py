@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 from core import events
+from core.access import caller_store_ids, visible_customers
 from core.errors import Conflict, DomainError
 from core.models import Customer, Sale, Store, User
 from core.services.phones import normalise_phone
@@ -56,7 +57,10 @@ class ChunkLookups(Lookups):
                 except DomainError:
                     pass  # not a phone: that sale's own lookup reports it
         live = Customer.erased_at.is_(None)
-        self._by_id = ({c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids), live))}
+        # An id names only a customer the caller's stores see (core.access).
+        seen = caller_store_ids()
+        seen = visible_customers(seen) if seen is not None else Customer.id.isnot(None)
+        self._by_id = ({c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids), live, seen))}
                        if ids else {})
         self._by_code = ({c.code: c for c in session.scalars(select(Customer).where(Customer.code.in_(codes), live))}
                          if codes else {})
@@ -71,7 +75,7 @@ class ChunkLookups(Lookups):
     def staff_named(self, session, username):
         return self._staff.get(username)
 
-    def customer_by_id(self, session, customer_id):
+    def customer_by_id(self, session, customer_id, store_ids=None):
         return _kept(self._by_id.get(customer_id))
 
     def customer_by_code(self, session, code):

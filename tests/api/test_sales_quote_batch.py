@@ -105,8 +105,9 @@ def test_a_sale_with_payments_that_do_not_add_up_is_refused(api, chain):
     assert r.status_code == 400 and "payments" in r.json["error"]["fields"]
     r = api.post("/sales", {"lines": [{"sku": "LATTE-M", "quantity": 1}], "staff": "bob"}, token=chain.till)
     assert r.status_code == 400 and "staff" in r.json["error"]["fields"]
+    # an unknown customer id is "not found", the same answer as another store's customer (issue 11)
     r = api.post("/sales", {"lines": [{"sku": "LATTE-M", "quantity": 1}], "customer": {"id": 987654}}, token=chain.till)
-    assert r.status_code == 400 and "customer.id" in r.json["error"]["fields"]
+    assert r.status_code == 404 and "customer.id" in r.json["error"]["fields"]
 
 
 class BrokenPerks:

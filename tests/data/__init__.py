@@ -5,3 +5,5 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CUSTOMERS_ZH = str(HERE / "customers_zh.csv")  # 8 rows as a store exports them: 5 good, 3 rejected
+
+CDNOW_SAMPLE = Path(__file__).with_name("cdnow_sample.txt")  # real retail purchases; see README.md

@@ -40,9 +40,15 @@ def test_the_sample_export_imports_its_good_rows_and_reports_the_rest(app, chain
     assert "line 6: email: not an email address: chenjing@example" in result.output
     assert "line 7: phone: already belongs to customer VIP0001 张伟" in result.output
     assert "line 8: birthday:" in result.output
+    # The rejects file is the rejected rows as they were, plus a reason: fix it and import it again.
+    with open(sample, encoding="utf-8-sig") as f:
+        original = list(csv.reader(f))
     with open(sample.with_suffix(".rejected.csv"), encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
-    assert [(r["line"], r["field"]) for r in rows] == [("6", "phone"), ("6", "email"), ("7", "phone"), ("8", "birthday")]
+        rows = list(csv.reader(f))
+    assert rows[0] == original[0] + ["错误原因 reason"]
+    assert [r[:-1] for r in rows[1:]] == [original[5], original[6], original[7]]  # lines 6, 7, 8
+    assert "phone: not a valid phone number: 12345" in rows[1][-1] and "email:" in rows[1][-1]
+    assert rows[2][-1].startswith("第7行 line 7: phone: already belongs") and "birthday" in rows[3][-1]
     with app.app_context():
         people = {c.name: c for c in db.session.scalars(select(Customer)).all()}
         assert set(people) == {"张伟", "王芳", "李娜", "刘洋", "周杰"}  # 杨磊 is 张伟's phone: not a second profile

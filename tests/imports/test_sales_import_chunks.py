@@ -36,13 +36,17 @@ def test_rejects_across_chunks_keep_the_rest_and_are_reported_by_line(app, chain
                     encoding="utf-8")
     report = tmp_path / "sales.rejected.csv"
     result = run(app, "sales", path, "--batch-size", "2", "--report", report)
-    assert "7 rows, 6 sales: 2 created, 0 updated, 1 skipped (imported before), 3 rejected" in result.output, result.output
+    assert "7 rows, 6 sales: 2 created, 0 updated, 0 skipped (imported before), 4 rejected" in result.output, result.output
+    # C1 again with another amount: a conflict, reported with both lines, never silently skipped.
+    assert "line 7: external_id: receipt C1 is on line 2 too, with another date, amount or lines" in result.output
     assert "line 4: lines.0.sku: Unknown product NOPE." in result.output
     assert "line 5: phone: no customer with phone 13900000009 (import the customers first)" in result.output
     assert "line 8: phone: not a valid phone number: 139" in result.output
     with open(report, encoding="utf-8-sig") as fh:
-        rejected = list(csv.DictReader(fh))
-    assert [(r["line"], r["field"]) for r in rejected] == [("4", "lines.0.sku"), ("5", "phone"), ("8", "phone")]
+        rejected = list(csv.reader(fh))
+    assert rejected[0][-1] == "错误原因 reason"
+    assert [(r[1], r[-1].split(":")[0]) for r in rejected[1:]] == [
+        ("C2", "第4行 line 4"), ("C3", "第5行 line 5"), ("C1", "第7行 line 7"), ("C5", "第8行 line 8")]
     kept = sales(app)
     assert set(kept) == {"C1", "C4"}
     assert kept["C1"][0] == a and str(kept["C1"][1]) == "63.00"  # the first C1 stands: 28.00 + 35.00

@@ -185,6 +185,8 @@ def test_points_and_tier_follow_the_member_to_other_stores_but_only_enabling_sto
     cid = shop.till.customer("13800138010")
     shop.till.sell(cid, "1000.00")
     assert shop.api.get(f"/membership/members/{cid}", token=shop.chain.till_bj).status_code == 404  # off in BJ001
+    # the member presents their phone at the Beijing counter: served there, BJ001 sees them
+    assert shop.api.post("/customers/serve-here", {"phone": "13800138010"}, token=shop.chain.till_bj).status_code == 200
     r = shop.till_bj.sell(cid, "500.00")
     assert "membership" not in r["effects"]
     enable(shop.app, "BJ001", "membership")
@@ -289,8 +291,10 @@ def test_a_store_reads_only_members_it_may_see(shop):
                                (f"/membership/members/{beijing_only}/adjustments", "POST", {"points": 1, "reason": "x"})]:
         r = shop.api.call(method, path, json=body, token=shop.chain.manager_token)
         assert r.status_code == 404, (path, r.json)
-    # once the member buys in Shanghai too, Shanghai sees the chain-wide balance
-    shop.till.sell(beijing_only, "10.00")
+    # an id is no capability: Shanghai cannot sell to them by id; once the member presents
+    # their phone at the Shanghai till and buys, Shanghai sees the chain-wide balance
+    shop.till.sell(beijing_only, "10.00", expect=404)
+    shop.till.sell(None, "10.00", customer={"phone": "138 0013 8016"})
     assert shop.till.member(beijing_only)["points_balance"] == 1010
 
 

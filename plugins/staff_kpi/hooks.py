@@ -1,0 +1,73 @@
+"""staff_kpi's hookimpls: thin, each calls a service."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from core.plugins import hookimpl
+from plugins.staff_kpi.services import rollup, widgets
+
+
+# --- registration -----------------------------------------------------------------------------------
+
+@hookimpl
+def register_blueprints(app):
+    from plugins.staff_kpi.api import bp
+
+    app.register_blueprint(bp)
+    # No routes: makes templates/staff_kpi/* available to render_template.
+    app.register_blueprint(Blueprint("staff_kpi_templates", __name__, template_folder="templates"))
+
+
+@hookimpl
+def register_admin_views(admin, app):
+    from plugins.staff_kpi.admin import register
+
+    register(admin, app)
+
+
+@hookimpl
+def register_cli_commands(cli):
+    from plugins.staff_kpi.cli import staff_kpi
+
+    cli.add_command(staff_kpi)
+
+
+@hookimpl
+def register_jobs(scheduler):
+    from plugins.staff_kpi import jobs
+
+    scheduler.cron(jobs.refresh_rollups, "20 3 * * *", name="staff_kpi.refresh_rollups")
+
+
+# --- events: after the commit (undecorated) — the till never waits for a roll-up ------------------
+
+@hookimpl
+def plugin_enabled(store, ctx):
+    rollup.rebuild_history(ctx.session, store)
+
+
+@hookimpl
+def sale_recorded(sale, ctx):
+    rollup.refresh_for_sale(ctx.session, sale)
+
+
+@hookimpl
+def sale_refunded(sale, refund, ctx):
+    rollup.refresh_for_refund(ctx.session, sale, refund)
+
+
+# --- contributions -----------------------------------------------------------------------------------
+
+@hookimpl
+def dashboard_widgets(store, period, ctx):
+    if store is None:
+        return None
+    return widgets.dashboard(ctx, store, period)
+
+
+@hookimpl
+def demo_seed(store, rng, today, ctx):
+    from plugins.staff_kpi.services.demo import seed
+
+    seed(ctx.session, store, rng, today)

@@ -1,0 +1,101 @@
+"""The daily roll-up (`staff_kpi_daily`): sums per store, salesperson, local day and kind.
+
+A slice (a store, some local days, one salesperson or all) is always rewritten whole — delete,
+then INSERT ... SELECT from the ledger — so rewriting it twice, or late, gives the same rows:
+the after-commit reaction to a sale or refund, the nightly job and `flask staff_kpi rebuild`
+all call `rebuild`. Writers of one store take its `staff_kpi_store_state` row lock first."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import delete, func, insert, literal, select, union_all
+from sqlalchemy.exc import IntegrityError
+
+from core.models import Sale, Store, utcnow
+from plugins.staff_kpi.models import KINDS, DailyFigure, StoreState
+from plugins.staff_kpi.services import ledger
+from plugins.staff_kpi.services.periods import local_day, local_day_sql, offset_stretches, period_for
+
+COLUMNS = ["store_id", "staff_id", "day", "kind", *ledger.MEASURES]
+
+
+def lock_store(session, store_id: int) -> None:
+    """Hold the store's roll-up lock until the transaction ends: one UPDATE of its state row
+    (which takes the row lock on PostgreSQL; SQLite serialises writers anyway)."""
+    touched = session.execute(StoreState.__table__.update().where(StoreState.store_id == store_id)
+                              .values(rebuilt_at=utcnow())).rowcount
+    if touched:
+        return
+    try:
+        with session.begin_nested():
+            session.add(StoreState(store_id=store_id, rebuilt_at=utcnow()))
+    except IntegrityError:  # another writer created it first: wait for its lock
+        session.execute(StoreState.__table__.update().where(StoreState.store_id == store_id).values(rebuilt_at=utcnow()))
+
+
+def rebuild(session, store: Store, first_day: date, last_day: date, staff=ledger.ALL, kinds=KINDS) -> None:
+    """Rewrite the roll-up of `store` for local days first_day..last_day (and one salesperson,
+    or None for sales without one, unless ALL; and only `kinds`): one DELETE, one INSERT ... SELECT."""
+    lock_store(session, store.id)
+    where = [DailyFigure.store_id == store.id, DailyFigure.day >= first_day, DailyFigure.day <= last_day]
+    staff_clause = ledger.staff_filter(DailyFigure.staff_id, staff)
+    if staff_clause is not None:
+        where.append(staff_clause)
+    if set(kinds) != set(KINDS):
+        where.append(DailyFigure.kind.in_(kinds))
+    session.execute(delete(DailyFigure).where(*where).execution_options(synchronize_session=False))
+    period = period_for(store.tz, first_day, last_day)
+    dialect = session.get_bind().dialect.name
+    parts = []
+    for start, end, minutes in offset_stretches(store.tz, period.start, period.end):
+        def day(column, minutes=minutes):
+            return local_day_sql(column, minutes, dialect)
+
+        queries = {
+            "sale": lambda: ledger.sales_select(store.id, start, end, staff, day),
+            "refund_at_refund": lambda: ledger.refunds_select(store.id, start, end, at="refund", staff=staff, day=day),
+            "refund_at_sale": lambda: ledger.refunds_select(store.id, start, end, at="sale", staff=staff, day=day),
+        }
+        for kind in kinds:
+            sub = queries[kind]().subquery()
+            parts.append(select(literal(store.id), sub.c.staff_id, sub.c.day, literal(kind),
+                                *[func.sum(sub.c[m]) for m in ledger.MEASURES])
+                         .group_by(sub.c.staff_id, sub.c.day))
+    rows = parts[0] if len(parts) == 1 else union_all(*parts)
+    session.execute(insert(DailyFigure).from_select(COLUMNS, rows))
+
+
+def refresh_for_sale(session, sale: Sale) -> None:
+    """After a sale: its salesperson's day in its store."""
+    day = local_day(sale.occurred_at, sale.store.tz)
+    rebuild(session, sale.store, day, day, sale.staff_id, kinds=("sale",))  # a new sale has no refund yet
+
+
+def refresh_for_refund(session, sale: Sale, refund) -> None:
+    """After a refund: the original salesperson's day of the refund and day of the sale."""
+    tz = sale.store.tz
+    refund_day, sale_day = local_day(refund.created_at, tz), local_day(sale.occurred_at, tz)
+    rebuild(session, sale.store, refund_day, refund_day, sale.staff_id, kinds=("refund_at_refund",))
+    rebuild(session, sale.store, sale_day, sale_day, sale.staff_id, kinds=("refund_at_sale",))
+
+
+def rebuild_history(session, store: Store, today: date | None = None) -> tuple[date, date] | None:
+    """Rewrite the store's whole roll-up, from its first sale to today (when the plugin is
+    switched on, and `flask staff_kpi rebuild`). Returns the days covered, or None."""
+    first = session.scalar(select(func.min(Sale.occurred_at)).where(Sale.store_id == store.id))
+    if first is None:
+        return None
+    first_day = local_day(first, store.tz)
+    last_day = max(today or local_day(utcnow(), store.tz), first_day)
+    rebuild(session, store, first_day, last_day)
+    return first_day, last_day
+
+
+def rebuild_recent(session, store: Store, days: int = 3) -> tuple[date, date]:
+    """The nightly job's slice: the last `days` local days, so anything a reaction missed
+    (a delivery that failed, a sale imported while the plugin was off) is mended by morning."""
+    today = local_day(utcnow(), store.tz)
+    first_day = today - timedelta(days=days - 1)
+    rebuild(session, store, first_day, today)
+    return first_day, today
