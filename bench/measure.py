@@ -71,13 +71,17 @@ def timer():
 @contextmanager
 def count_statements(engine):
     """Count the SQL statements sent to the database inside the block (executemany is one):
-    `count`, their first lines (`statements`, for a readable failure) and their text (`sql`)."""
-    box = {"count": 0, "statements": [], "sql": []}
+    `count`, their first lines (`statements`, for a readable failure), their text (`sql`) and
+    which database connection sent each (`connections`: 0 for the first one seen, 1 for the
+    next...; reactions delivered after the commit run on a connection of their own)."""
+    box = {"count": 0, "statements": [], "sql": [], "connections": []}
+    seen: dict[int, int] = {}
 
     def listener(conn, cursor, statement, parameters, context, executemany):
         box["count"] += 1
         box["statements"].append(statement.split("\n")[0][:120])
         box["sql"].append(statement)
+        box["connections"].append(seen.setdefault(id(conn.connection.dbapi_connection), len(seen)))
 
     event.listen(engine, "before_cursor_execute", listener)
     try:

@@ -13,10 +13,12 @@ from bench import data
 from bench.measure import Result, Server, percentile, rate_ratio
 
 SIZES = {
-    #        tills, sales per till per mode, member pool, batches, sales per batch
-    "smoke": dict(tills=2, per_till=4, members=50, batches=1, batch_size=10),
-    "full": dict(tills=16, per_till=10, members=20_000, batches=1, batch_size=1000),
+    #        tills, sales per till per mode, member pool, batches, sales per batch, seconds at the steady load
+    "smoke": dict(tills=2, per_till=4, members=50, batches=1, batch_size=10, steady_seconds=3),
+    "full": dict(tills=16, per_till=10, members=20_000, batches=1, batch_size=1000, steady_seconds=60),
 }
+STEADY_TILLS = 16
+STEADY_RATE = 8.0  # sales per second from all tills together: a busy chain's afternoon
 
 
 def prepare(backend) -> tuple[dict, str]:
@@ -87,6 +89,102 @@ def _tills(server, path, token, prefix, n_tills, per_till, skus, members, seed):
     return (len(latencies) - len(errors)) / elapsed, latencies, len(errors)
 
 
+class SteadyTill(Till):
+    """A till selling at a fixed pace: one sale every `interval` seconds from `start`."""
+
+    def __init__(self, port, path, token, bodies, barrier, start_delay, interval):
+        super().__init__(port, path, token, bodies, barrier)
+        self.start_delay, self.interval = start_delay, interval
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        self.barrier.wait()
+        t0 = time.perf_counter() + self.start_delay
+        for n, body in enumerate(self.bodies):
+            time.sleep(max(0.0, t0 + n * self.interval - time.perf_counter()))
+            start = time.perf_counter()
+            conn.request("POST", self.path, json.dumps(body), headers)
+            resp = conn.getresponse()
+            answer = resp.read()
+            self.latencies.append(time.perf_counter() - start)
+            if resp.status not in (200, 201):
+                self.errors.append(f"{resp.status} {answer[:300]!r}")
+        conn.close()
+
+
+def _steady(server, path, token, prefix, seconds, skus, members) -> list[float]:
+    """16 tills together at STEADY_RATE sales/s for `seconds`, staggered evenly; latencies."""
+    rnd = random.Random(5)
+    interval = STEADY_TILLS / STEADY_RATE
+    per_till = max(1, int(seconds / interval))
+    barrier = threading.Barrier(STEADY_TILLS + 1)
+    tills = [SteadyTill(server.port, path, token,
+                        [data.sale_body(i, skus, members, rnd, f"{prefix}-{t}") for i in range(per_till)], barrier,
+                        start_delay=t * interval / STEADY_TILLS, interval=interval)
+             for t in range(STEADY_TILLS)]
+    for till in tills:
+        till.start()
+    barrier.wait()
+    for till in tills:
+        till.join()
+    errors = [e for t in tills for e in t.errors]
+    if errors:
+        print(f"{len(errors)} steady sales failed on {path}, e.g. {errors[0]}", flush=True)
+    return [x for t in tills for x in t.latencies]
+
+
+class Worker:
+    """A `storecrm worker` (rq) beside the server on a Redis run: it delivers the reactions after
+    the commit, on the same machine, as a shop runs it."""
+
+    def __init__(self, config: dict):
+        self.config, self.proc = config, None
+
+    def __enter__(self):
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        if not self.config.get("REDIS_URL"):
+            return self
+        env = {**os.environ, "STORECRM_DATABASE_URL": self.config["DATABASE_URL"],
+               "STORECRM_REDIS_URL": self.config["REDIS_URL"], "STORECRM_DATA_KEY": self.config["DATA_KEY"],
+               "STORECRM_SECRET_KEY": self.config["SECRET_KEY"], "STORECRM_QUEUE": self.config["QUEUE_NAME"],
+               "STORECRM_INSTANCE_PATH": self.config["INSTANCE_PATH"]}
+        env.pop("STORECRM_PLUGINS", None)
+        storecrm = str(Path(sys.executable).with_name("storecrm"))
+        self.proc = subprocess.Popen([storecrm, "worker"], env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except Exception:  # noqa: BLE001 - a stuck worker must not hang the benchmark
+                self.proc.kill()
+
+
+def drained_after(url: str, timeout: float = 120.0) -> float | None:
+    """Seconds until no reaction after the commit is pending (None: not within `timeout`)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() - start < timeout:
+            with engine.connect() as conn:
+                if not conn.execute(sa.text("SELECT count(*) FROM event_delivery WHERE status = 'pending'")).scalar():
+                    return round(time.perf_counter() - start, 1)
+            time.sleep(0.2)
+        return None
+    finally:
+        engine.dispose()
+
+
 def _post(server, path, token, body):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
     conn.request("POST", path, json.dumps(body), {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -109,9 +207,14 @@ def run(backend, size: str = "full") -> list[Result]:
     n_plugins = len(seeded["plugins"])
     results: list[Result] = []
     measured = {}
-    with Server(backend.config(url), backend.workdir) as server:
+    config = backend.config(url, QUEUE_NAME=f"bench-{random.randrange(10 ** 9)}")
+    with Server(config, backend.workdir) as server, Worker(config):
         for name, path, token in modes:  # warm up every path (imports, caches, pools)
             _tills(server, path, token, f"warm-{name[:3]}", 2, 3, skus, cfg["members"], 1)
+        steady = {}
+        for name, path, token in modes:  # p99 at a steady load, each mode on its own
+            lat = _steady(server, path, token, f"steady-{name[:3]}", cfg["steady_seconds"], skus, cfg["members"])
+            steady[name] = (round(percentile(lat, 50) * 1000, 1), round(percentile(lat, 99) * 1000, 1))
         for round_no in range(2):  # two interleaved rounds: a noisy minute hits every mode
             for name, path, token in modes:
                 server.stats(reset=True)
@@ -124,6 +227,7 @@ def run(backend, size: str = "full") -> list[Result]:
                 entry["lat"].extend(lat)
                 entry["statements"] += stats["statements"]
                 entry["sales"] += len(lat)
+        drain_seconds = drained_after(url)
         peak = server.stats()["maxrss_mb"]
         floor_name = modes[2][0]
         floor_rate = sum(measured[floor_name]["rates"]) / 2
@@ -134,7 +238,13 @@ def run(backend, size: str = "full") -> list[Result]:
             extra = {"p50_ms": round(percentile(entry["lat"], 50) * 1000, 1),
                      "p99_ms": round(percentile(entry["lat"], 99) * 1000, 1),
                      "sql_per_sale": round(entry["statements"] / entry["sales"], 1), "tills": cfg["tills"],
-                     "sales": entry["sales"], "failed": entry["failed"]}
+                     "sales": entry["sales"], "failed": entry["failed"],
+                     f"steady_{STEADY_RATE:g}_per_s_p50_ms": steady[name][0],
+                     f"steady_{STEADY_RATE:g}_per_s_p99_ms": steady[name][1]}
+            if name != floor_name:
+                # reactions after the commit: in-process without Redis, by the rq worker with it
+                extra["after_commit"] = "rq worker" if config.get("REDIS_URL") else "in-process"
+                extra["all_delivered_after_s"] = drain_seconds
             if name == "all plugins":
                 extra["plugins"] = n_plugins
                 extra["vs_no_plugins"] = rate_ratio(rate, none_rate)

@@ -1,8 +1,8 @@
 """The benchmark's HTTP server: the real app plus the floor endpoint, in its own process.
 
-Served by werkzeug's threaded WSGI server speaking HTTP/1.1 keep-alive (one thread per
-connection, so 16 tills are 16 threads). That is not a production server; it is the same
-server for the app and for the floor, so their ratio is fair. `/bench/stats` reports the
+Served by gunicorn, the production server: one worker process with 16 threads (`gthread`,
+one per till) and HTTP/1.1 keep-alive, so a till's connection carries all its sales. The same
+server serves the app and the floor, so their ratio is fair. `/bench/stats` reports the
 SQL statements executed since the last reset and this process's peak memory.
 
     python -m bench.server CONFIG_JSON PORT
@@ -49,19 +49,21 @@ def build(config: dict):
 
 
 def main() -> None:
-    from werkzeug.serving import WSGIRequestHandler, make_server
+    from gunicorn.app.base import BaseApplication
 
     config = json.loads(open(sys.argv[1]).read())
     port = int(sys.argv[2])
-    app = build(config)
-    WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, as a till's HTTP client would
-
-    class Quiet(WSGIRequestHandler):
-        def log_request(self, *args, **kwargs):
-            pass
-
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=Quiet)
     parent = os.getppid()
+
+    class BenchServer(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread",
+                               "threads": THREADS, "keepalive": 75, "timeout": 600, "accesslog": None,
+                               "loglevel": "warning", "post_worker_init": _ready}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return build(config)
 
     def orphaned():  # the benchmark that started us is gone: do not linger
         while os.getppid() == parent:
@@ -69,8 +71,14 @@ def main() -> None:
         os._exit(1)
 
     threading.Thread(target=orphaned, daemon=True).start()
+    BenchServer().run()
+
+
+THREADS = 16  # one per till of the benchmark
+
+
+def _ready(worker) -> None:
     print("ready", flush=True)
-    server.serve_forever()
 
 
 if __name__ == "__main__":

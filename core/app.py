@@ -69,6 +69,10 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     registry.call_registration("register_blueprints", app=app)
     registry.call_registration("register_cli_commands", cli=app.cli)
 
+    from core.delivery import init_delivery
+
+    init_delivery(app)  # reactions after the commit
+
     @app.teardown_appcontext
     def _remove_session(exc):
         db.session.remove()

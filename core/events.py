@@ -1,10 +1,16 @@
 """Events that lose nothing (architecture.md, "Events and delivery").
 
-The core writes the change and its `Event` row in one transaction; each enabled plugin then
-reacts in its own savepoint. A plugin that raises leaves the change intact: its
-`EventDelivery` is recorded as failed with the error and retried later with backoff, once
-per (plugin, event), because the delivery is marked done in the same transaction as the
-plugin's own writes.
+The core writes the change and its `Event` row in one transaction, with one `EventDelivery`
+row per reaction (a transactional outbox). Two kinds of reaction consume it:
+
+- a plugin's hook implementation marked `@in_transaction` runs inside that transaction, in its
+  own savepoint, because the till's answer or the next sale's check needs it at once;
+- every other reaction (plugins' unmarked hooks, and the core's own: the buyer's classes) is
+  written `pending` and delivered after the commit by `core.delivery`, in batches, in order.
+
+A reaction that raises leaves the change intact: its delivery is recorded as failed with the
+error and retried later with backoff, once per (plugin, event), because the delivery is marked
+done in the same transaction as the reaction's own writes.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import traceback
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from core.extensions import db
 from core.models import Customer, Event, EventDelivery, Refund, Sale, Visit, utcnow
@@ -25,6 +31,13 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BASE_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(hours=6)
+# The core's own reaction after the commit: a delivery row like a plugin's ("plugin" holds a
+# name no plugin can have, plugin names being identifiers).
+CLASSIFICATION = "core.classification"
+CORE_REACTIONS = frozenset({CLASSIFICATION})
+# session.info key: ids of events written in the open transaction that have reactions after the
+# commit (core.delivery moves them on commit and delivers them).
+PENDING_KEY = "storecrm.outbox.pending"
 
 
 def registry():
@@ -36,8 +49,9 @@ def backoff(attempts: int) -> timedelta:
 
 
 def emit(session, store, name: str, subject, hook_kwargs: dict, *, user=None, actor: str = "system",
-         payload: dict | None = None) -> Event:
-    """Write the event row for `subject` and deliver it to the plugins enabled in `store`.
+         payload: dict | None = None, core_reactions: tuple[str, ...] = ()) -> Event:
+    """Write the event row for `subject`, run the in-transaction reactions of the plugins
+    enabled in `store`, and leave the others (and `core_reactions`) pending for after the commit.
 
     Called by the core services right after they flush the change, before the commit."""
     event = Event(
@@ -45,41 +59,63 @@ def emit(session, store, name: str, subject, hook_kwargs: dict, *, user=None, ac
         name=name,
         subject_type=type(subject).__name__.lower(),
         subject_id=subject.id,
-        payload=payload or {},
+        # Who caused it, for the reactions delivered later (their audit rows name the till).
+        payload={**(payload or {}), "actor": actor} if actor and actor != "system" else (payload or {}),
         actor_user_id=getattr(user, "id", None),
     )
     session.add(event)
     session.flush()
     reg = registry()
-    ctx = HookContext(session=session, store=store, user=user, actor=actor, event_id=event.id, registry=reg)
-    deliveries = []
-    for plugin in reg.implementers(name, reg.enabled_in(store)):
-        delivery = EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0)
-        _attempt(session, reg, delivery, name, ctx, hook_kwargs)
-        deliveries.append(delivery)
-    # Added once every plugin has run, so each delivery is written with its outcome in one
-    # multi-row INSERT (same transaction as the plugins' writes), not an INSERT + UPDATE each.
-    session.add_all(deliveries)
+    immediate, later = reg.reaction_kinds(name, reg.enabled_in(store))
+    rows = []
+    if immediate:
+        ctx = HookContext(session=session, store=store, user=user, actor=actor, event_id=event.id, registry=reg)
+        for plugin in immediate:
+            delivery = EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0)
+            attempt_reaction(session, reg, delivery, name, ctx, hook_kwargs)
+            rows.append(delivery)
+    now = utcnow()
+    rows.extend(EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0, next_attempt_at=now)
+                for plugin in (*core_reactions, *later))
+    if rows:
+        # Once the in-transaction reactions have run: every delivery with its outcome in one
+        # multi-row INSERT (Core, nothing to read back), not an INSERT + UPDATE each.
+        session.execute(insert(EventDelivery.__table__), [
+            {"event_id": d.event_id, "plugin": d.plugin, "status": d.status, "attempts": d.attempts,
+             "last_error": d.last_error, "next_attempt_at": d.next_attempt_at, "delivered_at": d.delivered_at,
+             "updated_at": now} for d in rows])
+    if later or core_reactions:
+        session.info.setdefault(PENDING_KEY, []).append(event.id)
     return event
 
 
-def _attempt(session, reg, delivery: EventDelivery, name: str, ctx: HookContext, hook_kwargs: dict) -> bool:
+def attempt_reaction(session, reg, delivery: EventDelivery, name: str, ctx: HookContext, hook_kwargs: dict) -> bool:
+    """Run one plugin's reaction in a savepoint and record the outcome on `delivery`."""
     delivery.attempts += 1
     session.flush()
     try:
         with session.begin_nested():
             reg.caller_for(name, delivery.plugin)(ctx=ctx.for_plugin(delivery.plugin), **hook_kwargs)
     except Exception as exc:  # noqa: BLE001 - a plugin's failure must never lose the sale
-        delivery.status = "failed" if delivery.attempts < MAX_ATTEMPTS else "dead"
-        delivery.last_error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=8))[-4000:]
-        delivery.next_attempt_at = utcnow() + backoff(delivery.attempts) if delivery.status == "failed" else None
+        record_failure(delivery, exc)
         log.warning("plugin %s failed on %s (event %s): %s", delivery.plugin, name, delivery.event_id, exc)
         return False
+    record_success(delivery)
+    return True
+
+
+def record_success(delivery: EventDelivery) -> None:
     delivery.status = "done"
     delivery.delivered_at = utcnow()
     delivery.last_error = None
     delivery.next_attempt_at = None
-    return True
+
+
+def record_failure(delivery: EventDelivery, exc: BaseException) -> None:
+    """Failed with the error, due again after the backoff; dead after MAX_ATTEMPTS."""
+    delivery.status = "failed" if delivery.attempts < MAX_ATTEMPTS else "dead"
+    delivery.last_error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=8))[-4000:]
+    delivery.next_attempt_at = utcnow() + backoff(delivery.attempts) if delivery.status == "failed" else None
 
 
 def hook_kwargs_for(session, event: Event) -> dict:
@@ -116,6 +152,14 @@ def retry_delivery(delivery_id: int, *, force: bool = True) -> str:
         session.rollback()
         return delivery.status
     event = delivery.event
+    if delivery.plugin in CORE_REACTIONS:
+        from core.delivery import run_batch
+
+        if delivery.status == "dead":
+            delivery.status = "failed"
+        run_batch(session, [delivery])
+        session.commit()
+        return delivery.status
     reg = registry()
     from core.models import Store, User
 
@@ -128,7 +172,7 @@ def retry_delivery(delivery_id: int, *, force: bool = True) -> str:
                       actor="retry")
     if delivery.status == "dead":
         delivery.status = "failed"
-    _attempt(session, reg, delivery, event.name, ctx, hook_kwargs_for(session, event))
+    attempt_reaction(session, reg, delivery, event.name, ctx, hook_kwargs_for(session, event))
     session.commit()
     return delivery.status
 

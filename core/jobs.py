@@ -223,6 +223,10 @@ def collect_periodic_jobs(app) -> JobScheduler:
     scheduler = JobScheduler()
     # The core's own: failed plugin deliveries are retried with backoff.
     scheduler.every(retry_due_deliveries, seconds=30, name="core.retry_deliveries")
+    from core.delivery import sweep_outbox
+
+    # Reactions after the commit that nobody delivered (a process died after its commit).
+    scheduler.every(sweep_outbox, seconds=15, name="core.outbox_sweep")
     scheduler.every(flush_outbox, seconds=30, name="core.flush_job_outbox")  # jobs parked while Redis was down
     from core.classification.jobs import NIGHTLY_CRON, nightly_recompute
 

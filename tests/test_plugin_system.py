@@ -79,7 +79,7 @@ def test_a_raising_plugin_keeps_the_sale_and_its_delivery_is_retried_once(make_a
     assert r.status_code == 201
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Sale)) == 1
-        delivery = db.session.scalars(select(EventDelivery)).one()
+        delivery = db.session.scalars(select(EventDelivery).where(EventDelivery.plugin == "exploding")).one()
         assert delivery.status == "failed"
         assert "boom" in delivery.last_error
         assert delivery.next_attempt_at is not None

@@ -19,6 +19,7 @@ from wtforms.validators import Optional
 from core.admin.base import StoreModelView, current_user_or_none, scope_store_ids
 from core.admin.formatting import kind_label
 from core.audit import audit
+from core.events import CLASSIFICATION
 from core.extensions import db
 from core.models import ApiToken, AuditLog, Event, EventDelivery, Product, Sale, Store, User, Visit, utcnow
 from core.models.user import ROLES
@@ -182,6 +183,8 @@ class DeliveryAdmin(StoreModelView):
                      "retry": ""}
     column_formatters = {
         "event": lambda v, c, m, n: f"{m.event.name} #{m.event.subject_id}",
+        # The core's own reaction after the commit is named for people, not by its code.
+        "plugin": lambda v, c, m, n: _("Customer classes (core)") if m.plugin == CLASSIFICATION else m.plugin,
         "last_error": lambda v, c, m, n: Markup('<pre class="small mb-0" style="white-space: pre-wrap; max-width: 40rem">{}</pre>').format((m.last_error or "")[-800:]),
         "retry": macro("retry_button"),
     }

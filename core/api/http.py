@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import HTTPException
@@ -145,13 +145,28 @@ def authenticate() -> Principal:
     if not header.startswith("Bearer "):
         abort(401, "A bearer token is required: Authorization: Bearer <token>.")
     raw = header[7:].strip()
-    # The till's store (or the person) comes in the same statement: every request needs it.
-    token = db.session.scalars(select(ApiToken).options(joinedload(ApiToken.store), joinedload(ApiToken.user))
-                               .where(ApiToken.token_hash == ApiToken.hash(raw))).first()
+    # The till's store (or the person) and the plugins switched on in that store come in the
+    # same statement: every till request needs them (read per request: a toggle counts at once).
+    row = db.session.execute(select(ApiToken, _enabled_in_token_store())
+                             .options(joinedload(ApiToken.store), joinedload(ApiToken.user))
+                             .where(ApiToken.token_hash == ApiToken.hash(raw))).first()
+    token, enabled = row if row is not None else (None, None)
     if token is None or token.revoked or (token.user is not None and not token.user.active):
         abort(401, "The token is unknown or revoked.")
+    if token.store_id is not None:
+        current_app.extensions["storecrm.plugins"].remember_enabled(token.store_id, (enabled or "").split(","))
     note_use(token)
     return Principal(token=token, store=token.store, user=token.user)
+
+
+def _enabled_in_token_store():
+    """The names of the plugins enabled in the token's store, comma-joined (NULL for none)."""
+    from core.models import StorePlugin
+
+    names = (func.string_agg(StorePlugin.plugin, ",") if db.engine.dialect.name == "postgresql"
+             else func.group_concat(StorePlugin.plugin, ","))
+    return (select(names).where(StorePlugin.store_id == ApiToken.store_id, StorePlugin.enabled.is_(True))
+            .scalar_subquery())
 
 
 # A till calls many times a minute: `last_used_at` is written at most this often per token.

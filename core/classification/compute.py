@@ -400,6 +400,12 @@ def update_customer(session, customer_id: int, store_id: int | None, now: dateti
         log.exception("classification of customer %s failed; the nightly run will redo it", customer_id)
 
 
+def recompute_customer(session, customer_id: int, store_id: int | None, now: datetime | None = None) -> None:
+    """`update_customer` without its guard, for the outbox's reaction after the commit: there a
+    failure is recorded on the delivery and retried, so it must raise."""
+    _update(session, customer_id, store_id, now or utcnow())
+
+
 INT_SETTINGS = ("window_days", "frequent_min", "occasional_min", "new_days", "at_risk_days", "churned_days",
                 "rfm_min_population")
 _NO_CUT = {"amount": Decimal("-1"), "purchases": -1, "recency": 10 ** 9}  # no customer yet: every value meets it

@@ -1,8 +1,10 @@
 """Every hook a storecrm plugin can implement: the whole contract, in one module.
 
 Hooks fall in five groups. Registration hooks run once at start-up for every installed
-plugin. Checks run for the plugins enabled in a store before the core writes a sale. Event hooks run for the plugins enabled in the store where the event happened,
-inside the transaction that wrote it, each plugin in its own savepoint. Personal-data hooks
+plugin. Checks run for the plugins enabled in a store before the core writes a sale. Event hooks run
+for the plugins enabled in the store where the event happened: after the commit, from the
+outbox (the default), or, for an implementation marked `@in_transaction`, inside the
+transaction that wrote it, in the plugin's own savepoint (see "Events" below). Personal-data hooks
 run on every installed plugin, enabled or not. Contribution hooks collect what enabled
 plugins add to a quote, a page or a report.
 
@@ -66,14 +68,23 @@ def sale_validate(sale, customer, ctx):
     logged and the sale goes through. Returns nothing."""
 
 
-# --- Events: plugins enabled in the event's store, inside the writing transaction -----------
+# --- Events: plugins enabled in the event's store ----------------------------------------------
+# Each implementation is one of two kinds (architecture.md, "Events and delivery"). Unmarked:
+# delivered after the commit, in a transaction of its own (in-process without Redis, by an rq
+# worker draining the outbox with it), in order per customer, seconds later. Marked
+# `@in_transaction` (from core.plugins, under @hookimpl): run inside the writing transaction in
+# a savepoint, only for what the till's answer or the next sale's check needs at once (points,
+# a stock decrement, a coupon marked used). Both are idempotent per (plugin, event): a failure
+# is recorded on the delivery and retried with backoff; the change itself always stays.
 
 
 @hookspec
 def sale_recorded(sale, ctx):
-    """Called after the core wrote `sale` (a `core.models.Sale` with lines, adjustments and
-    payments) and its event row, in the same transaction, inside this plugin's savepoint.
-    Raise to fail the delivery: the sale stays and the delivery is retried. Returns nothing."""
+    """Called once the core wrote `sale` (a `core.models.Sale` with lines, adjustments and
+    payments) and its event row: after the commit by default, or inside the sale's transaction
+    in this plugin's savepoint when marked `@in_transaction` (only what the till's answer or
+    the next sale's check needs). Raise to fail the delivery: the sale stays and the delivery
+    is retried. Returns nothing."""
 
 
 @hookspec

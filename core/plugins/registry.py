@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from core.extensions import db
-from core.plugins import HookContext, Manifest, hookspecs
+from core.plugins import HookContext, Manifest, hookspecs, runs_in_transaction
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "storecrm.plugins"
@@ -37,6 +37,8 @@ class PluginRegistry:
         self.manifests: dict[str, Manifest] = {}
         self.load_errors: dict[str, str] = {}
         self._by_name: dict[str, object] = {}
+        # (hook, enabled plugins) -> (in the transaction, after the commit): fixed once loaded.
+        self._reaction_kinds: dict[tuple[str, frozenset[str]], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     # --- loading --------------------------------------------------------------------------
 
@@ -96,11 +98,13 @@ class PluginRegistry:
         self.pm.register(hooks, name=manifest.name)
         self.manifests[manifest.name] = manifest
         self._by_name[manifest.name] = hooks
+        self._reaction_kinds.clear()
 
     def _unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.manifests.pop(name, None)
         self._by_name.pop(name, None)
+        self._reaction_kinds.clear()
 
     def _fail(self, name: str, exc: Exception, strict: bool) -> None:
         summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -162,6 +166,12 @@ class PluginRegistry:
             cache[store_id] = frozenset(n for n in rows if n in self.manifests)
         return cache[store_id]
 
+    def remember_enabled(self, store_id: int, names) -> None:
+        """Prime this request's `enabled_in(store_id)` with names read elsewhere (authentication
+        reads them in the token's statement)."""
+        if has_app_context():
+            g.setdefault("_storecrm_enabled", {})[store_id] = frozenset(n for n in names if n in self.manifests)
+
     def forget_enabled(self) -> None:
         if has_app_context():
             g.pop("_storecrm_enabled", None)
@@ -176,6 +186,23 @@ class PluginRegistry:
         """Of `names`, those that implement `hook_name`, in dependency order."""
         impl = self._impl_names(hook_name)
         return [n for n in self.ordered(names) if n in impl]
+
+    def reaction_kinds(self, hook_name: str, names) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Of `names`, the implementers of the event hook `hook_name`, in dependency order, split
+        into those marked `@in_transaction` (run inside the writing transaction) and the others
+        (delivered after the commit, from the outbox). Computed once per enabled set."""
+        key = (hook_name, frozenset(names))
+        kinds = self._reaction_kinds.get(key)
+        if kinds is None:
+            hook = getattr(self.pm.hook, hook_name)
+            immediate = {self.pm.get_name(i.plugin) for i in hook.get_hookimpls() if runs_in_transaction(i.function)}
+            ordered = self.implementers(hook_name, key[1])
+            kinds = (tuple(n for n in ordered if n in immediate), tuple(n for n in ordered if n not in immediate))
+            self._reaction_kinds[key] = kinds
+        return kinds
+
+    def runs_in_transaction(self, hook_name: str, plugin: str) -> bool:
+        return plugin in self.reaction_kinds(hook_name, (plugin,))[0]
 
     def _impl_names(self, hook_name: str) -> frozenset[str]:
         hook = getattr(self.pm.hook, hook_name)

@@ -208,8 +208,8 @@ def record_sale(session, store: Store, data: dict, *, user=None, actor="system")
         try:
             sale = build_sale(session, store, data, user=user, actor=actor)
             session.flush()
-            events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
-            classify_after_sale(session, sale)
+            events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor,
+                        core_reactions=classified(sale))
             session.commit()
             return sale, True
         except IntegrityError:
@@ -295,17 +295,15 @@ def refund_sale(session, sale: Sale, data: dict, *, user=None, actor="system") -
     sale.status = "refunded" if sale.refunded_total >= sale.total else "partly_refunded"
     session.add(refund)
     session.flush()
-    events.emit(session, sale.store, "sale_refunded", refund, {"sale": sale, "refund": refund}, user=user, actor=actor)
-    classify_after_sale(session, sale)
+    events.emit(session, sale.store, "sale_refunded", refund, {"sale": sale, "refund": refund}, user=user, actor=actor,
+                core_reactions=classified(sale))
     return refund
 
 
-def classify_after_sale(session, sale: Sale) -> None:
-    """The buyer's classes move with each sale and refund, in the same transaction."""
-    if sale.customer_id is not None:
-        from core.classification.compute import update_customer
-
-        update_customer(session, sale.customer_id, sale.store_id)
+def classified(sale: Sale) -> tuple[str, ...]:
+    """The buyer's classes move with each sale and refund: after the commit, from the outbox
+    (core.delivery), once per customer however many of their sales a batch delivers."""
+    return (events.CLASSIFICATION,) if sale.customer_id is not None else ()
 
 
 def record_visit(session, store: Store, data: dict, *, user=None, actor="system") -> Visit:

@@ -1,18 +1,19 @@
 """A test plugin that the worker process finds through an entry point (see test_worker.py).
 
 Its `sale_recorded` fails until the environment says FLAKY_PLUGIN_HEALED=1, which the test
-sets only for the worker: the sale's delivery fails in the web process and succeeds on the
-retry that the rq worker runs."""
+sets only for the worker: the sale's delivery fails in the web process (it is marked
+`@in_transaction`, so it runs there) and succeeds on the retry that the rq worker runs."""
 
 from __future__ import annotations
 
 import os
 
 from core.models import Activity
-from core.plugins import Manifest, hookimpl
+from core.plugins import Manifest, hookimpl, in_transaction
 
 
 @hookimpl
+@in_transaction
 def sale_recorded(sale, ctx):
     ctx.session.add(Activity(customer_id=sale.customer_id, kind="note", title=f"flaky saw sale {sale.id}"))
     ctx.session.flush()

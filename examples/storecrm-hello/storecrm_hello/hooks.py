@@ -6,8 +6,9 @@ from core.services.customers import add_activity
 
 @hookimpl
 def sale_recorded(sale, ctx):
-    # Runs only for stores that enabled the plugin, inside the sale's transaction; the core
-    # records the delivery, so a retry never writes this twice.
+    # Runs only for stores that enabled the plugin, after the sale's commit (not marked
+    # @in_transaction: the till's answer does not need it); the core records the delivery in
+    # the same transaction as this write, so a retry never writes it twice.
     if sale.customer is not None:
         add_activity(ctx.session, sale.customer, "note", f"hello saw sale {sale.id}", store=ctx.store, source="hello")
 

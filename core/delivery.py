@@ -1,0 +1,246 @@
+"""Reactions after the commit (architecture.md, "Events and delivery"): the outbox's consumer.
+
+`core.events.emit` writes a `pending` EventDelivery for every reaction that is not marked
+`@in_transaction`, in the same transaction as the change. Once that transaction commits:
+
+- without Redis, the committing process delivers them right away, in a session of its own;
+- with Redis, the committing process only makes sure a `drain_outbox` job is queued (one
+  Redis SET per commit); an rq worker drains every pending delivery in batches, oldest event
+  first, one drainer at a time (a Redis lock), so a customer's reactions run in order.
+
+A periodic sweep (`sweep_outbox`) delivers what a process that died between its commit and
+the delivery left pending, so nothing is lost. Each batch is one transaction; each reaction
+runs in its own savepoint and its delivery is marked done (or failed, with the error, due again
+after a backoff) together with the reaction's writes: idempotent per (plugin, event). The
+core's own reaction (the buyer's classes) runs once per customer and store per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from core import events
+from core.extensions import db
+from core.models import Event, EventDelivery, Refund, Sale, Store, User, utcnow
+from core.plugins import HookContext
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+SWEEP_AGE = timedelta(seconds=10)  # pending this long: its process did not deliver it
+DRAIN_SCHEDULED_KEY = "storecrm:outbox:drain-scheduled:{queue}"
+DRAIN_LOCK_KEY = "storecrm:outbox:drain-lock:{queue}"
+
+
+# --- after each commit ---------------------------------------------------------------------------
+
+def _after_commit(session) -> None:
+    event_ids = session.info.pop(events.PENDING_KEY, None)
+    if event_ids:
+        deliver_committed(event_ids)
+
+
+def _dropped_on_rollback(session, transaction) -> None:
+    # The outermost transaction ended without a commit (after a commit the list is already gone):
+    # its events do not exist. Event ids of a rolled-back savepoint may stay listed; they have
+    # no delivery rows, so delivering them finds nothing.
+    if transaction.parent is None:
+        session.info.pop(events.PENDING_KEY, None)
+
+
+def init_delivery(app) -> None:
+    """Listen to the commits of `db.session` (once per process: it is shared by every app)."""
+    if not sa_event.contains(db.session, "after_commit", _after_commit):
+        sa_event.listen(db.session, "after_commit", _after_commit)
+        sa_event.listen(db.session, "after_transaction_end", _dropped_on_rollback)
+
+
+def deliver_committed(event_ids: list[int]) -> None:
+    """Right after the commit that wrote `event_ids`: with Redis, make sure a worker drains the
+    outbox; without, deliver their reactions now, in this process. The committing session cannot
+    run SQL any more, so this runs in a fresh app context (its own session and `g`). Never
+    raises: the change is committed, and what is not delivered here the sweep delivers."""
+    from flask import current_app
+
+    try:
+        app = current_app._get_current_object()
+        queue = app.extensions["storecrm.jobs"]
+        if queue.uses_redis:
+            schedule_drain(queue)
+            return
+        with app.app_context():
+            deliver(event_ids=event_ids)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.exception("delivering the reactions of events %s failed; they stay pending", event_ids[:10])
+
+
+# --- with Redis: one drainer at a time, woken by commits ---------------------------------------------
+
+def schedule_drain(queue) -> None:
+    """Make sure a `drain_outbox` job is queued: one Redis SET when one is already waiting."""
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    try:
+        key = DRAIN_SCHEDULED_KEY.format(queue=queue.queue_name)
+        # The flag expires: a queued job that is lost cannot silence the outbox for long.
+        if queue.connection().set(key, "1", nx=True, ex=60):
+            from core.jobs import func_path
+
+            queue.push(func_path(drain_outbox), (), {}, None)
+    except (ConnectionError, TimeoutError) as exc:
+        log.warning("Redis unreachable; the outbox sweep delivers the pending reactions later: %s", exc)
+
+
+def drain_outbox() -> dict:
+    """rq job: deliver every pending reaction, oldest event first, as the only drainer."""
+    from core.jobs import jobs
+
+    queue = jobs()
+    conn = queue.connection()
+    # Cleared before reading: a commit after this point queues another drain, which waits
+    # for the lock and then finds what this one did not see.
+    conn.delete(DRAIN_SCHEDULED_KEY.format(queue=queue.queue_name))
+    lock = conn.lock(DRAIN_LOCK_KEY.format(queue=queue.queue_name), timeout=600, blocking_timeout=120)
+    if not lock.acquire():
+        schedule_drain(queue)  # the holder is stuck or very slow: try again later
+        return {"busy": 1}
+    try:
+        return deliver()
+    finally:
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001 - expired while we worked: nothing to release
+            log.warning("the outbox drain lock expired before the drain ended")
+
+
+def sweep_outbox() -> dict:
+    """Periodic job: deliver what stayed pending (a process died between commit and delivery)."""
+    from core.jobs import jobs
+
+    if jobs().uses_redis:
+        return drain_outbox()
+    return deliver(older_than=SWEEP_AGE)
+
+
+# --- delivering ----------------------------------------------------------------------------------------
+
+def deliver(event_ids=None, older_than: timedelta | None = None, batch_size: int = BATCH_SIZE) -> dict:
+    """Deliver pending reactions (of `event_ids`, or all; only those pending for `older_than`)
+    in batches of one transaction each, oldest event first. Returns counts by outcome."""
+    session = db.session
+    counts: dict[str, int] = {}
+    while True:
+        query = (select(EventDelivery).where(EventDelivery.status == "pending")
+                 .options(joinedload(EventDelivery.event))
+                 .order_by(EventDelivery.event_id, EventDelivery.id).limit(batch_size))
+        if event_ids is not None:
+            query = query.where(EventDelivery.event_id.in_(event_ids))
+        if older_than is not None:
+            query = query.where(EventDelivery.next_attempt_at <= utcnow() - older_than)
+        if db.engine.dialect.name == "postgresql":
+            # Another process delivering the same rows: it keeps them. (SQLite: the transaction
+            # holds the write lock from its first statement, so the status read here is final.)
+            query = query.with_for_update(skip_locked=True, of=EventDelivery)
+        batch = session.scalars(query).all()
+        if not batch:
+            session.rollback()
+            return counts
+        for status in run_batch(session, batch):
+            counts[status] = counts.get(status, 0) + 1
+        session.commit()
+        if len(batch) < batch_size:
+            return counts
+
+
+def run_batch(session, batch: list[EventDelivery]) -> list[str]:
+    """Run the reactions of `batch` (deliveries of committed events, their `event` loaded) in the
+    caller's transaction: plugins in event order, then the buyers' classes once per customer."""
+    reg = events.registry()
+    reactions = [d for d in batch if d.plugin not in events.CORE_REACTIONS]
+    classify = [d for d in batch if d.plugin == events.CLASSIFICATION]
+    if reactions:
+        _preload_subjects(session, {d.event for d in reactions})
+    for delivery in reactions:
+        event = delivery.event
+        store = session.get(Store, event.store_id) if event.store_id else None
+        if delivery.plugin not in reg.enabled_in(store):
+            # Switched off since the event: it does not react (the retry job says "disabled"
+            # until it is switched on again).
+            delivery.attempts += 1
+            events.record_failure(delivery, RuntimeError(f"plugin {delivery.plugin} is switched off in this store"))
+            continue
+        user = session.get(User, event.actor_user_id) if event.actor_user_id else None
+        ctx = HookContext(session=session, store=store, user=user, actor=event.payload.get("actor") or "system",
+                          event_id=event.id, registry=reg)
+        events.attempt_reaction(session, reg, delivery, event.name, ctx, events.hook_kwargs_for(session, event))
+    if classify:
+        _classify(session, classify)
+    return [d.status for d in batch]
+
+
+def _classify(session, deliveries: list[EventDelivery]) -> None:
+    """The buyers' classes, once per (customer, store) however many of their sales the batch has."""
+    from core.classification.compute import recompute_customer
+
+    buyers: dict[tuple[int, int], list[EventDelivery]] = {}
+    buyer_of = _buyers(session, {d.event for d in deliveries})
+    for delivery in deliveries:
+        buyers.setdefault(buyer_of.get(delivery.event_id, (None, None)), []).append(delivery)
+    now = utcnow()
+    for (customer_id, store_id), group in buyers.items():
+        if customer_id is None:  # the sale lost its buyer since (an erasure): nothing to classify
+            for delivery in group:
+                delivery.attempts += 1
+                events.record_success(delivery)
+            continue
+        try:
+            with session.begin_nested():
+                recompute_customer(session, customer_id, store_id, now)
+        except Exception as exc:  # noqa: BLE001 - recorded and retried, like a plugin's reaction
+            log.warning("classification of customer %s failed: %s", customer_id, exc)
+            failed = exc
+        else:
+            failed = None
+        for delivery in group:
+            delivery.attempts += 1
+            if failed is None:
+                events.record_success(delivery)
+            else:
+                events.record_failure(delivery, failed)
+
+
+def _buyers(session, batch_events) -> dict[int, tuple[int, int]]:
+    """event id -> (customer, store) of the sale each sale or refund event is about."""
+    sale_events = {e.subject_id: e.id for e in batch_events if e.name == "sale_recorded"}
+    refund_events = {e.subject_id: e.id for e in batch_events if e.name == "sale_refunded"}
+    found = {}
+    if sale_events:
+        for sale_id, customer_id, store_id in session.execute(
+                select(Sale.id, Sale.customer_id, Sale.store_id).where(Sale.id.in_(sale_events))):
+            found[sale_events[sale_id]] = (customer_id, store_id)
+    if refund_events:
+        for refund_id, customer_id, store_id in session.execute(
+                select(Refund.id, Sale.customer_id, Sale.store_id).join(Sale, Sale.id == Refund.sale_id)
+                .where(Refund.id.in_(refund_events))):
+            found[refund_events[refund_id]] = (customer_id, store_id)
+    return found
+
+
+def _preload_subjects(session, batch_events) -> None:
+    """Load the batch's sales and refunds with what reactions read, a few statements in all
+    (hook_kwargs_for then finds them in the session)."""
+    sale_ids = {e.subject_id for e in batch_events if e.name == "sale_recorded"}
+    refund_ids = {e.subject_id for e in batch_events if e.name == "sale_refunded"}
+    if refund_ids:
+        refunds = session.scalars(select(Refund).where(Refund.id.in_(refund_ids))
+                                  .options(selectinload(Refund.lines))).all()
+        sale_ids |= {r.sale_id for r in refunds}
+    if sale_ids:
+        session.scalars(select(Sale).where(Sale.id.in_(sale_ids))
+                        .options(selectinload(Sale.lines), selectinload(Sale.adjustments),
+                                 selectinload(Sale.payments), selectinload(Sale.refunds))).all()
