@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.models import Customer
 from core.plugins import HookContext, hookimpl, in_transaction
-from plugins.membership import services
+from plugins.membership import kpi, services
 from plugins.membership.models import Member, Tier
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,21 @@ def customer_erased(customer_id, ctx):
 @hookimpl
 def customer_merged(kept, merged, ctx):
     return services.merge(ctx.session, kept, merged)
+
+
+# --- staff performance (staff_kpi reads these through the hooks; no import either way) ----------------
+
+@hookimpl
+def kpi_metric_definitions():
+    return [{"name": kpi.NEW_MEMBERS, "label": _l("New members signed up"), "format": "count",
+             "higher_is_better": True}]
+
+
+@hookimpl
+def kpi_metrics(staff, period, ctx):
+    if ctx.store is None:
+        return None
+    return {kpi.NEW_MEMBERS: kpi.new_members(ctx.session, ctx.store, staff.id, *period)}
 
 
 # --- checks ------------------------------------------------------------------------------------------

@@ -77,6 +77,12 @@ class Member(db.Model):
     tier_locked: Mapped[bool] = mapped_column(Boolean, default=False)
     enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enrolled_by: Mapped[str | None] = mapped_column(String(16))  # spend | manual
+    # Who signed the member up, where (staff_kpi's "new members" via `kpi_metrics`): the
+    # salesperson of the sale that reached the first tier, or the person who enrolled them by hand.
+    enrolled_store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id", ondelete="SET NULL"))
+    enrolled_staff_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"),
+                                                          index=True)
+    enrolled_sale_id: Mapped[int | None] = mapped_column(ForeignKey("sale.id", ondelete="SET NULL"))
     tier_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Kept in step with the ledger and the spend rows in the same transaction, under this
     # row's lock; the ledger stays the truth (a test checks they agree).

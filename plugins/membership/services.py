@@ -342,8 +342,10 @@ def ledger_balance(session, customer_id: int) -> int:
 # --- tier changes -------------------------------------------------------------------------------------
 
 def change_tier(session, member: Member, new: Tier | None, *, reason: str, store=None, user=None, notify=None,
-                occurred_at: datetime | None = None) -> dict | None:
-    """Move `member` to `new`, write it on the customer's timeline and ask for a notification."""
+                occurred_at: datetime | None = None, sale: Sale | None = None) -> dict | None:
+    """Move `member` to `new`, write it on the customer's timeline and ask for a notification.
+    A first tier is an enrolment, credited to `sale`'s store and salesperson when a sale reached
+    it, else to `store` and the signed-in `user` who enrolled them (none for a job)."""
     old = member.tier
     if (old.id if old else None) == (new.id if new else None):
         return None
@@ -356,6 +358,10 @@ def change_tier(session, member: Member, new: Tier | None, *, reason: str, store
     if old is None and new is not None and member.enrolled_at is None:
         member.enrolled_at = now
         member.enrolled_by = member.enrolled_by or "spend"
+        if sale is not None:
+            member.enrolled_sale_id, member.enrolled_store_id, member.enrolled_staff_id = sale.id, sale.store_id, sale.staff_id
+        else:
+            member.enrolled_store_id, member.enrolled_staff_id = getattr(store, "id", None), getattr(user, "id", None)
     change = {"from": old.code if old else None, "to": new.code if new else None, "direction": direction,
               "reason": reason}
     session.flush()
@@ -458,7 +464,7 @@ def record_sale(session, sale: Sale, store, *, user=None, actor="system", notify
         if rank(tiers, qualified) > rank(tiers, member.tier):
             # The crossing sale already earns at the new tier's rate.
             change = change_tier(session, member, qualified, reason=f"spend reached ¥{qualified.threshold}",
-                                 store=store, user=user, notify=notify, occurred_at=sale.occurred_at)
+                                 store=store, user=user, notify=notify, occurred_at=sale.occurred_at, sale=sale)
     if not member.is_member:
         _remember_summary(session, sale, member, earned=0, redeemed=used, upgraded=False)
         return {"member": False}
@@ -738,6 +744,7 @@ def enrol(session, customer: Customer, *, store=None, user=None, actor="system",
         raise Unprocessable("the program has no tiers yet", fields={"tiers": ["Create a tier first."]})
     member.enrolled_by = "manual"
     member.enrolled_at = utcnow()
+    member.enrolled_store_id, member.enrolled_staff_id = getattr(store, "id", None), getattr(user, "id", None)
     change_tier(session, member, tiers[0], reason="enrolled by hand", store=store, user=user, notify=notify)
     audit("membership_enrolled", actor=user or actor, target=("customer", customer.id), store=store, session=session)
     return member
@@ -1016,6 +1023,8 @@ def merge(session, kept: Customer, merged: Customer) -> dict[str, int]:
     target.tier_locked = target.tier_locked or source.tier_locked
     if target.enrolled_at is None or (source.enrolled_at and source.enrolled_at < target.enrolled_at):
         target.enrolled_at, target.enrolled_by = source.enrolled_at, source.enrolled_by
+        target.enrolled_store_id, target.enrolled_staff_id = source.enrolled_store_id, source.enrolled_staff_id
+        target.enrolled_sale_id = source.enrolled_sale_id
     session.delete(source)
     session.flush()
     return {PointsEntry.__tablename__: entries, Spend.__tablename__: spends, Member.__tablename__: 1}

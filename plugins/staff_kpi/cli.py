@@ -43,20 +43,22 @@ def rebuild(store_codes):
 @click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]))
 def check(store_codes, first, last):
-    """Compare the roll-up with a recomputation from the sales; exit 1 on any difference."""
+    """Compare the roll-up and sale facts with a recomputation from the sales; exit 1 on any difference."""
     from flask import current_app
 
     from core.extensions import db
-    from plugins.staff_kpi.services.figures import from_ledger, from_rollup
+    from plugins.staff_kpi.services.figures import customer_figures, customer_figures_from_ledger, from_ledger, from_rollup
     from plugins.staff_kpi.services.periods import period_for
 
     reg = current_app.extensions["storecrm.plugins"]
     bad = 0
     for store in _stores(store_codes):
         period = period_for(store.tz, first.date(), last.date())
-        attribution = reg.settings(store, "staff_kpi")["refund_attribution"]
+        settings = reg.settings(store, "staff_kpi")
+        attribution, window = settings["refund_attribution"], settings["repurchase_window_days"]
         kept, fresh = from_rollup(db.session, store, period, attribution), from_ledger(db.session, store, period, attribution)
-        same = kept == fresh
+        same = kept == fresh and (customer_figures(db.session, store, period, window)
+                                  == customer_figures_from_ledger(db.session, store, period, window))
         bad += not same
         click.echo(f"{store.code}: {'same' if same else 'DIFFERENT (run staff_kpi rebuild)'}")
     if bad:

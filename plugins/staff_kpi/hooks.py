@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from core.plugins import hookimpl
-from plugins.staff_kpi.services import rollup, widgets
+from plugins.staff_kpi.services import rollup, sale_facts, widgets
 
 
 # --- registration -----------------------------------------------------------------------------------
@@ -55,6 +55,24 @@ def sale_recorded(sale, ctx):
 @hookimpl
 def sale_refunded(sale, refund, ctx):
     rollup.refresh_for_refund(ctx.session, sale, refund)
+
+
+# --- personal data: the sale facts name the customer --------------------------------------------------
+
+@hookimpl
+def customer_export(customer, ctx):
+    rows = sale_facts.export(ctx.session, customer.id)
+    return {"sale_facts": rows} if rows else None
+
+
+@hookimpl
+def customer_erased(customer_id, ctx):
+    sale_facts.erase(ctx.session, customer_id)
+
+
+@hookimpl
+def customer_merged(kept, merged, ctx):
+    sale_facts.merge(ctx.session, kept.id, merged.id)
 
 
 # --- contributions -----------------------------------------------------------------------------------

@@ -44,6 +44,28 @@ class DailyFigure(db.Model):
     uncosted_amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))  # lines without a cost
 
 
+class SaleFact(db.Model):
+    """One row per counted sale (a named customer, not refunded in full) of a store where the
+    roll-up is kept: what the customer figures need, so a report aggregates these rows instead of
+    sorting the store's sales. `next_at`: this customer's next counted sale in the same store (any
+    salesperson), or None. `first_ever`: 1 when the customer had no sale (any store, any status)
+    before this one. Written only by `services.sale_facts` (DELETE + INSERT ... SELECT)."""
+
+    __tablename__ = "staff_kpi_sale_fact"
+    __table_args__ = (
+        Index("ix_staff_kpi_sale_fact_store_time", "store_id", "occurred_at"),
+        Index("ix_staff_kpi_sale_fact_customer", "customer_id"),
+    )
+
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sale.id", ondelete="CASCADE"), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id", ondelete="CASCADE"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_ever: Mapped[int] = mapped_column(Integer, default=0)  # 0/1: max() works on both backends
+
+
 class StoreState(db.Model):
     """One row per store: locked while its roll-up is rewritten, so two writers never both
     insert a day (each deletes and re-inserts a slice; without the lock both would keep theirs)."""

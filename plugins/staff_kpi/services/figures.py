@@ -15,7 +15,7 @@ from sqlalchemy import Integer, case, func, literal, or_, select, union_all
 
 from core.models import Event, Sale, Store, User
 from core.models.user import user_store
-from plugins.staff_kpi.models import DailyFigure
+from plugins.staff_kpi.models import DailyFigure, SaleFact
 from plugins.staff_kpi.services import ledger
 from plugins.staff_kpi.services.periods import Period, plus_days_sql
 
@@ -100,7 +100,48 @@ STORE = "store"  # the key of the whole store's customer figures
 
 def customer_figures(session, store: Store, period: Period, window_days: int) -> dict:
     """{staff_id: {"customers_served", "customers_repurchased", "new_customers"}}, and the same
-    for the whole store under the key STORE (where a customer counts once).
+    for the whole store under the key STORE (where a customer counts once), from the sale facts.
+
+    Served: distinct customers of the salesperson's sales in the period (sales refunded in
+    full excluded). Repurchased: of those, the ones whose next sale in the store (any
+    salesperson, not refunded in full) after their first sale with this salesperson in the
+    period comes at most `window_days` days later. New: served customers with no sale in any
+    store before their first sale with this salesperson in the period.
+
+    Plain aggregates of the period's fact rows: the next sale after a customer's earliest sale
+    in a group is the smallest "next sale" of the group (it never decreases with time), and the
+    group's earliest sale is a first purchase exactly when some sale of the group is one."""
+    dialect = session.get_bind().dialect.name
+    pairs = (select(SaleFact.staff_id, SaleFact.customer_id, func.min(SaleFact.occurred_at).label("first_at"),
+                    func.min(SaleFact.next_at).label("next_at"), func.max(SaleFact.first_ever).label("new"))
+             .where(SaleFact.store_id == store.id, SaleFact.occurred_at >= period.start, SaleFact.occurred_at < period.end)
+             .group_by(SaleFact.staff_id, SaleFact.customer_id).cte("pairs"))
+    customers = (select(pairs.c.customer_id, func.min(pairs.c.first_at).label("first_at"),
+                        func.min(pairs.c.next_at).label("next_at"), func.max(pairs.c.new).label("new"))
+                 .group_by(pairs.c.customer_id).subquery())
+
+    def counts(level, source, staff):
+        again = source.c.next_at <= plus_days_sql(source.c.first_at, window_days, dialect)
+        return select(literal(level).label("level"), staff.label("staff_id"), func.count().label("served"),
+                      func.sum(case((again, 1), else_=0)).label("repurchased"), func.sum(source.c.new).label("new"))
+
+    by_staff = counts("staff", pairs, pairs.c.staff_id).group_by(pairs.c.staff_id)
+    return _collect(session, union_all(by_staff, counts(STORE, customers, literal(None, Integer))))
+
+
+def _collect(session, query) -> dict:
+    out = {}
+    for r in session.execute(query):
+        if r.level == STORE and not r.served:
+            continue
+        out[STORE if r.level == STORE else r.staff_id] = {
+            "customers_served": int(r.served), "customers_repurchased": int(r.repurchased or 0),
+            "new_customers": int(r.new or 0)}
+    return out
+
+
+def customer_figures_from_ledger(session, store: Store, period: Period, window_days: int) -> dict:
+    """`customer_figures` recomputed straight from the sales (the sale facts' check).
 
     Served: distinct customers of the salesperson's sales in the period (sales refunded in
     full excluded). Repurchased: of those, the ones whose next sale in the store (any
@@ -134,15 +175,7 @@ def customer_figures(session, store: Store, period: Period, window_days: int) ->
                 .select_from(source).join(ever, ever.c.customer_id == source.c.customer_id))
 
     by_staff = counts("staff", pairs, pairs.c.staff_id).group_by(pairs.c.staff_id)
-    whole = counts(STORE, customers, literal(None, Integer))
-    out = {}
-    for r in session.execute(union_all(by_staff, whole)):
-        if r.level == STORE and not r.served:
-            continue
-        out[STORE if r.level == STORE else r.staff_id] = {
-            "customers_served": int(r.served), "customers_repurchased": int(r.repurchased or 0),
-            "new_customers": int(r.new or 0)}
-    return out
+    return _collect(session, union_all(by_staff, counts(STORE, customers, literal(None, Integer))))
 
 
 def profiles_created(session, store: Store, period: Period) -> dict:

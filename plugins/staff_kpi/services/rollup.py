@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.models import Sale, Store, utcnow
 from plugins.staff_kpi.models import KINDS, DailyFigure, StoreState
-from plugins.staff_kpi.services import ledger
+from plugins.staff_kpi.services import ledger, sale_facts
 from plugins.staff_kpi.services.periods import local_day, local_day_sql, offset_stretches, period_for
 
 COLUMNS = ["store_id", "staff_id", "day", "kind", *ledger.MEASURES]
@@ -70,6 +70,7 @@ def refresh_for_sale(session, sale: Sale) -> None:
     """After a sale: its salesperson's day in its store."""
     day = local_day(sale.occurred_at, sale.store.tz)
     rebuild(session, sale.store, day, day, sale.staff_id, kinds=("sale",))  # a new sale has no refund yet
+    sale_facts.refresh_customer(session, sale.store, sale.customer_id)
 
 
 def refresh_for_refund(session, sale: Sale, refund) -> None:
@@ -78,10 +79,11 @@ def refresh_for_refund(session, sale: Sale, refund) -> None:
     refund_day, sale_day = local_day(refund.created_at, tz), local_day(sale.occurred_at, tz)
     rebuild(session, sale.store, refund_day, refund_day, sale.staff_id, kinds=("refund_at_refund",))
     rebuild(session, sale.store, sale_day, sale_day, sale.staff_id, kinds=("refund_at_sale",))
+    sale_facts.refresh_customer(session, sale.store, sale.customer_id)  # refunded in full: no longer counted
 
 
 def rebuild_history(session, store: Store, today: date | None = None) -> tuple[date, date] | None:
-    """Rewrite the store's whole roll-up, from its first sale to today (when the plugin is
+    """Rewrite the store's whole roll-up and sale facts, from its first sale to today (when the plugin is
     switched on, and `flask staff_kpi rebuild`). Returns the days covered, or None."""
     first = session.scalar(select(func.min(Sale.occurred_at)).where(Sale.store_id == store.id))
     if first is None:
@@ -89,13 +91,16 @@ def rebuild_history(session, store: Store, today: date | None = None) -> tuple[d
     first_day = local_day(first, store.tz)
     last_day = max(today or local_day(utcnow(), store.tz), first_day)
     rebuild(session, store, first_day, last_day)
+    sale_facts.rewrite(session, store.id)
     return first_day, last_day
 
 
 def rebuild_recent(session, store: Store, days: int = 3) -> tuple[date, date]:
     """The nightly job's slice: the last `days` local days, so anything a reaction missed
-    (a delivery that failed, a sale imported while the plugin was off) is mended by morning."""
+    (a delivery that failed, a sale imported while the plugin was off) is mended by morning; and
+    the sale facts of every customer with a sale or refund written in those days."""
     today = local_day(utcnow(), store.tz)
     first_day = today - timedelta(days=days - 1)
     rebuild(session, store, first_day, today)
+    sale_facts.refresh_recent(session, store, utcnow() - timedelta(days=days))
     return first_day, today

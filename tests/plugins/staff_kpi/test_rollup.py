@@ -1,8 +1,9 @@
-"""The daily roll-up, kept by the reactions to sales and refunds, equals a recomputation from
-scratch of the sales and refunds, whatever sales and refunds happen (hypothesis)."""
+"""The daily roll-up and the sale facts, kept by the reactions to sales and refunds, equal a
+recomputation from scratch of the sales and refunds, whatever sales and refunds happen (hypothesis)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 from hypothesis import HealthCheck, given, settings
@@ -17,15 +18,18 @@ sale_strategy = st.tuples(
     st.integers(min_value=0, max_value=23),  # local hour: crosses UTC midnight
     st.lists(st.tuples(st.sampled_from(SKUS), st.integers(min_value=1, max_value=3)), min_size=1, max_size=3),
     st.sampled_from([None, "all", "one"]),  # refund nothing, everything, or one unit of the first line
+    st.sampled_from([None, 0, 1, 2]),  # no customer, or one of three
 )
+PHONES = itertools.count(13900000000)
 
 
 def compare(kpi):
     from core.extensions import db
     from core.models import Store
-    from plugins.staff_kpi.services.figures import from_ledger, from_rollup
+    from plugins.staff_kpi.services.figures import customer_figures, customer_figures_from_ledger, from_ledger, from_rollup
     from plugins.staff_kpi.services.periods import period_for
 
+    seen = []
     with kpi.app.app_context():
         store = db.session.get(Store, kpi.chain.ids["sh"])
         for first, last in [(date(2026, 10, 1), date(2026, 10, 31)), (date(2026, 9, 20), date(2026, 12, 31)),
@@ -33,6 +37,11 @@ def compare(kpi):
             period = period_for(store.tz, first, last)
             for attribution in ("refund_period", "sale_period"):
                 assert from_rollup(db.session, store, period, attribution) == from_ledger(db.session, store, period, attribution)
+            for window in (7, 30):
+                kept = customer_figures(db.session, store, period, window)
+                assert kept == customer_figures_from_ledger(db.session, store, period, window)
+                seen.append(kept)
+    return seen
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -40,9 +49,11 @@ def compare(kpi):
 def test_rollup_equals_recomputation_after_random_sales_and_refunds(kpi, sales):
     from datetime import timedelta
 
-    for staff, day, hour, lines, refund in sales:
+    customers = [kpi.till.customer(str(next(PHONES))) for _ in range(3)]
+    for staff, day, hour, lines, refund, who in sales:
         when = (date(2026, 9, 25) + timedelta(days=day)).isoformat() + f" {hour:02d}:30"
-        sale = kpi.till.sell(staff, when, [(sku, qty, None) for sku, qty in lines])
+        sale = kpi.till.sell(staff, when, [(sku, qty, None) for sku, qty in lines],
+                             customer=None if who is None else customers[who])
         if refund == "all":
             kpi.till.refund(sale["id"])
         elif refund == "one":
@@ -62,28 +73,37 @@ def test_check_finds_a_damaged_rollup_and_rebuild_and_the_nightly_job_mend_it(kp
 
     from core.extensions import db
     from plugins.staff_kpi import jobs
-    from plugins.staff_kpi.models import DailyFigure
+    from plugins.staff_kpi.models import DailyFigure, SaleFact
     from tests.plugins.staff_kpi.conftest import SHANGHAI
 
-    kpi.till.sell("alice", "2026-10-05 10:00", [("LATTE-M", 2, "28.00")])
+    regular = kpi.till.customer("13700000001")
+    kpi.till.sell("alice", "2026-10-05 10:00", [("LATTE-M", 2, "28.00")], customer=regular)
+    kpi.till.sell("manager", "2026-10-09 10:00", [("LATTE-M", 1, "28.00")], customer=regular)
     today = datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     kpi.till.sell("alice", today, [("CAKE-CHOC", 1, "35.00")])
     runner = kpi.app.test_cli_runner()
     check = ["staff_kpi", "check", "--store", "SH001", "--from", "2026-10-01", "--to", "2026-12-31"]
     assert runner.invoke(args=check).output.strip() == "SH001: same"
 
-    def damage():
+    def damage(*models):
         with kpi.app.app_context():
-            db.session.query(DailyFigure).delete()
+            for model in models:
+                db.session.query(model).delete()
             db.session.commit()
 
-    damage()
+    damage(SaleFact)  # the sales figures are intact; the customer figures are not
+    result = runner.invoke(args=check)
+    assert result.exit_code == 1 and "DIFFERENT" in result.output
+    assert runner.invoke(args=["staff_kpi", "rebuild", "--store", "SH001"]).exit_code == 0
+    assert runner.invoke(args=check).exit_code == 0
+
+    damage(DailyFigure, SaleFact)
     result = runner.invoke(args=check)
     assert result.exit_code == 1 and "DIFFERENT" in result.output
     result = runner.invoke(args=["staff_kpi", "rebuild", "--store", "SH001"])
     assert result.exit_code == 0 and result.output.startswith("SH001: 2026-10-05 – ")
     assert runner.invoke(args=check).exit_code == 0
-    damage()
+    damage(DailyFigure, SaleFact)
     with kpi.app.app_context():
         assert jobs.refresh_rollups() == 1  # the last 3 days: today's sale is back, October's is not
     assert runner.invoke(args=check).exit_code == 1
