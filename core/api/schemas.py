@@ -202,7 +202,12 @@ class SaleIn(Strict):
     channel = fields.String(validate=validate.Length(max=32))
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
     lines = fields.List(fields.Nested(SaleLineIn), required=True, validate=validate.Length(min=1, max=500))
-    adjustments = fields.List(fields.Nested(AdjustmentIn), validate=validate.Length(max=50))
+    adjustments = fields.List(fields.Nested(AdjustmentIn), validate=validate.Length(max=50), metadata={
+        "description": "the adjustments of `POST /sales/quote` for this cart and these options, as they are: the sale "
+                       "is recorded only when they equal what the store's modules compute now (else 422)"})
+    options = fields.Dict(metadata={"description": "what the till asks the modules for, as in the quote, e.g. "
+                                                   "{\"redeem_points\": 500}; without `adjustments` the sale gets the "
+                                                   "computed ones"})
     payments = fields.List(fields.Nested(PaymentIn), validate=validate.Length(max=20))
 
 
@@ -235,6 +240,7 @@ class QuoteOut(Strict):
 
 
 class SaleLineOut(Strict):
+    id = fields.Integer()
     sku = fields.String()
     name = fields.String()
     quantity = Quantity()
@@ -269,8 +275,14 @@ class SaleOut(Strict):
 
 
 class RefundLineIn(Strict):
-    sku = fields.String(required=True)
+    sku = fields.String(metadata={"description": "fills that SKU's lines on the sale in order"})
+    line_id = fields.Integer(metadata={"description": "a line of the sale (its `lines[].id`)"})
     quantity = fields.Decimal(required=True, places=3, allow_nan=False, validate=validate.Range(min=0, min_inclusive=False))
+
+    @validates_schema
+    def one_key(self, data, **kwargs):
+        if ("sku" in data) == ("line_id" in data):
+            raise ValidationError("Give sku or line_id.")
 
 
 class RefundIn(Strict):
