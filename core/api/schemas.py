@@ -330,6 +330,20 @@ class StoreIn(Strict):
     timezone = fields.String(load_default="Asia/Shanghai")
     currency = fields.String(load_default="CNY", validate=validate.Length(equal=3))
     address = fields.String(allow_none=True)
+    staff_discount_limit_percent = fields.Decimal(
+        allow_none=True, places=2, as_string=True, validate=validate.Range(min=0, max=100),
+        metadata={"description": "largest line discount a till or staff member may type, % of the catalogue price; "
+                                 "null: no limit"})
+    manager_discount_limit_percent = fields.Decimal(
+        allow_none=True, places=2, as_string=True, validate=validate.Range(min=0, max=100),
+        metadata={"description": "the same for a manager; owners have no limit"})
+
+
+class StorePatch(StoreIn):
+    code = fields.String(dump_only=True)
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    timezone = fields.String()
+    currency = fields.String(validate=validate.Length(equal=3))
 
 
 class StoreOut(Strict):
@@ -339,6 +353,8 @@ class StoreOut(Strict):
     timezone = fields.String()
     currency = fields.String()
     address = fields.String(allow_none=True)
+    staff_discount_limit_percent = fields.Decimal(allow_none=True, as_string=True)
+    manager_discount_limit_percent = fields.Decimal(allow_none=True, as_string=True)
 
 
 class PluginOut(Strict):
