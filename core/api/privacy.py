@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 from sqlalchemy import select
 
 from core.api.customers import load_visible
-from core.api.http import decode_cursor, encode_cursor, endpoint, principal, resolve_store
+from core.api.http import ID_MAX, decode_cursor, encode_cursor, endpoint, principal, resolve_store
 from core.api.schemas import Strict
 from core.errors import NotFound
 from core.extensions import db
@@ -61,7 +61,7 @@ class AuditOut(Strict):
 
 class RequestIn(Strict):
     kind = fields.String(required=True, validate=validate.OneOf(REQUEST_KINDS))
-    customer_id = fields.Integer(load_default=None, allow_none=True)
+    customer_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=ID_MAX))
     channel = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     store = fields.String(load_default=None)
