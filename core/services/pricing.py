@@ -130,6 +130,6 @@ def line_discount_error(product, quantity: Decimal, amount: Decimal, limit: Deci
     if list_amount <= 0 or amount >= list_amount:
         return None
     if (list_amount - amount) * 100 > list_amount * limit:
-        return (f"A discount of {list_amount - amount} on {list_amount} is more than the {limit.normalize()}% "
+        return (f"A discount of {list_amount - amount} on {list_amount} is more than the {limit.normalize():f}% "
                 f"you may give in this store.")
     return None

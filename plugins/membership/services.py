@@ -1051,7 +1051,7 @@ def check_points_cover_sale(session, sale: Sale, customer: Customer | None, sett
         most = cents_down(ticket * program.redeem_max_percent / 100) + sum((a.amount for a in by_adjustment), ZERO)
         if paid > most:
             raise Unprocessable("points pay more of the ticket than the program allows", fields={"payments": [
-                f"Points may pay at most {max(most, ZERO)} of this sale ({program.redeem_max_percent.normalize()}% "
+                f"Points may pay at most {max(most, ZERO)} of this sale ({program.redeem_max_percent.normalize():f}% "
                 f"of {ticket}, less points already redeemed); {paid} was posted."]})
     used = points_used(sale, program)
     if used <= 0:
