@@ -178,4 +178,4 @@ def customer_merged(kept, merged, ctx):
 
 @hookimpl
 def sale_validate(sale, customer, ctx):
-    services.check_points_cover_sale(ctx.session, sale, customer, ctx.settings())
+    services.check_points_cover_sale(ctx.session, sale, customer, ctx.settings)

@@ -1030,8 +1030,9 @@ def merge(session, kept: Customer, merged: Customer) -> None:
 
 # --- the sale check (before the core writes a sale) -----------------------------------------------
 
-def check_points_cover_sale(session, sale: Sale, customer: Customer | None, settings: dict | None = None) -> None:
-    """`sale_validate`: refuse (422) a sale that pays with more points than the member has, or
+def check_points_cover_sale(session, sale: Sale, customer: Customer | None, settings=dict) -> None:
+    """`sale_validate` (`settings`: a callable giving the store's settings): refuse (422) a sale
+    that pays with more points than the member has, or
     with points beyond the program's cap (the part of the ticket points may pay, less what our
     points adjustment already took) or in a store that does not take points, before anything
     is written: otherwise the sale is kept and the points are money given away.
@@ -1044,7 +1045,7 @@ def check_points_cover_sale(session, sale: Sale, customer: Customer | None, sett
     program = get_program(session)
     if by_payment:
         paid = sum((p.amount for p in by_payment), ZERO)
-        if not (settings or {}).get("redemption_enabled", True):
+        if not settings().get("redemption_enabled", True):  # read only here: the common sale reads nothing
             raise Unprocessable("this store does not take points", fields={"payments": [
                 "Points are not taken as payment in this store."]})
         ticket = sale.subtotal + sum((a.amount for a in sale.adjustments if a not in by_adjustment), ZERO)
