@@ -13,7 +13,7 @@ at the same instant. After every step it checks, over every sale and member in t
   model of the rule below, not the plugin's own quote), and a points discount or payment is
   backed by the points the ledger took for it.
 
-CI runs a bounded number of examples on each backend (~10 s each). Dig deeper locally with
+CI runs 20 examples of up to 15 steps on each backend (~10-25 s each). Dig deeper locally with
 `MONEY_EXAMPLES=300 MONEY_STEPS=40 pytest tests/test_money_invariants.py -p no:randomly`."""
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from sqlalchemy import func, select
 
 from tests.conftest import Api, enable
 
-EXAMPLES = int(os.environ.get("MONEY_EXAMPLES", "8"))
-STEPS = int(os.environ.get("MONEY_STEPS", "12"))
+EXAMPLES = int(os.environ.get("MONEY_EXAMPLES", "20"))
+STEPS = int(os.environ.get("MONEY_STEPS", "15"))
 CENT = Decimal("0.01")
 PRICES = {"LATTE-M": Decimal("28.00"), "CAKE-CHOC": Decimal("35.00"), "BEANS-1KG": Decimal("1200.00")}
 POINTS_PER_YUAN = 100  # membership's default program: 100 points = ¥1, at most 50% of a ticket
