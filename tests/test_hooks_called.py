@@ -155,10 +155,15 @@ def test_visit_recorded_customer_created_and_plugin_disabled_in_the_enabled_stor
     app, chain, plugin = make(make_app)
     enable(app, "SH001", "everything")
     api = Api(app.test_client())
-    api.post("/customers", {"name": "王芳"}, token=chain.till)
-    api.post("/visits", {"purpose": "browse", "customer": {"phone": "13800138000"}}, token=chain.till)
-    api.post("/customers", {"name": "李雷"}, token=chain.till_bj)
-    api.post("/visits", {"purpose": "ignored"}, token=chain.till_bj)
+    assert api.post("/customers", {"name": "王芳"}, token=chain.till).status_code == 201
+    assert api.post("/visits", {"purpose": "browse", "customer": {"phone": "13800138000"}}, token=chain.till).status_code == 201
+    # BJ001 has the plugin off: its customer and visit are recorded (answers checked, so a
+    # failing request cannot pass for "not called") and the plugin hears nothing of them
+    made = api.post("/customers", {"name": "李雷"}, token=chain.till_bj)
+    assert made.status_code == 201 and made.json["name"] == "李雷", made.json
+    visit = api.post("/visits", {"purpose": "ignored", "customer": {"id": made.json["id"]}}, token=chain.till_bj)
+    assert visit.status_code == 201 and (visit.json["store"], visit.json["customer_id"], visit.json["effects"]) == (
+        "BJ001", made.json["id"], {}), visit.json
     assert api.put("/stores/SH001/plugins/everything", {"enabled": False}, token=chain.owner_token).status_code == 200
     assert plugin.seen == [("created", "SH001", "王芳"), ("created", "SH001", ""), ("visit", "SH001", "browse"),
                            ("disabled", "SH001", "everything")]

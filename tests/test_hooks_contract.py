@@ -58,22 +58,63 @@ def test_every_example_in_docs_hooks_md_is_taken_from_the_file_it_cites():
         assert f"def {name}(" in code, f"docs/hooks.md section {name}: the example must show the hookimpl"
 
 
-def hookimpls_in_tests() -> dict[str, list[str]]:
-    """Hook name -> test files that define it with a @hookimpl decorator."""
-    found: dict[str, list[str]] = {}
-    for path in sorted((ROOT / "tests").rglob("*.py")):
-        if path.name == Path(__file__).name:
-            continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+def _is_hookimpl(node) -> bool:
+    for deco in node.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if (isinstance(target, ast.Name) and target.id == "hookimpl") or (
+                isinstance(target, ast.Attribute) and target.attr == "hookimpl"):
+            return True
+    return False
+
+
+def _texts(node) -> set[str]:
+    """The string literals under `node` (f-strings by their fixed parts), docstrings left out."""
+    skip = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub.body and isinstance(
+                sub.body[0], ast.Expr) and isinstance(sub.body[0].value, ast.Constant):
+            skip.add(id(sub.body[0].value))
+    return {sub.value.strip() for sub in ast.walk(node)
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and id(sub) not in skip}
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def parsed_test_modules() -> dict[str, ast.Module]:
+    return {_module_name(path): ast.parse(path.read_text(encoding="utf-8"))
+            for path in sorted((ROOT / "tests").rglob("*.py")) if path.name != Path(__file__).name}
+
+
+def hookimpls_in_tests(modules: dict[str, ast.Module] | None = None) -> dict[str, list[tuple[str, ast.AST]]]:
+    """Hook name -> [(test module, the @hookimpl function)]."""
+    found: dict[str, list[tuple[str, ast.AST]]] = {}
+    for name, tree in (modules or parsed_test_modules()).items():
         for node in ast.walk(tree):
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            for deco in node.decorator_list:
-                target = deco.func if isinstance(deco, ast.Call) else deco
-                if (isinstance(target, ast.Name) and target.id == "hookimpl") or (
-                        isinstance(target, ast.Attribute) and target.attr == "hookimpl"):
-                    found.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_hookimpl(node):
+                found.setdefault(node.name, []).append((name, node))
     return found
+
+
+def asserted_texts(name: str, modules: dict[str, ast.Module]) -> set[str]:
+    """String literals inside `assert` statements of module `name` and of the test modules
+    that import it (a plugin kept in a helper module is asserted on where it is used)."""
+    def imports_it(tree) -> bool:
+        for n in ast.walk(tree):
+            if isinstance(n, ast.ImportFrom) and (n.module == name or any(f"{n.module}.{a.name}" == name for a in n.names)):
+                return True
+            if isinstance(n, ast.Import) and any(a.name == name for a in n.names):
+                return True
+        return False
+
+    users = [name] + [other for other, tree in modules.items() if other != name and imports_it(tree)]
+    texts: set[str] = set()
+    for user in users:
+        for node in ast.walk(modules[user]):
+            if isinstance(node, ast.Assert):
+                texts |= _texts(node)
+    return texts
 
 
 def test_every_hookspec_is_implemented_by_a_test_plugin():
@@ -82,3 +123,24 @@ def test_every_hookspec_is_implemented_by_a_test_plugin():
     assert not untested, ("these hooks have no test: " + ", ".join(untested) + ". Add a tiny plugin with an "
                           "@hookimpl of each to a test under tests/ (see tests/test_hooks_called.py) and assert "
                           "what a user sees when it is called.")
+
+
+def test_every_hookspec_has_an_assertion_on_what_its_test_plugin_produced():
+    """Defining a hookimpl proves nothing: an `assert` in the same test module (or one that
+    imports it) must name something the hookimpl produced — one of its string literals
+    (a returned label, a recorded tuple's tag, a route, an f-string's fixed part) appears in
+    the assert. A hook whose test plugin only exists, or whose result nobody checks, fails."""
+    modules = parsed_test_modules()
+    unchecked = {}
+    for hook, impls in hookimpls_in_tests(modules).items():
+        if hook not in hookspec_names():
+            continue
+        checked = any(produced in asserted
+                      for module, node in impls
+                      for asserted in asserted_texts(module, modules)
+                      for produced in _texts(node) if len(produced) >= 3)
+        if not checked:
+            unchecked[hook] = sorted({module for module, _ in impls})
+    assert not unchecked, ("no assert checks what these hooks' test plugins produced (an assert in the module, or "
+                           "one importing it, must contain one of the hookimpl's string literals): "
+                           + "; ".join(f"{h} in {', '.join(ms)}" for h, ms in sorted(unchecked.items())))

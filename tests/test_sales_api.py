@@ -8,8 +8,7 @@ def sale(external_id="till-3-000123", **extra):
         "external_id": external_id,
         "occurred_at": "2026-11-22T10:15:00+08:00",
         "customer": {"phone": "138 0013 8000"},
-        "lines": [{"sku": "LATTE-M", "quantity": 2, "unit_price": "28.00"}],
-        "adjustments": [{"source": "manual", "code": "promo", "amount": "-11.20"}],
+        "lines": [{"sku": "LATTE-M", "quantity": 2, "unit_price": "28.00", "discount": "11.20"}],
         "payments": [{"method": "wechat_pay", "amount": "44.80"}],
     }
     body.update(extra)
@@ -20,7 +19,8 @@ def test_sale_is_recorded_with_totals_and_the_same_external_id_returns_it(api, c
     r = api.post("/sales", sale(), token=chain.till)
     assert r.status_code == 201, r.json
     body = r.json
-    assert body["subtotal"] == "56.00" and body["adjustment_total"] == "-11.20" and body["total"] == "44.80"
+    assert body["subtotal"] == "44.80" and body["adjustment_total"] == "0.00" and body["total"] == "44.80"
+    assert body["lines"][0]["discount"] == "11.20" and body["lines"][0]["amount"] == "44.80"
     assert body["occurred_at"].startswith("2026-11-22T02:15:00")
     assert body["lines"][0]["quantity"] == 2
     again = api.post("/sales", sale(), token=chain.till)
@@ -30,6 +30,20 @@ def test_sale_is_recorded_with_totals_and_the_same_external_id_returns_it(api, c
     found = api.get("/customers?phone=%2B86%20138-0013-8000", token=chain.till)
     assert [c["id"] for c in found.json["items"]] == [body["customer_id"]]
     assert found.json["items"][0]["phone"] == "138****8000"
+
+
+def test_an_adjustment_no_enabled_module_computes_is_refused_and_nothing_is_written(api, chain):
+    """A till cannot name its own discount (api.md, "The server decides every amount")."""
+    body = sale(lines=[{"sku": "LATTE-M", "quantity": 2, "unit_price": "28.00"}],
+                adjustments=[{"source": "manual", "code": "promo", "amount": "-11.20"}])
+    r = api.post("/sales", body, token=chain.till)
+    assert r.status_code == 422, r.json
+    assert r.json["error"]["fields"] == {
+        "adjustments.0.source": ["manual is not a module enabled in store SH001: it cannot adjust this sale."]}
+    assert api.get("/customers?phone=13800138000", token=chain.till).json["items"] == []  # not even the new profile
+    r = api.post("/sales", {**body, "adjustments": [{"source": "membership", "code": "birthday", "amount": "-11.20"}]},
+                 token=chain.till)
+    assert r.status_code == 422 and list(r.json["error"]["fields"]) == ["adjustments.0.source"]  # membership is off here
 
 
 def test_refund_of_some_lines_and_then_too_much(api, chain):

@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from core.api.http import endpoint, principal
-from core.api.schemas import ProductIn, ProductOut, ProductPatch, ProductQuery, StoreIn, StoreOut
+from core.api.schemas import ProductIn, ProductOut, ProductPatch, ProductQuery, StoreIn, StoreOut, StorePatch
 from core.api.http import keyset_page
 from core.audit import audit
 from core.errors import Conflict, NotFound
@@ -90,3 +90,26 @@ def create_store(body):
     audit("store_create", actor=principal().user, target=store, store=store)
     db.session.commit()
     return store, 201
+
+
+@endpoint(bp, "/stores/<code>", "PATCH", summary="Change a store: name, address, line discount limits (owner)",
+          body=StorePatch, response=StoreOut, role="owner", errors=(400, 401, 403, 404))
+def update_store(code, body):
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from core.errors import InvalidInput
+
+    store = db.session.scalars(select(Store).where(Store.code == code)).first()
+    if store is None:
+        raise NotFound(f"store {code} not found")
+    if "timezone" in body:
+        try:
+            ZoneInfo(body["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidInput("unknown time zone", fields={"timezone": [f"Unknown time zone {body['timezone']}."]}) from exc
+    changes = {k: [str(getattr(store, k)), str(v)] for k, v in body.items() if getattr(store, k) != v}
+    for key, value in body.items():
+        setattr(store, key, value)
+    audit("store_update", actor=principal().user, target=store, store=store, details={"changes": changes})
+    db.session.commit()
+    return store

@@ -206,6 +206,8 @@ def resolve_store(code: str | None) -> Store:
     if code is not None and (not isinstance(code, str) or "\x00" in code):
         # A NUL cannot be in a store code (nor in PostgreSQL text): 400, not a database error.
         raise InvalidInput("store must be a store code", fields={"store": ["Not a store code."]})
+    if code:
+        _refuse_nul(code, "store")  # read from any query or body, also before a schema runs
     if who.store is not None:
         if code and code != who.store.code:
             raise Forbidden(f"this token acts only in store {who.store.code}")
@@ -264,6 +266,7 @@ def endpoint(bp: Blueprint, rule: str, method: str = "GET", *, summary: str, bod
                 g.principal = authenticate()
                 if not g.principal.at_least(role):
                     raise Forbidden(f"this needs the {role} role")
+            _refuse_nul({k: v for k, v in kwargs.items() if isinstance(v, str)}, "_path")
             if body is not None:
                 payload = json_body()
                 _refuse_nul(payload, "_body")

@@ -14,10 +14,10 @@ from core.api.schemas import (
     QuoteIn, QuoteOut, RefundIn, RefundOut, SaleBatchIn, SaleIn, SaleOut, VisitIn, VisitOut,
 )
 from core.api.serialize import sale_dict, sale_effects
-from core.errors import DomainError, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from core.extensions import db
 from core.models import Product, Sale, money
-from core.plugins import HookContext
+from core.services import pricing
 from core.services import sales as svc
 from core.services.counter import find_presented
 from core.services.sales_batch import record_sales
@@ -53,11 +53,7 @@ def quote(body):
             errors[f"lines.{i}.sku"] = [f"Unknown product {line['sku']}."]
             continue
         unit_price = line.get("unit_price") if line.get("unit_price") is not None else product.price
-        discount = line.get("discount") or Decimal("0")
-        lines.append({"sku": product.sku, "name": product.name, "category": product.category, "quantity": line["quantity"],
-                      "unit_price": unit_price, "discount": discount,
-                      "amount": money(line["quantity"] * unit_price) - discount,
-                      "full_price": discount == 0 and unit_price >= product.price})
+        lines.append(pricing.cart_line(product, line["quantity"], unit_price, line.get("discount") or Decimal("0")))
     if errors:
         raise InvalidInput("the cart has invalid lines", fields=errors)
     customer = None
@@ -70,18 +66,8 @@ def quote(body):
     subtotal = sum((l["amount"] for l in lines), Decimal("0.00"))
     cart = {"lines": lines, "subtotal": subtotal, "options": body.get("options") or {}}
     reg = current_app.extensions["storecrm.plugins"]
-    ctx = HookContext(session=db.session, store=store, user=who.user, actor=who.name, registry=reg)
-    adjustments, unavailable = [], []
-    for name in reg.implementers("sale_quote", reg.enabled_in(store)):
-        try:
-            for adjusted in reg.caller_for("sale_quote", name)(cart=cart, customer=customer, ctx=ctx.for_plugin(name)):
-                adjustments.extend(adjusted or [])
-        except DomainError:
-            raise  # a deliberate answer, e.g. 422 for redeeming more points than the balance
-        except Exception:  # noqa: BLE001 - a broken plugin must not block the till; the quote says so
-            current_app.logger.exception("sale_quote of %s failed", name)
-            db.session.rollback()
-            unavailable.append(name)
+    adjustments, unavailable = pricing.quote_adjustments(db.session, store, reg, cart, customer, user=who.user,
+                                                         actor=who.name, recover=db.session.rollback)
     db.session.rollback()  # a quote never writes
     # An entry marked "warning" (e.g. inventory's "only 2 in stock") informs the till; it is no price change.
     warnings = [a for a in adjustments if a.get("warning")]

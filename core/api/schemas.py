@@ -221,7 +221,12 @@ class SaleIn(Strict):
     channel = fields.String(validate=validate.Length(max=32))
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
     lines = fields.List(fields.Nested(SaleLineIn), required=True, validate=validate.Length(min=1, max=500))
-    adjustments = fields.List(fields.Nested(AdjustmentIn), validate=validate.Length(max=50))
+    adjustments = fields.List(fields.Nested(AdjustmentIn), validate=validate.Length(max=50), metadata={
+        "description": "the adjustments of `POST /sales/quote` for this cart and these options, as they are: the sale "
+                       "is recorded only when they equal what the store's modules compute now (else 422)"})
+    options = fields.Dict(metadata={"description": "what the till asks the modules for, as in the quote, e.g. "
+                                                   "{\"redeem_points\": 500}; without `adjustments` the sale gets the "
+                                                   "computed ones"})
     payments = fields.List(fields.Nested(PaymentIn), validate=validate.Length(max=20))
 
 
@@ -256,6 +261,7 @@ class QuoteOut(Strict):
 
 
 class SaleLineOut(Strict):
+    id = fields.Integer()
     sku = fields.String()
     name = fields.String()
     quantity = Quantity()
@@ -290,8 +296,15 @@ class SaleOut(Strict):
 
 
 class RefundLineIn(Strict):
-    sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    sku = fields.String(validate=validate.Length(min=1, max=64),
+                        metadata={"description": "fills that SKU's lines on the sale in order"})
+    line_id = Id(metadata={"description": "a line of the sale (its `lines[].id`)"})
     quantity = Decimals(required=True, places=3, validate=validate.Range(min=0, min_inclusive=False, max=QUANTITY_MAX))
+
+    @validates_schema
+    def one_key(self, data, **kwargs):
+        if ("sku" in data) == ("line_id" in data):
+            raise ValidationError("Give sku or line_id.")
 
 
 class RefundIn(Strict):
@@ -342,6 +355,22 @@ class StoreIn(Strict):
     sale_clock_ahead_minutes = fields.Integer(
         load_default=24 * 60, validate=validate.Range(min=0, max=7 * 24 * 60),
         metadata={"description": "how far ahead of now a sale's occurred_at may be (a till's clock running fast)"})
+    staff_discount_limit_percent = fields.Decimal(
+        allow_none=True, places=2, as_string=True, validate=validate.Range(min=0, max=100),
+        metadata={"description": "largest line discount a till or staff member may type, % of the catalogue price; "
+                                 "null: no limit"})
+    manager_discount_limit_percent = fields.Decimal(
+        allow_none=True, places=2, as_string=True, validate=validate.Range(min=0, max=100),
+        metadata={"description": "the same for a manager; owners have no limit"})
+
+
+class StorePatch(StoreIn):
+    code = fields.String(dump_only=True)
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    timezone = fields.String()
+    currency = fields.String(validate=validate.Length(equal=3))
+    # No defaults in a PATCH: a field left out keeps its value.
+    sale_clock_ahead_minutes = fields.Integer(validate=validate.Range(min=0, max=7 * 24 * 60))
 
 
 class StoreOut(Strict):
@@ -352,6 +381,8 @@ class StoreOut(Strict):
     currency = fields.String()
     address = fields.String(allow_none=True)
     sale_clock_ahead_minutes = fields.Integer()
+    staff_discount_limit_percent = fields.Decimal(allow_none=True, as_string=True)
+    manager_discount_limit_percent = fields.Decimal(allow_none=True, as_string=True)
 
 
 class PluginOut(Strict):

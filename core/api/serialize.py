@@ -64,7 +64,7 @@ def sale_dict(sale) -> dict:
         "channel": sale.channel,
         "status": sale.status,
         "lines": [
-            {"sku": l.sku, "name": l.name, "quantity": l.quantity, "unit_price": l.unit_price, "discount": l.discount,
+            {"id": l.id, "sku": l.sku, "name": l.name, "quantity": l.quantity, "unit_price": l.unit_price, "discount": l.discount,
              "amount": l.amount, "refunded_quantity": l.refunded_quantity}
             for l in sale.lines
         ],

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import conv
 
 from core.extensions import db
 from core.models.customer import Customer
@@ -25,6 +26,8 @@ class Sale(db.Model):
         UniqueConstraint("store_id", "external_id", name="uq_sale_store_external_id"),
         Index("ix_sale_customer_time", "customer_id", "occurred_at"),
         Index("ix_sale_store_time", "store_id", "occurred_at"),
+        # A bug anywhere that would refund more than the sale took fails loudly here instead.
+        CheckConstraint("refunded_total >= 0 AND refunded_total <= total", name=conv("ck_sale_refunded_within_total")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +65,13 @@ class Sale(db.Model):
 
 class SaleLine(db.Model):
     __tablename__ = "sale_line"
+    __table_args__ = (
+        # Refunds never give back more units, or more money, than the line sold and was paid.
+        CheckConstraint("refunded_quantity >= 0 AND refunded_quantity <= quantity",
+                        name=conv("ck_sale_line_refunded_within_quantity")),
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount + allocated_adjustment",
+                        name=conv("ck_sale_line_refunded_within_paid")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sale_id: Mapped[int] = mapped_column(ForeignKey("sale.id", ondelete="CASCADE"), index=True)
@@ -76,6 +86,7 @@ class SaleLine(db.Model):
     # The line's share of sale-level adjustments, so a refund gives back what was really paid.
     allocated_adjustment: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
     refunded_quantity: Mapped[Decimal] = mapped_column(QUANTITY, default=Decimal("0"))
+    refunded_amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))  # the money its refunds gave back
     full_price: Mapped[bool] = mapped_column(Boolean, default=True)
     # The product's cost when it was sold, for gross profit (staff_kpi, campaigns' ROI,
     # inventory's stock value); None when the catalogue had no cost.
@@ -130,6 +141,7 @@ class Refund(db.Model):
 
 class RefundLine(db.Model):
     __tablename__ = "refund_line"
+    __table_args__ = (CheckConstraint("quantity > 0 AND amount >= 0", name=conv("ck_refund_line_positive")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     refund_id: Mapped[int] = mapped_column(ForeignKey("refund.id", ondelete="CASCADE"), index=True)

@@ -3,7 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, JSON, Boolean, ForeignKey, String
+from decimal import Decimal
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -19,6 +21,11 @@ class Store(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     address: Mapped[str | None] = mapped_column(String(500))
+    # The largest line discount a till or staff member (a manager) may type, as a percent of the
+    # line at catalogue price: a `discount` or a unit price below the catalogue's. None: no limit.
+    # Owners are never limited. Plugins' adjustments are not line discounts: they are computed.
+    staff_discount_limit_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2), nullable=True)
+    manager_discount_limit_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # How far ahead of now a sale's time may be (a till's clock running fast); api.md bounds.
     sale_clock_ahead_minutes: Mapped[int] = mapped_column(Integer, default=1440, server_default="1440")

@@ -63,7 +63,9 @@ def sale_validate(sale, customer, ctx):
     checked it (lines, totals, payments; `customer` resolved: a `Customer` or None) and before
     the sale is flushed: `sale` has no id yet, so read `customer`, not `sale.customer_id`.
     Refuse the sale by raising `core.errors.Unprocessable` (or another `DomainError`) with
-    `fields`: that is the till's answer and nothing is written. Row locks taken here (SELECT
+    `fields`: that is the till's answer and nothing is written. `sale.adjustments` are already
+    the plugins' own (`sale_quote`, recomputed by the core); check here what a till states
+    outside them, e.g. a payment in points against the balance and the program's cap. Row locks taken here (SELECT
     ... FOR UPDATE) hold until the sale commits. Read and lock only: any other exception is
     logged and the sale goes through. Returns nothing."""
 
@@ -149,10 +151,19 @@ def customer_merged(kept, merged, ctx):
 
 @hookspec
 def sale_quote(cart, customer, ctx):
-    """Called by `POST /sales/quote` before the till takes payment; nothing is written.
-    `cart` is `{"lines": [...], "subtotal": Decimal, "options": {...}}`, `customer` a
-    `Customer` or None. Return a list of adjustments
-    `{"source", "code", "label", "amount": Decimal (negative for a discount), "data"}`."""
+    """The server decides every amount: the only way a plugin changes what a sale costs.
+    Called by `POST /sales/quote` (nothing is written) AND again by the core inside the sale's
+    own transaction, for every sale that carries `options` or `adjustments`: the sale is
+    written only when the till's posted adjustments equal these (source, code, amount), else
+    422 naming each that differs; the computed ones are stored, never the till's `data`.
+    `cart` is `{"lines": [...], "subtotal": Decimal, "options": {...}}` — `options` is what the
+    till asks for (e.g. `{"redeem_points": 500}`, `{"coupon": "AB12CD"}`); `customer` a
+    `Customer` or None. Compute from the cart, the customer, the options and your own rows,
+    never from a figure the till sent; lock the rows you read (SELECT ... FOR UPDATE: a
+    balance, a coupon's use) so they hold until the sale commits; give the same answer for
+    the same state. Write nothing (mark a coupon used in `sale_recorded`). Return a list of
+    adjustments `{"source": <your plugin name>, "code", "label", "amount": Decimal (negative
+    for a discount), "data": JSON-able dict}`. Raise `core.errors.Unprocessable` to refuse."""
 
 
 @hookspec

@@ -16,8 +16,9 @@ from core.models import (
     utcnow,
 )
 from core.plugins import HookContext
-from core.services.sale_bounds import check_sale_bounds
+from core.services import pricing
 from core.services.customers import create_customer, find_by_phone
+from core.services.sale_bounds import check_sale_bounds
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
@@ -107,15 +108,21 @@ def find_sale_by_external_id(session, store: Store, external_id: str | None) -> 
 
 
 def build_sale(session, store: Store, data: dict, *, user=None, actor="system", lookups: Lookups = QUERY_EACH) -> Sale:
-    """Validate `data` and add a Sale with its lines, adjustments and payments (not flushed)."""
+    """Validate `data` and add a Sale with its lines, adjustments and payments (not flushed).
+
+    Adjustments are the enabled plugins' (core/services/pricing.py): asked for through
+    `options`, checked against any the till posted; a sale with neither has none."""
     lines_in = data.get("lines") or []
     products = lookups.products(session, {line["sku"] for line in lines_in})
     errors: dict[str, list[str]] = {}
+    over_limit: dict[str, list[str]] = {}
     # Empty collections set here stay known-empty after the flush: plugins reading
     # sale.payments or sale.refunds do not send a query each to find nothing.
     sale = Sale(store=store, external_id=data.get("external_id"), occurred_at=data.get("occurred_at") or utcnow(),
                 channel=data.get("channel") or "store", note=data.get("note"), status="completed",
                 lines=[], adjustments=[], payments=[], refunds=[])
+    cart_lines = []
+    limit = pricing.discount_limit(store, user)
     for i, line_in in enumerate(lines_in):
         product = products.get(line_in["sku"])
         if product is None:
@@ -124,15 +131,21 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system", 
         quantity = Decimal(str(line_in["quantity"]))
         unit_price = money(line_in["unit_price"]) if line_in.get("unit_price") is not None else product.price
         discount = money(line_in.get("discount") or 0)
-        amount = money(quantity * unit_price) - discount
-        if amount < 0:
+        line = pricing.cart_line(product, quantity, unit_price, discount)
+        if line["amount"] < 0:
             errors[f"lines.{i}.discount"] = ["Discount is larger than the line."]
             continue
+        too_much = pricing.line_discount_error(product, quantity, line["amount"], limit)
+        if too_much:
+            over_limit[f"lines.{i}.discount"] = [too_much]
+        cart_lines.append(line)
         sale.lines.append(SaleLine(position=i, product=product, sku=product.sku, name=product.name, quantity=quantity,
-                                   unit_price=unit_price, discount=discount, amount=amount, unit_cost=product.cost,
-                                   full_price=(discount == 0 and unit_price >= product.price)))
+                                   unit_price=unit_price, discount=discount, amount=line["amount"],
+                                   unit_cost=product.cost, full_price=line["full_price"]))
     if errors:
         raise InvalidInput("the sale has invalid lines", fields=errors)
+    if over_limit:
+        raise Unprocessable("a line discount is over what this store allows", fields=over_limit)
     if sale.lines:
         sale.subtotal = sum((line.amount for line in sale.lines), ZERO)
     elif data.get("total") is not None:
@@ -140,9 +153,15 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system", 
         sale.subtotal = money(data["total"])
     else:
         raise InvalidInput("a sale needs lines or a total", fields={"lines": ["Give at least one line."]})
-    for adj in data.get("adjustments") or []:
-        sale.adjustments.append(SaleAdjustment(source=adj["source"], code=adj["code"], label=adj.get("label"),
-                                               amount=money(adj["amount"]), data=adj.get("data") or {}))
+    sale.staff = resolve_staff(session, store, data.get("staff"), lookups)
+    sale.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor, lookups=lookups)
+    posted = data.get("adjustments")
+    if posted or data.get("options") is not None:
+        cart = {"lines": cart_lines, "subtotal": sale.subtotal, "options": data.get("options") or {}}
+        for adj in pricing.decide_adjustments(session, store, events.registry(), cart, sale.customer, posted,
+                                              user=user, actor=actor):
+            sale.adjustments.append(SaleAdjustment(source=adj["source"], code=adj["code"], label=adj.get("label"),
+                                                   amount=adj["amount"], data=adj.get("data") or {}))
     sale.adjustment_total = sum((a.amount for a in sale.adjustments), ZERO)
     sale.total = sale.subtotal + sale.adjustment_total
     if sale.total < 0:
@@ -156,8 +175,6 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system", 
             raise InvalidInput("payments do not add up to the total",
                                fields={"payments": [f"Payments add up to {paid}, the total is {sale.total}."]})
     check_sale_bounds(store, sale)
-    sale.staff = resolve_staff(session, store, data.get("staff"), lookups)
-    sale.customer = resolve_customer(session, store, data.get("customer"), user=user, actor=actor, lookups=lookups)
     validate_with_plugins(session, store, sale, user=user, actor=actor)
     session.add(sale)
     return sale
@@ -239,58 +256,41 @@ def is_new_phone_race(exc: Conflict) -> bool:
 
 
 def refund_sale(session, sale: Sale, data: dict, *, user=None, actor="system") -> Refund:
-    """Refund some lines (`[{"sku", "quantity"}]`) or, without lines, all not yet refunded.
+    """Refund some lines (`[{"sku" or "line_id", "quantity"}]`) or, without lines, all not yet refunded.
 
-    Refunding more than was sold is a 422. Delivers `sale_refunded`; the caller commits."""
-    refund = Refund(reason=data.get("reason") or "", actor_user_id=getattr(user, "id", None), amount=ZERO)
-    session.add(refund)
-    refund.sale = sale
+    The request is grouped per sale line first, however its lines are written (one entry or
+    several, by SKU or by line id), so a line never gives back more units than it sold nor more
+    money than was paid for it after its share of the sale's adjustments; more is a 422 and
+    nothing is written. The caller locks the sale (concurrent refunds queue). Delivers
+    `sale_refunded`; the caller commits."""
     requested = data.get("lines")
     if not sale.lines:
         if requested:
             raise Unprocessable("this sale has no lines to refund", fields={"lines": ["The sale has only a total."]})
-        refund.amount = sale.total - sale.refunded_total
+        wanted, amount = [], sale.total - sale.refunded_total
     else:
-        wanted: list[tuple[SaleLine, Decimal]] = []
-        if requested:
-            errors = {}
-            remaining_by_sku: dict[str, Decimal] = {}
-            for line in sale.lines:
-                remaining_by_sku[line.sku] = remaining_by_sku.get(line.sku, Decimal(0)) + line.quantity - line.refunded_quantity
-            for i, req in enumerate(requested):
-                qty = Decimal(str(req["quantity"]))
-                if req["sku"] not in remaining_by_sku:
-                    errors[f"lines.{i}.sku"] = [f"{req['sku']} is not on this sale."]
-                elif qty > remaining_by_sku[req["sku"]]:
-                    errors[f"lines.{i}.quantity"] = [f"Only {remaining_by_sku[req['sku']].normalize()} left to refund."]
-                else:
-                    remaining_by_sku[req["sku"]] -= qty
-                    # Fill from the sale's lines of that SKU in order.
-                    for line in sale.lines:
-                        if qty <= 0:
-                            break
-                        if line.sku != req["sku"]:
-                            continue
-                        take = min(qty, line.quantity - line.refunded_quantity - sum(q for l, q in wanted if l is line))
-                        if take > 0:
-                            wanted.append((line, take))
-                            qty -= take
-            if errors:
-                raise Unprocessable("refund exceeds what was sold", fields=errors)
-        else:
-            wanted = [(line, line.quantity - line.refunded_quantity) for line in sale.lines
-                      if line.quantity - line.refunded_quantity > 0]
-        for line, qty in wanted:
-            already = sum((rl.amount for r in sale.refunds for rl in r.lines if rl.sale_line_id == line.id), ZERO)
-            if line.refunded_quantity + qty == line.quantity:
-                amount = line.net_amount - already  # the last units take the rounding remainder
-            else:
-                amount = money(line.net_amount * qty / line.quantity)
-            line.refunded_quantity += qty
-            refund.lines.append(RefundLine(sale_line=line, quantity=qty, amount=amount))
-            refund.amount += amount
-    if refund.amount <= 0 and not refund.lines:
+        wanted = refund_quantities(sale, requested)
+        amount = None
+    if not wanted and (amount is None or amount <= 0):
         raise Unprocessable("nothing left to refund on this sale", fields={"lines": ["Everything was refunded already."]})
+    given = []
+    for line, qty in wanted:
+        if line.refunded_quantity + qty == line.quantity:
+            money_back = line.net_amount - line.refunded_amount  # the last units take the rounding remainder
+        else:
+            money_back = min(money(line.net_amount * qty / line.quantity), line.net_amount - line.refunded_amount)
+        given.append((line, qty, max(money_back, ZERO)))
+    if amount is None:
+        amount = sum((m for _, _, m in given), ZERO)
+    if amount > sale.total - sale.refunded_total:
+        raise Unprocessable("refund exceeds what was paid", fields={"lines": [
+            f"The sale took {sale.total}; {sale.refunded_total} was refunded already."]})
+    # Checked: only now is anything changed.
+    refund = Refund(reason=data.get("reason") or "", actor_user_id=getattr(user, "id", None), amount=amount, sale=sale)
+    for line, qty, money_back in given:
+        line.refunded_quantity += qty
+        line.refunded_amount += money_back
+        refund.lines.append(RefundLine(sale_line=line, quantity=qty, amount=money_back))
     sale.refunded_total += refund.amount
     sale.status = "refunded" if sale.refunded_total >= sale.total else "partly_refunded"
     session.add(refund)
@@ -298,6 +298,43 @@ def refund_sale(session, sale: Sale, data: dict, *, user=None, actor="system") -
     events.emit(session, sale.store, "sale_refunded", refund, {"sale": sale, "refund": refund}, user=user, actor=actor,
                 core_reactions=classified(sale))
     return refund
+
+
+def refund_quantities(sale: Sale, requested: list[dict] | None) -> list[tuple[SaleLine, Decimal]]:
+    """[(sale line, quantity to refund)], one entry per sale line, from the request's lines
+    (by `line_id`, or by `sku` filling that SKU's lines in order) or, without lines, all that
+    is left. 422 naming each request line that asks for more than is left."""
+    left = {line.id: line.quantity - line.refunded_quantity for line in sale.lines}
+    if not requested:
+        return [(line, left[line.id]) for line in sale.lines if left[line.id] > 0]
+    by_line: dict[int, Decimal] = {}
+    errors: dict[str, list[str]] = {}
+    # Named lines first: what they take is no longer there for a SKU asking for the rest.
+    ordered = sorted(enumerate(requested), key=lambda item: item[1].get("line_id") is None)
+    for i, req in ordered:
+        qty = Decimal(str(req["quantity"]))
+        if req.get("line_id") is not None:
+            candidates = [line for line in sale.lines if line.id == req["line_id"]]
+            if not candidates:
+                errors[f"lines.{i}.line_id"] = [f"Line {req['line_id']} is not on this sale."]
+                continue
+        else:
+            candidates = [line for line in sale.lines if line.sku == req.get("sku")]
+            if not candidates:
+                errors[f"lines.{i}.sku"] = [f"{req.get('sku')} is not on this sale."]
+                continue
+        available = sum((left[line.id] - by_line.get(line.id, 0) for line in candidates), Decimal(0))
+        if qty > available:
+            errors[f"lines.{i}.quantity"] = [f"Only {available.normalize()} left to refund."]
+            continue
+        for line in candidates:  # fill the SKU's lines in order
+            take = min(qty, left[line.id] - by_line.get(line.id, 0))
+            if take > 0:
+                by_line[line.id] = by_line.get(line.id, 0) + take
+                qty -= take
+    if errors:
+        raise Unprocessable("refund exceeds what was sold", fields=errors)
+    return [(line, by_line[line.id]) for line in sale.lines if by_line.get(line.id)]
 
 
 def classified(sale: Sale) -> tuple[str, ...]:

@@ -191,4 +191,4 @@ def kpi_metrics(staff, period, ctx):
 
 @hookimpl
 def sale_validate(sale, customer, ctx):
-    services.check_points_cover_sale(ctx.session, sale, customer)
+    services.check_points_cover_sale(ctx.session, sale, customer, ctx.settings)

@@ -37,7 +37,7 @@ class ProgramSchema(InStore):
     refund_downgrade = fields.String(validate=validate.OneOf(REFUND_DOWNGRADES))
     review_month = fields.Integer(validate=validate.Range(min=1, max=12))
     review_day = fields.Integer(validate=validate.Range(min=1, max=31))
-    last_review_on = fields.Date(dump_only=True)
+    last_review_on = fields.Date(dump_only=True, allow_none=True)  # None until the first yearly review
     expiry_years = fields.Integer(validate=validate.Range(min=0, max=10),
                                   metadata={"description": "points expire at the end of the year this many years on; 0 = never"})
     points_per_yuan_redeemed = fields.Integer(validate=validate.Range(min=1, max=100000))

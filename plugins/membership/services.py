@@ -10,7 +10,7 @@ nothing.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -379,15 +379,22 @@ def change_tier(session, member: Member, new: Tier | None, *, reason: str, store
 # --- sales ------------------------------------------------------------------------------------------
 
 def points_used(sale: Sale, program: Program) -> int:
-    """Points the till applied on this sale: our `points` adjustment, or a `points` payment."""
+    """Points this sale takes: our `points` adjustment (computed by `quote` in the sale's own
+    transaction: the core never keeps a till's figure) and `points` payments, each costing what
+    its amount is worth at the program's rate, whatever points the till wrote beside it."""
     used = 0
     for adj in sale.adjustments:
         if adj.source == SOURCE and adj.code == "points":
-            used += int((adj.data or {}).get("points") or whole_points(-adj.amount * program.points_per_yuan_redeemed))
+            used += max(_int((adj.data or {}).get("points")), points_worth(-adj.amount, program))
     for pay in sale.payments:
         if pay.method == "points":
-            used += int((pay.data or {}).get("points") or whole_points(pay.amount * program.points_per_yuan_redeemed))
+            used += points_worth(pay.amount, program)
     return used
+
+
+def points_worth(amount: Decimal, program: Program) -> int:
+    """Points that `amount` yuan costs, rounded up: a part of a point is a whole one."""
+    return int((Decimal(amount) * program.points_per_yuan_redeemed).to_integral_value(rounding=ROUND_CEILING))
 
 
 def paid_amount(sale: Sale) -> Decimal:
@@ -634,9 +641,12 @@ def quote(session, store, settings: dict, cart: dict, customer: Customer | None,
     """Adjustments offered to a member: the best one member discount (birthday week, member
     day or member price on full-price goods — they do not stack), then points as payment if
     asked for (`options.redeem_points`: a number or "max"), capped by the program."""
-    if customer is None:
+    if customer is None or customer.id is None:
         return []
-    member = find_member(session, customer.id)
+    # Locked: at sale time this runs in the sale's transaction (the core recomputes what the
+    # till posted), so the balance and "birthday discount used" it reads stay true until the
+    # commit; another till selling to the same member waits here.
+    member = session.scalars(_locked_member(customer.id)).first()
     if member is None or not member.is_member:
         return []
     program = get_program(session)
@@ -1032,16 +1042,31 @@ def merge(session, kept: Customer, merged: Customer) -> dict[str, int]:
 
 # --- the sale check (before the core writes a sale) -----------------------------------------------
 
-def check_points_cover_sale(session, sale: Sale, customer: Customer | None) -> None:
-    """`sale_validate`: refuse (422) a sale that pays with more points than the member has,
-    before anything is written: otherwise the sale is kept and the points are money given away.
+def check_points_cover_sale(session, sale: Sale, customer: Customer | None, settings=dict) -> None:
+    """`sale_validate` (`settings`: a callable giving the store's settings): refuse (422) a sale
+    that pays with more points than the member has, or
+    with points beyond the program's cap (the part of the ticket points may pay, less what our
+    points adjustment already took) or in a store that does not take points, before anything
+    is written: otherwise the sale is kept and the points are money given away.
     The member row stays locked until the sale commits, so tills paying with the same points
     at once queue here and each sees what the previous one left."""
     by_payment = [p for p in sale.payments if p.method == "points"]
     by_adjustment = [a for a in sale.adjustments if a.source == SOURCE and a.code == "points"]
     if not (by_payment or by_adjustment):
         return  # the common sale: not one statement more
-    used = points_used(sale, get_program(session))
+    program = get_program(session)
+    if by_payment:
+        paid = sum((p.amount for p in by_payment), ZERO)
+        if not settings().get("redemption_enabled", True):  # read only here: the common sale reads nothing
+            raise Unprocessable("this store does not take points", fields={"payments": [
+                "Points are not taken as payment in this store."]})
+        ticket = sale.subtotal + sum((a.amount for a in sale.adjustments if a not in by_adjustment), ZERO)
+        most = cents_down(ticket * program.redeem_max_percent / 100) + sum((a.amount for a in by_adjustment), ZERO)
+        if paid > most:
+            raise Unprocessable("points pay more of the ticket than the program allows", fields={"payments": [
+                f"Points may pay at most {max(most, ZERO)} of this sale ({program.redeem_max_percent.normalize():f}% "
+                f"of {ticket}, less points already redeemed); {paid} was posted."]})
+    used = points_used(sale, program)
     if used <= 0:
         return
     member = None

@@ -69,7 +69,7 @@ def test_balance_equals_the_ledger_under_any_sequence(shop, ops):
             cart = [{"sku": "CAKE-CHOC", "quantity": 2}]
             quote = till.quote(cid, cart, redeem_points=op[1])
             points = [a for a in quote["adjustments"] if a["code"] == "points"]
-            sales.append(till.sell(cid, lines=cart, adjustments=points)["id"])
+            sales.append(till.sell(cid, lines=cart, adjustments=points, options={"redeem_points": op[1]})["id"])
         balance, ledger = ledger_sum(shop.app, cid)
         assert balance == ledger and balance >= 0
     remaining, negative, balance = lots_and_balance(shop.app, cid)

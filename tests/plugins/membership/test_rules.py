@@ -49,15 +49,15 @@ def test_points_are_earned_on_what_was_paid_not_on_discounts_nor_points(shop):
     till = shop.till
     cid = till.customer("13800138002")
     till.sell(cid, "2000.00")  # a member now, 2,000 points
-    # ¥100 of goods, ¥20 promotion off: ¥80 paid → 80 points, and ¥80 counted as spend
-    r = till.sell(cid, lines=[{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "100.00"}],
-                  adjustments=[{"source": "manual", "code": "promo", "amount": "-20.00"}])
+    # ¥100 of goods, ¥20 line discount off: ¥80 paid → 80 points, and ¥80 counted as spend
+    r = till.sell(cid, lines=[{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "100.00", "discount": "20.00"}])
     assert r["effects"]["membership"]["points_earned"] == 80
     # ¥100 with 1,000 points (¥10) off as redemption: earns on ¥90 only, and the points are gone
     quote = till.quote(cid, [{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "100.00"}], redeem_points=1000)
     points_adj = [a for a in quote["adjustments"] if a["code"] == "points"]
     assert points_adj[0]["amount"] == "-10.00" and points_adj[0]["data"]["points"] == 1000
-    r = till.sell(cid, lines=[{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "100.00"}], adjustments=points_adj)
+    r = till.sell(cid, lines=[{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "100.00"}], adjustments=points_adj,
+                  options={"redeem_points": 1000})
     effects = r["effects"]["membership"]
     assert (effects["points_earned"], effects["points_redeemed"]) == (90, 1000)
     # points tendered as a payment method are not paid money either
@@ -269,7 +269,7 @@ def test_refunding_goods_paid_with_points_gives_those_points_back(shop):
     quote = till.quote(cid, lines, redeem_points=1000)
     points = [a for a in quote["adjustments"] if a["code"] == "points"]
     assert points[0]["amount"] == "-10.00"
-    sale = till.sell(cid, lines=lines, adjustments=points)
+    sale = till.sell(cid, lines=lines, adjustments=points, options={"redeem_points": 1000})
     assert sale["effects"]["membership"]["points_earned"] == 40 and sale["effects"]["membership"]["balance"] == 40
     r = till.refund(sale["id"], [{"sku": "CAKE-CHOC", "quantity": 1}])  # ¥30 of ¥50: 600 of the 1,000 points
     assert r["amount"] == "24.00"
