@@ -6,7 +6,7 @@ The catalogue's SKUs are chain-wide too."""
 
 from tests.conftest import enable
 from tests.security.scoping_records import (
-    CHAIN_PARAMS, RECORD_PARAMS, admin_model, bj_store, body, chain_param, const, post, record, row,
+    CHAIN_PARAMS, admin_model, bj_store, body, chain_param, const, post, record, row,
 )
 
 LINES = [{"sku": "LATTE-M", "quantity": "2"}]
