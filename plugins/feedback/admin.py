@@ -164,7 +164,7 @@ class ComplaintQueueView(StoreView):
         if request.method == "POST" and _need_store() is not None:
             user = current_user_or_none()
             try:
-                customer = customer_or_404(customer_id) if customer_id else None
+                customer = _counter_customer(customer_id)
                 category = request.form.get("category", "")
                 if category not in CATEGORIES:
                     raise DomainError(_("Choose a category."))
@@ -195,6 +195,17 @@ class ComplaintQueueView(StoreView):
                 flash(exc.message, "error")
         return self.render("feedback/new.html", kind=kind, customer_id=customer_id,
                            staff=_store_staff(store) if store else [], form=request.form, **common())
+
+
+def _counter_customer(customer_id: int | None) -> Customer | None:
+    """The customer the form names, if this store sees them; otherwise a readable refusal (the
+    same words for an unknown id and another store's customer)."""
+    if not customer_id:
+        return None
+    try:
+        return customer_or_404(customer_id)
+    except NotFound:
+        raise DomainError(_("No such customer here.")) from None
 
 
 def _text(view, context, model, name):

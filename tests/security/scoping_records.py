@@ -13,7 +13,9 @@ with one line each, here or in `tests/plugins/<name>/scoping.py` (imported autom
 `post(path, body)` posts as BJ001's till (`token="owner_token"` for owner-only records, with
 `"store": "BJ001"` in the body) and returns the new record's `id`; "{customer_id}",
 "{sale_id}" and "{request_id}" in the body become BJ001's records. A factory may also be any
-function `make(env) -> id` (env: app, api, chain, bj, sh_customer_id). Every bundled plugin
+function `make(env) -> id` (env: app, api, chain, bj, sh_customer_id), or `row(model, **columns)`
+for a row no API call makes. A registered GET "body" is sent as the query string (a list's
+`customer_id=` filter naming BJ001's customer must be refused, not ignored). Every bundled plugin
 is switched on in both stores before the matrix runs, so a 404 means the rule, not a
 switched-off module.
 """
@@ -90,6 +92,34 @@ def post(path: str, body: dict, token: str = "till_bj") -> Factory:
         return r.json["id"]
 
     return make
+
+
+def row(model_path: str, **columns) -> Factory:
+    """A factory: insert one row of `model_path` ("plugins.x.models.Model"); column values may be
+    functions of env (e.g. `store_id=bj_store`) for records no API call makes (call tasks...)."""
+
+    def make(env: Env):
+        import importlib as _imp
+
+        from core.extensions import db
+
+        module, name = model_path.rsplit(".", 1)
+        model = getattr(_imp.import_module(module), name)
+        with env.app.app_context():
+            obj = model(**{k: (v(env) if callable(v) else v) for k, v in columns.items()})
+            db.session.add(obj)
+            db.session.commit()
+            return obj.id
+
+    return make
+
+
+def bj_store(env: Env) -> int:
+    return env.chain.ids["bj"]
+
+
+def bj_customer(env: Env) -> int:
+    return env.bj.customer_id
 
 
 def const(value) -> Factory:

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from sqlalchemy import exists, func, insert, select, update
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, NotFound
 from core.models import Customer, Store, utcnow
 from plugins.campaigns.models import Campaign, CouponBatch, Message, Recipient, Redemption, Segment
 from plugins.campaigns.services import channels, coupons, messaging, segments
@@ -34,14 +34,15 @@ STEP = 1
 
 def create(session, store: Store, data: dict, settings: dict, actor: str = "system") -> Campaign:
     """A draft campaign; without its own cost per message it takes the store's for the channel."""
+    # Another store's segment or batch is "not found", as a missing one: an id is never a capability.
     segment = session.get(Segment, data["segment_id"])
     if segment is None or segment.store_id != store.id:
-        raise InvalidInput("unknown segment", fields={"segment_id": ["No such segment in this store."]})
+        raise NotFound("unknown segment", fields={"segment_id": ["No such segment in this store."]})
     chan = channels.channel(data.get("channel") or "email")
     if data.get("coupon_batch_id") is not None:
         batch = session.get(CouponBatch, data["coupon_batch_id"])
         if batch is None or batch.store_id != store.id:
-            raise InvalidInput("unknown coupon batch", fields={"coupon_batch_id": ["No such coupon batch in this store."]})
+            raise NotFound("unknown coupon batch", fields={"coupon_batch_id": ["No such coupon batch in this store."]})
     for field in ("subject_zh", "body_zh", "subject_en", "body_en"):
         messaging.check_template(data.get(field) or "", field)
     campaign = Campaign(store_id=store.id, name=data["name"], kind=data.get("kind") or "theme", segment_id=segment.id,
