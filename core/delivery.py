@@ -40,6 +40,11 @@ DRAIN_LOCK_KEY = "storecrm:outbox:drain-lock:{queue}"
 # --- after each commit ---------------------------------------------------------------------------
 
 def _after_commit(session) -> None:
+    # SQLAlchemy fires after_commit on a savepoint's release too (every in-transaction reaction
+    # runs in one): the outer transaction still holds the writer, so delivering now would wait
+    # for it on another connection (30 s, then "database is locked"). Wait for the real commit.
+    if session.get_nested_transaction() is not None:
+        return
     event_ids = session.info.pop(events.PENDING_KEY, None)
     if event_ids:
         deliver_committed(event_ids)
