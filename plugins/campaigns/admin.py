@@ -144,10 +144,15 @@ class ReportView(StoreView):
     plugin = "campaigns"
     min_role = "manager"
 
+    def is_visible(self):
+        return False  # reached from a campaign's "Report" link, never from the menu
+
     @expose("/")
     def index(self):
         campaign_id = request.args.get("campaign_id", type=int)
-        campaign = db.session.get(Campaign, campaign_id) if campaign_id else None
+        if not campaign_id:
+            return redirect(url_for("campaigns_campaigns.index_view"))
+        campaign = db.session.get(Campaign, campaign_id)
         if campaign is None or campaign.store_id not in scope_store_ids():
             raise NotFound("no such campaign")
         report = effect.report(db.session, campaign)
