@@ -13,7 +13,10 @@ from core.errors import DomainError
 
 
 # Commands that run on a database that is not (yet) upgraded.
-WITHOUT_SCHEMA = ("db", "keys", "demo")
+# Commands that run on any schema: the schema's own, and those that check it themselves
+# (run and worker refuse it unless --allow-pending; plugins list shows it, enable refuses a
+# plugin without its tables).
+WITHOUT_SCHEMA = ("db", "keys", "demo", "run", "worker", "plugins")
 
 
 class NotUpgraded(RuntimeError):
@@ -122,7 +125,7 @@ def db_revision(message, branch):
 
     from core.app import create_app
     from core.crypto import generate_key
-    from core.migrate import pending_message, pending_migrations, plugin_version_dirs, revision
+    from core.migrate import pending_by_owner, pending_message, plugin_version_dirs, revision
 
     app = create_app({"SECRET_KEY": os.environ.get("STORECRM_SECRET_KEY") or "storecrm-db-revision",
                       "DATA_KEY": os.environ.get("STORECRM_DATA_KEY") or generate_key()})
@@ -130,7 +133,7 @@ def db_revision(message, branch):
         if branch != "core" and branch not in plugin_version_dirs(app):
             fail(f"no plugin {branch!r} with a migrations/versions folder: create "
                  f"<package>/migrations/versions/ in plugin {branch}'s package first")
-        pending = pending_migrations(app)
+        pending = pending_by_owner(app)
         if pending:
             # Autogenerate compares the models with the database: an old schema would be written
             # into the new migration as if it were the change.
@@ -279,11 +282,11 @@ def plugins():
 @click.option("--store", "store_code", help="show whether each is on in this store")
 @with_appcontext
 def plugins_list(store_code):
-    from core.migrate import pending_migrations
+    from core.migrate import pending_by_owner
 
     reg = current_app.extensions["storecrm.plugins"]
     enabled = reg.enabled_in(_store(store_code)) if store_code else frozenset()
-    pending = pending_migrations(current_app._get_current_object())
+    pending = pending_by_owner(current_app._get_current_object())
     for name in reg.ordered(reg.manifests):
         m = reg.manifests[name]
         state = ("on " if name in enabled else "off") if store_code else ""
@@ -386,9 +389,9 @@ def demo(serve_after, host, port, customers, days):
 def refuse_pending_migrations(allow_pending: bool) -> None:
     """`run` and `worker` never start on a schema older than the code (a plugin installed
     without `storecrm db upgrade` would answer 500s, or lose jobs)."""
-    from core.migrate import pending_message, pending_migrations
+    from core.migrate import pending_by_owner, pending_message
 
-    message = pending_message(pending_migrations(current_app._get_current_object()))
+    message = pending_message(pending_by_owner(current_app._get_current_object()))
     if message and not allow_pending:
         fail(message + " (or pass --allow-pending to start anyway).")
     if message:
@@ -448,10 +451,10 @@ def worker(burst, with_scheduler, maintenance_interval, allow_pending):
     """Run an rq worker for the app's queue (needs STORECRM_REDIS_URL)."""
     from rq import Worker
 
-    refuse_pending_migrations(allow_pending)
     queue = current_app.extensions["storecrm.jobs"]
     if not queue.uses_redis:
         fail("STORECRM_REDIS_URL is not set: without Redis, jobs run in-process and no worker is needed")
+    refuse_pending_migrations(allow_pending)
     scheduler_process = None
     if with_scheduler and not burst:
         import multiprocessing

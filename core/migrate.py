@@ -142,7 +142,7 @@ def applied_revisions(app, connection) -> set[str]:
     return applied
 
 
-def pending_migrations(app, connection=None) -> dict[str, list[str]]:
+def pending_by_owner(app, connection=None) -> dict[str, list[str]]:
     """Owner -> the revisions of its branch not applied yet (empty when the schema is current)."""
     from core.extensions import db
 
@@ -184,7 +184,7 @@ def plugins_with_tables(app, session, names) -> list[str]:
     """Of `names`, the plugins whose tables exist: a plugin installed but never migrated holds
     no data, so export, erasure and merges pass it by instead of failing for every customer."""
     connection = session.connection()
-    pending = pending_migrations(app, connection)
+    pending = pending_by_owner(app, connection)
     return [n for n in names if n not in pending or plugin_has_tables(app, n, connection)]
 
 

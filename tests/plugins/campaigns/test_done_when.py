@@ -96,7 +96,7 @@ def test_loyal_lapsed_customers_get_a_coupon_by_email_and_the_report_compares_wi
             token=shop.chain.till).json
         adj = [a for a in quote["adjustments"] if a["source"] == "campaigns"]
         assert adj[0]["amount"] == "-10.00" and quote["total"] == "90.00"
-        shop.sell(cid, "100.00", adjustments=adj)
+        shop.sell(cid, "100.00", adjustments=adj, options={"coupon": codes[cid]})  # the till asks; the server prices
 
     report = shop.get(f"/campaigns/campaigns/{camp['id']}/report", expect=200).json
     assert report["groups"]["target"]["customers"] == 19 and report["groups"]["control"]["customers"] == 2
