@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from plugins.campaigns.models import CALL_OUTCOMES, CAMPAIGN_KINDS, COUPON_KINDS
@@ -80,9 +82,9 @@ class StoreQuery(Strict):
 class CouponBatchIn(InStore):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(COUPON_KINDS))
-    value = Money(load_default="0.00", validate=validate.Range(min=0, max=1_000_000))
+    value = Money(load_default=Decimal("0.00"), validate=validate.Range(min=0, max=1_000_000))
     gift = fields.String(load_default=None, validate=validate.Length(max=200))
-    min_spend = Money(load_default="0.00", validate=validate.Range(min=0, max=1_000_000))
+    min_spend = Money(load_default=Decimal("0.00"), validate=validate.Range(min=0, max=1_000_000))
     valid_from = fields.AwareDateTime(load_default=None)
     valid_until = fields.AwareDateTime(load_default=None)
     valid_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))

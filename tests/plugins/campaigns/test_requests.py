@@ -110,3 +110,9 @@ def test_customer_notification_respects_consent_and_is_labelled_a_service_notice
     assert len(entries) == 1 and entries[0].customer_id == agreed
     assert "同意短信，恭喜您在上海南京路店升级为金卡会员！" in entries[0].body and "退订" in entries[0].body
     assert purposes == ["transactional"]
+def test_coupon_batch_without_a_value_is_a_400_not_a_500(app, chain, api):
+    from tests.conftest import enable
+    enable(app, "SH001", "campaigns")
+    r = api.post("/campaigns/coupons", {"name": "x", "kind": "percent", "store": "SH001"}, token=chain.manager_token)
+    assert r.status_code == 400, r.get_json()
+    assert "value" in r.get_json()["error"]["fields"]
