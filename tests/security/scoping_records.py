@@ -273,3 +273,18 @@ for chain_wide in ("Store", "User", "ApiToken", "Product", "AuditLog", "Tier", "
     admin_model(chain_wide, None)
 
 admin_form("membership_adjust.index", {"customer_id": "{customer_id}", "points": "5", "reason": "matrix"})
+
+
+def _bj_refund_lines(env: Env) -> dict:
+    """A refund naming a line of BJ001's sale by its id (issue 19's `line_id`)."""
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from core.models import SaleLine
+
+    with env.app.app_context():
+        line_id = db.session.scalar(select(SaleLine.id).where(SaleLine.sale_id == env.bj.sale_id).limit(1))
+    return {"lines": [{"line_id": line_id or 1, "quantity": 1}], "reason": "x"}
+
+
+body("POST", "api.sales.refund", _bj_refund_lines)
