@@ -44,6 +44,26 @@ def postgres():
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium per test process, shared by every browser test (admin and plugins):
+    Playwright's sync API cannot run twice in one process."""
+    import shutil as _shutil
+
+    from tests.admin.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright (pip install -e '.[test]')")
+    if not (_shutil.which(CHROMIUM) or os.path.exists(CHROMIUM)):
+        _missing(f"Chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
 def redis_server():
     server = RedisServer()
     if not server.available:

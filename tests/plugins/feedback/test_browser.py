@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.admin.conftest import browser, sign_in  # noqa: F401 - the session's one Chromium
+from tests.admin.conftest import sign_in  # noqa: F401 - the session's one Chromium
 from tests.conftest import Api, build_chain, enable
 from tests.plugins.feedback.conftest import messenger_plugin
 from tests.plugins.feedback.test_admin import age

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tests.admin.conftest import browser, sign_in  # noqa: F401 - the session's Chromium
+from tests.admin.conftest import sign_in  # noqa: F401 - the session's Chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.admin.conftest import browser, live, page, sign_in  # noqa: F401 - the shared browser fixtures
+from tests.admin.conftest import live, page, sign_in  # noqa: F401 - the shared browser fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
