@@ -194,4 +194,4 @@ def pending_message(pending: dict[str, list[str]]) -> str | None:
         return None
     parts = [f"{owner} ({', '.join(revs)})" for owner, revs in sorted(pending.items())]
     return ("the database schema is not up to date: migrations of " + "; ".join(parts)
-            + " have not run. Run `storecrm db upgrade` first")
+            + " have not run: run `storecrm db upgrade` first")

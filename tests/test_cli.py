@@ -146,7 +146,7 @@ def test_storecrm_run_serves_the_app_built_from_the_environment(tmp_path):
                 "STORECRM_INSTANCE_PATH": str(tmp_path / "instance")})
     # On a database that is not migrated yet it refuses to start, naming the command to run.
     refused = subprocess.run([STORECRM, "run"], env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
-    assert refused.returncode == 1 and "Run `storecrm db upgrade` first" in refused.stderr, refused.stderr
+    assert refused.returncode == 1 and "run `storecrm db upgrade` first" in refused.stderr, refused.stderr
     subprocess.run([STORECRM, "db", "upgrade"], env=env, cwd=str(tmp_path), check=True, capture_output=True, timeout=120)
     port = free_port()
     upgraded = subprocess.run([STORECRM, "db", "upgrade"], env=env, cwd=str(tmp_path), capture_output=True, text=True,

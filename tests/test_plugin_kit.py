@@ -32,7 +32,7 @@ def test_a_plugin_without_its_tables_is_refused_named_and_holds_no_data(app, cha
         refused = runner.invoke(cli, server)
         assert refused.exit_code == 1, refused.output
         assert "migrations of membership (membership_0001" in refused.output
-        assert "Run `storecrm db upgrade` first (or pass --allow-pending" in refused.output
+        assert "run `storecrm db upgrade` first (or pass --allow-pending" in refused.output
     # Export and erasure pass the table-less plugin by, for every customer.
     sale = api.post("/sales", {"lines": [{"sku": "LATTE-M", "quantity": 1}], "customer": {"phone": "13800000077"}},
                     token=chain.till)

@@ -131,4 +131,5 @@ def test_one_role_table_drives_the_admin_and_the_api(app, chain):
     owner = signed_in(app, "owner")
     owner.post("/admin/switch-store", data={"store": str(chain.ids["sh"])})
     assert owner.post("/admin/modules/toggle", data={"plugin": "membership", "enabled": "1"}).status_code == 302
-    assert api.get("/stores/SH001/plugins", token=chain.manager_token).json[0]["enabled"] is True
+    listed = {p["name"]: p for p in api.get("/stores/SH001/plugins", token=chain.manager_token).json}
+    assert listed["membership"]["enabled"] is True
