@@ -57,6 +57,18 @@ class DurableRedis(RedisServer):
         if not _wait_port(self.port):
             raise RuntimeError("redis-server did not start")
 
+    def stop(self) -> None:
+        """Stop the server and keep its folder: the append-only file is what a restart reads."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def remove(self) -> None:
+        import shutil
+
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
 
 @pytest.fixture
 def durable_redis():
@@ -65,7 +77,7 @@ def durable_redis():
         pytest.skip("redis-server is not installed")
     server.start()
     yield server
-    server.stop()
+    server.remove()
 
 
 @pytest.fixture
