@@ -214,7 +214,9 @@ def _classified(ranked, s: dict, now, gaps: tuple[int | None, int | None], cuts:
                     else_=1 + (worse * 5) // (worse + better))
 
     def by_cuts(beats):  # beats(i): the value is better than the worst ceil((4 - i) / 5) of buyers
-        return case((~bought, 1), *[(beats(i), 5 - i) for i in range(4)], else_=1)
+        # With at most one buyer at the last computation (this customer, or nobody yet), there is
+        # no one to rank against: the full run's "everyone equal" score, 3.
+        return case((~bought, 1), (buyers <= 1, 3), *[(beats(i), 5 - i) for i in range(4)], else_=1)
 
     if cuts is not None:
         r_quintile = by_cuts(lambda i: c.recency_days < cuts["r"][i])
