@@ -20,7 +20,13 @@ def phone_of(i: int) -> str:
 
 
 def bulk_insert(conn, table: str, columns: list[str], rows) -> int:
-    """Insert an iterable of tuples through one raw DBAPI connection, in chunks."""
+    """Insert an iterable of tuples through one raw DBAPI connection, in chunks.
+
+    A sale written without `updated_at` (the sync's column) takes its `created_at`, as the ORM
+    would have set it."""
+    if table == "sale" and "updated_at" not in columns and "created_at" in columns:
+        at = columns.index("created_at")
+        columns, rows = [*columns, "updated_at"], ((*row, row[at]) for row in rows)
     raw = conn.connection.driver_connection
     count = 0
     if conn.dialect.name == "postgresql":

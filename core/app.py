@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from core.config import load_config
+from core.config_cache import init_config_cache
 from core.crypto import DataCipher
 from core.extensions import db
 from core.jobs import JobQueue
@@ -38,9 +39,14 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     app.json = BoundedJSONProvider(app)
 
     db.init_app(app)
+    init_config_cache(app)
     with app.app_context():
         _tune_engine(db.engine)
     app.extensions["storecrm.cipher"] = DataCipher(app.config["DATA_KEY"])
+
+    from core.observability import init_observability
+
+    init_observability(app)  # first: the request id exists before any other hook runs
 
     registry = PluginRegistry()
     registry.load(app.config["PLUGINS"], app.config["PLUGINS_STRICT"], extra=list(plugins))
@@ -137,6 +143,17 @@ def checkpoint_wal(engine) -> bool:
     return not busy
 
 
+def _only_reads(statement: str, context) -> bool:
+    """A plain SELECT (not FOR UPDATE, which SQLite cannot lock, so it takes the write lock) or
+    a PRAGMA: what may run before the transaction holds SQLite's write lock."""
+    compiled = getattr(context, "compiled", None)
+    stmt = getattr(compiled, "statement", None)
+    if stmt is not None and getattr(stmt, "is_select", False):
+        return getattr(stmt, "_for_update_arg", None) is None
+    head = statement.lstrip()[:7].upper()
+    return head.startswith(("SELECT", "PRAGMA", "EXPLAIN"))
+
+
 def _tune_engine(engine) -> None:
     if engine.dialect.name != "sqlite":
         return
@@ -158,15 +175,29 @@ def _tune_engine(engine) -> None:
     # SQLite has one writer. This process's threads queue for it on a lock instead of polling
     # in SQLite's busy handler, where under a burst of tills one request could lose every retry
     # for the whole busy timeout and answer 500 (seen with 16 tills in bench/).
+    #
+    # The write lock is taken just before a transaction's first write (or locking read, or
+    # savepoint), not when it begins: until then its reads run outside a transaction, each
+    # seeing what is committed (PostgreSQL's READ COMMITTED), so lookups, pages and the read
+    # part of a sale never wait for a writer. From the first write on, the transaction is an
+    # IMMEDIATE one holding the lock until its commit or rollback, so what it reads after that
+    # stays its own.
     writer = threading.Lock()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.info["storecrm_writer"] = writer.acquire(timeout=30)
+        conn.info.pop("storecrm_writer", None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(conn, cursor, statement, parameters, context, executemany):
+        if conn.info.get("storecrm_writer") or not conn.in_transaction() or _only_reads(statement, context):
+            return
+        if not writer.acquire(timeout=30):
+            raise TimeoutError("waited 30 s for SQLite's write lock")
+        conn.info["storecrm_writer"] = True
         try:
-            # Take the write lock up front: a deferred transaction that later upgrades to a writer
-            # fails with "database is locked" at once instead of waiting for the busy timeout.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Through the driver: not a statement of the caller's, and nothing to re-enter.
+            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
         except Exception:
             _release(conn)
             raise

@@ -37,16 +37,15 @@ def _create_app():
 def _require_upgraded(app) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from core.migrate import pending_migrations
+    from core.migrate import pending_message, pending_migrations
 
     try:
-        pending = pending_migrations(app)
+        message = pending_message(pending_migrations(app))
     except SQLAlchemyError as exc:
         raise NotUpgraded(f"the database cannot be read ({type(exc).__name__}); check STORECRM_DATABASE_URL, "
                           "then run `storecrm db upgrade`") from exc
-    if pending:
-        raise NotUpgraded(f"the database is not upgraded ({len(pending)} migration(s) pending): "
-                          "run `storecrm db upgrade`")
+    if message:
+        raise NotUpgraded(message)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
@@ -55,9 +54,19 @@ def cli():
 
 
 def main():
-    from core.config import ConfigError
+    import os
+
+    from core.config import ConfigError, load_env_file
+    from core.observability.logs import configure_logging
     from core.plugins.registry import PluginLoadError
 
+    load_env_file()
+    try:
+        configure_logging(os.environ.get("STORECRM_LOG_FORMAT", "text").strip().lower() or "text",
+                          os.environ.get("STORECRM_LOG_LEVEL", "INFO").strip().upper() or "INFO")
+    except ValueError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
     try:
         cli.main(prog_name="storecrm")
     except (ConfigError, PluginLoadError) as exc:
@@ -109,7 +118,10 @@ def db_upgrade():
     """Apply every pending migration of the core and the installed plugins."""
     from core.migrate import upgrade
 
-    applied = upgrade(current_app)
+    def waiting():
+        click.echo("another `storecrm db upgrade` is running on this database; waiting for it to finish", err=True)
+
+    applied = upgrade(current_app._get_current_object(), on_wait=waiting)
     for revision_id, description in applied:
         click.echo(f"applied {revision_id}: {description}")
     click.echo(f"database is up to date ({len(applied)} migration(s) applied)" if applied
@@ -125,7 +137,7 @@ def db_revision(message, branch):
 
     from core.app import create_app
     from core.crypto import generate_key
-    from core.migrate import pending_by_owner, pending_message, plugin_version_dirs, revision
+    from core.migrate import pending_message, pending_migrations, plugin_version_dirs, revision
 
     app = create_app({"SECRET_KEY": os.environ.get("STORECRM_SECRET_KEY") or "storecrm-db-revision",
                       "DATA_KEY": os.environ.get("STORECRM_DATA_KEY") or generate_key()})
@@ -133,7 +145,7 @@ def db_revision(message, branch):
         if branch != "core" and branch not in plugin_version_dirs(app):
             fail(f"no plugin {branch!r} with a migrations/versions folder: create "
                  f"<package>/migrations/versions/ in plugin {branch}'s package first")
-        pending = pending_by_owner(app)
+        pending = pending_migrations(app)
         if pending:
             # Autogenerate compares the models with the database: an old schema would be written
             # into the new migration as if it were the change.
@@ -153,8 +165,10 @@ def stores():
 @click.argument("name")
 @click.option("--timezone", default="Asia/Shanghai", show_default=True)
 @click.option("--currency", default="CNY", show_default=True)
+@click.option("--sandbox", is_flag=True, help="a test store: kept out of chain figures and other stores' campaigns, "
+                                              "can be reset (`storecrm stores reset-sandbox`)")
 @with_appcontext
-def stores_create(code, name, timezone, currency):
+def stores_create(code, name, timezone, currency, sandbox):
     """Open a store with CODE (used by tills and URLs) and NAME."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -167,9 +181,9 @@ def stores_create(code, name, timezone, currency):
         fail(f"--timezone: unknown time zone {timezone!r} (e.g. Asia/Shanghai)")
     if database.session.scalars(select(Store).where(Store.code == code)).first():
         fail(f"a store with code {code!r} exists already")
-    database.session.add(Store(code=code, name=name, timezone=timezone, currency=currency.upper()))
+    database.session.add(Store(code=code, name=name, timezone=timezone, currency=currency.upper(), sandbox=sandbox))
     database.session.commit()
-    click.echo(f"store {code} created")
+    click.echo(f"{'sandbox (test) store' if sandbox else 'store'} {code} created")
 
 
 @stores.command("list")
@@ -179,7 +193,31 @@ def stores_list():
     from core.models import Store
 
     for store in database.session.scalars(select(Store).order_by(Store.code)):
-        click.echo(f"{store.code}\t{store.name}\t{store.timezone}")
+        click.echo(f"{store.code}\t{store.name}\t{store.timezone}" + ("\tsandbox" if store.sandbox else ""))
+
+
+@stores.command("reset-sandbox")
+@click.argument("code")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@with_appcontext
+def stores_reset_sandbox(code, yes):
+    """Delete the customers, sales, visits, events and modules' data of sandbox (test) store CODE."""
+    from core.errors import DomainError
+    from core.extensions import db as database
+    from core.services.sandbox import reset_sandbox
+
+    store = _store(code)
+    if not store.sandbox:
+        fail(f"store {code} is not a sandbox (test) store: only a sandbox can be reset")
+    if not yes:
+        click.confirm(f"Delete every customer, sale, visit and event of test store {code}?", abort=True)
+    try:
+        deleted = reset_sandbox(database.session, store, actor="cli")
+    except DomainError as exc:
+        database.session.rollback()
+        fail(str(exc))
+    database.session.commit()
+    click.echo(f"sandbox store {code} reset: " + (", ".join(f"{t} {n}" for t, n in deleted.items()) or "nothing to delete"))
 
 
 @cli.group()
@@ -282,11 +320,11 @@ def plugins():
 @click.option("--store", "store_code", help="show whether each is on in this store")
 @with_appcontext
 def plugins_list(store_code):
-    from core.migrate import pending_by_owner
+    from core.migrate import by_owner, pending_migrations
 
     reg = current_app.extensions["storecrm.plugins"]
     enabled = reg.enabled_in(_store(store_code)) if store_code else frozenset()
-    pending = pending_by_owner(current_app._get_current_object())
+    pending = by_owner(pending_migrations(current_app._get_current_object()))
     for name in reg.ordered(reg.manifests):
         m = reg.manifests[name]
         state = ("on " if name in enabled else "off") if store_code else ""
@@ -389,9 +427,16 @@ def demo(serve_after, host, port, customers, days):
 def refuse_pending_migrations(allow_pending: bool) -> None:
     """`run` and `worker` never start on a schema older than the code (a plugin installed
     without `storecrm db upgrade` would answer 500s, or lose jobs)."""
-    from core.migrate import pending_by_owner, pending_message
+    from sqlalchemy.exc import SQLAlchemyError
 
-    message = pending_message(pending_by_owner(current_app._get_current_object()))
+    from core.migrate import pending_message, pending_migrations
+
+    try:
+        message = pending_message(pending_migrations(current_app._get_current_object()))
+    except SQLAlchemyError as exc:
+        # Said in one line (systemd restarts the unit and the journal shows why), not a traceback.
+        fail(f"the database cannot be reached ({type(exc).__name__}: {str(getattr(exc, 'orig', exc)).strip()[:200]}); "
+             "check STORECRM_DATABASE_URL and that the database is running")
     if message and not allow_pending:
         fail(message + " (or pass --allow-pending to start anyway).")
     if message:
@@ -440,7 +485,7 @@ def serve(app, host: str, port: int) -> None:
 @cli.command("worker")
 @click.option("--burst", is_flag=True, help="exit when the queue is empty")
 @click.option("--with-scheduler/--without-scheduler", default=True, show_default=True,
-              help="also run rq's cron scheduler for periodic jobs")
+              help="also claim and queue periodic jobs (any number of workers may: each slot runs once)")
 @click.option("--maintenance-interval", type=click.IntRange(min=1), default=30, show_default=True,
               envvar="STORECRM_WORKER_MAINTENANCE_INTERVAL",
               help="seconds between rq's maintenance runs (finding jobs of a killed worker, taking over "
@@ -449,36 +494,14 @@ def serve(app, host: str, port: int) -> None:
 @with_appcontext
 def worker(burst, with_scheduler, maintenance_interval, allow_pending):
     """Run an rq worker for the app's queue (needs STORECRM_REDIS_URL)."""
-    from rq import Worker
+    from core.worker import run_worker
 
     queue = current_app.extensions["storecrm.jobs"]
     if not queue.uses_redis:
         fail("STORECRM_REDIS_URL is not set: without Redis, jobs run in-process and no worker is needed")
     refuse_pending_migrations(allow_pending)
-    scheduler_process = None
-    if with_scheduler and not burst:
-        import multiprocessing
-
-        scheduler_process = multiprocessing.get_context("fork").Process(target=_run_cron, daemon=True)
-        scheduler_process.start()
-    from core.jobs import flush_outbox
-
-    flush_outbox()  # jobs parked in the database while Redis was down go first
-    try:
-        # rq's default maintenance interval is 10 minutes, and an idle worker looks at it only
-        # between waits for a job of up to worker_ttl - 15 s (405 s): a job whose worker was killed
-        # would be found abandoned, and its scheduled retry enqueued, only that long after a restart.
-        Worker([queue.queue()], connection=queue.connection(), maintenance_interval=maintenance_interval,
-               worker_ttl=maintenance_interval + 15).work(burst=burst, with_scheduler=True)
-    finally:
-        if scheduler_process is not None:
-            scheduler_process.terminate()
-
-
-def _run_cron():
-    from core.jobs import rq_cron_scheduler
-
-    rq_cron_scheduler(current_app._get_current_object()).start()
+    run_worker(current_app._get_current_object(), burst=burst, with_scheduler=with_scheduler and not burst,
+               maintenance_interval=maintenance_interval)
 
 
 # --- privacy and backup (their rules live in core/privacy and core/backup.py) ----------------------

@@ -19,7 +19,7 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
 
     Order: defaults < environment (`.env` included) < explicit overrides (tests, demo).
     """
-    load_dotenv(os.environ.get("STORECRM_ENV_FILE", ".env"), override=False)
+    load_env_file()
     env = os.environ
     overrides = dict(overrides or {})
     default_db = "sqlite:///" + str(Path(instance_path) / "storecrm.db")
@@ -52,6 +52,23 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # Admin uploads of import files have their own, larger limit.
         "MAX_CONTENT_LENGTH": env.get("STORECRM_MAX_REQUEST_BYTES", str(4 * 1024 * 1024)),
         "IMPORT_MAX_BYTES": env.get("STORECRM_IMPORT_MAX_BYTES", str(64 * 1024 * 1024)),
+        # /metrics answers only a scraper bearing this token; unset, it is off (404).
+        "METRICS_TOKEN": env.get("STORECRM_METRICS_TOKEN") or None,
+        # Where gunicorn's workers keep their counters for /metrics (emptied by `storecrm run`).
+        "METRICS_DIR": env.get("STORECRM_METRICS_DIR") or str(Path(instance_path) / "metrics"),
+        # Webhooks: a URL on a private, loopback or link-local address is refused unless this is
+        # set (a subscriber on the shop's own network); failed deliveries are retried this long.
+        "WEBHOOKS_ALLOW_PRIVATE_URLS": env.get("STORECRM_WEBHOOKS_ALLOW_PRIVATE_URLS", "") in ("1", "true", "yes"),
+        "WEBHOOK_RETRY_WINDOW_SECONDS": env.get("STORECRM_WEBHOOK_RETRY_WINDOW_SECONDS", str(24 * 3600)),
+        # Seconds between two looks of each worker's periodic scheduler (core/scheduling.py), and
+        # a JSON object moving jobs: {"core.classification_nightly": "15 3 * * *", "core.outbox_sweep": 30}.
+        "SCHEDULER_TICK": env.get("STORECRM_SCHEDULER_TICK", "5"),
+        "JOB_SCHEDULE": env.get("STORECRM_JOB_SCHEDULE", ""),
+        # Requests per API token (docs/api.md, "Rate limits"): a limits string, ";" between windows.
+        "API_RATE_LIMIT": env.get("STORECRM_API_RATE_LIMIT", "600 per minute"),
+        "API_RATE_LIMIT_ENABLED": env.get("STORECRM_API_RATE_LIMIT_ENABLED", "1") in ("1", "true", "yes"),
+        # The server's public address for the OpenAPI document's `servers` (behind a proxy).
+        "API_PUBLIC_URL": env.get("STORECRM_API_PUBLIC_URL") or None,
         "DEMO": False,
         "TESTING": False,
     }
@@ -73,6 +90,10 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["SESSION_IDLE_MINUTES"] = _count("STORECRM_SESSION_IDLE_MINUTES", cfg["SESSION_IDLE_MINUTES"], "a number of minutes", 1)
     cfg["MAX_CONTENT_LENGTH"] = _count("STORECRM_MAX_REQUEST_BYTES", cfg["MAX_CONTENT_LENGTH"], "a number of bytes", 1024)
     cfg["IMPORT_MAX_BYTES"] = _count("STORECRM_IMPORT_MAX_BYTES", cfg["IMPORT_MAX_BYTES"], "a number of bytes", 1024)
+    cfg["WEBHOOK_RETRY_WINDOW_SECONDS"] = _count("STORECRM_WEBHOOK_RETRY_WINDOW_SECONDS",
+                                                 cfg["WEBHOOK_RETRY_WINDOW_SECONDS"], "a number of seconds", 0)
+    cfg["SCHEDULER_TICK"] = _count("STORECRM_SCHEDULER_TICK", cfg["SCHEDULER_TICK"], "a number of seconds", 1)
+    cfg["JOB_SCHEDULE"] = _job_schedule(cfg["JOB_SCHEDULE"])
     url = cfg["DATABASE_URL"]
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the supported driver.
@@ -80,6 +101,11 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg["SQLALCHEMY_DATABASE_URI"] = url
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     return cfg
+
+
+def load_env_file() -> None:
+    """Settings from `.env` (or STORECRM_ENV_FILE) join the environment; the environment wins."""
+    load_dotenv(os.environ.get("STORECRM_ENV_FILE", ".env"), override=False)
 
 
 def _check_data_key(keys: str) -> None:
@@ -102,10 +128,40 @@ def _count(variable: str, value, what: str, least: int) -> int:
     return number
 
 
+def _job_schedule(value) -> dict:
+    """STORECRM_JOB_SCHEDULE: {job name: seconds (a number) or a cron expression (a string)}."""
+    import json
+
+    if isinstance(value, dict):
+        return value
+    if not str(value or "").strip():
+        return {}
+    try:
+        schedule = json.loads(value)
+    except ValueError as exc:
+        raise ConfigError(f"STORECRM_JOB_SCHEDULE must be a JSON object of job name to seconds or cron: {exc}") from exc
+    if not isinstance(schedule, dict):
+        raise ConfigError("STORECRM_JOB_SCHEDULE must be a JSON object of job name to seconds or cron")
+    for name, when in schedule.items():
+        if isinstance(when, bool) or not isinstance(when, (int, str)) or (isinstance(when, int) and when < 1):
+            raise ConfigError(f"STORECRM_JOB_SCHEDULE: {name!r} needs seconds (1 or more) or a cron expression, not {when!r}")
+        if isinstance(when, str):
+            from croniter import croniter
+
+            if not croniter.is_valid(when):
+                raise ConfigError(f"STORECRM_JOB_SCHEDULE: {name!r}: {when!r} is not a cron expression")
+    return schedule
+
+
 def engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+        # As many connections as PostgreSQL's pool: a request holds its own while the reactions
+        # after its commit run in-process on another, so 16 server threads need 32 (the default
+        # 5 + 10 timed requests out after 30 s with 16 tills in bench/).
+        return {"pool_size": 10, "max_overflow": 20, "connect_args": {"timeout": 30, "check_same_thread": False}}
+    # A database that does not answer fails a request within seconds (a 503 with Retry-After,
+    # core/observability/outage.py) instead of holding the till until TCP gives up.
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "connect_args": {"connect_timeout": 5}}
 
 
 def _split(value: str | None) -> list[str] | None:

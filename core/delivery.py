@@ -147,19 +147,33 @@ def deliver(event_ids=None, older_than: timedelta | None = None, batch_size: int
             query = query.where(EventDelivery.event_id.in_(event_ids))
         if older_than is not None:
             query = query.where(EventDelivery.next_attempt_at <= utcnow() - older_than)
-        if db.engine.dialect.name == "postgresql":
-            # Another process delivering the same rows: it keeps them. (SQLite: the transaction
-            # holds the write lock from its first statement, so the status read here is final.)
-            query = query.with_for_update(skip_locked=True, of=EventDelivery)
+        # Another process delivering the same rows: it keeps them. (SQLite: a locking read takes
+        # the write lock first, core/app.py, so the status read here is final.)
+        query = query.with_for_update(skip_locked=True, of=EventDelivery)
         batch = session.scalars(query).all()
         if not batch:
             session.rollback()
-            return counts
+            return _then_send_webhooks(session, counts)
         for status in run_batch(session, batch):
             counts[status] = counts.get(status, 0) + 1
         session.commit()
         if len(batch) < batch_size:
-            return counts
+            return _then_send_webhooks(session, counts)
+
+
+def _then_send_webhooks(session, counts: dict) -> dict:
+    """Once the batches that wrote webhook deliveries are committed: send them (see
+    core.webhooks.sender.send_soon; never holding the outbox's drain lock over HTTP)."""
+    from core.webhooks.outbox import FANNED_KEY
+
+    if session.info.pop(FANNED_KEY, False):
+        from core.webhooks.sender import send_soon
+
+        try:
+            send_soon()
+        except Exception:  # noqa: BLE001 - committed; the periodic job sends what is due
+            log.exception("sending webhook deliveries failed; the periodic job retries them")
+    return counts
 
 
 def run_batch(session, batch: list[EventDelivery]) -> list[str]:
@@ -168,6 +182,7 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
     reg = events.registry()
     reactions = [d for d in batch if d.plugin not in events.CORE_REACTIONS]
     classify = [d for d in batch if d.plugin == events.CLASSIFICATION]
+    webhooks = [d for d in batch if d.plugin == events.WEBHOOKS]
     if reactions:
         _preload_subjects(session, {d.event for d in reactions})
     for delivery in reactions:
@@ -185,12 +200,16 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
         events.attempt_reaction(session, reg, delivery, event.name, ctx, events.hook_kwargs_for(session, event))
     if classify:
         _classify(session, classify)
+    if webhooks:
+        from core.webhooks.outbox import fan_out
+
+        fan_out(session, webhooks)
     return [d.status for d in batch]
 
 
 def _classify(session, deliveries: list[EventDelivery]) -> None:
     """The buyers' classes, once per (customer, store) however many of their sales the batch has."""
-    from core.classification.compute import recompute_customer
+    from core.classification.one_customer import recompute_customer
 
     buyers: dict[tuple[int, int], list[EventDelivery]] = {}
     buyer_of = _buyers(session, {d.event for d in deliveries})

@@ -149,6 +149,7 @@ def build_demo(app, *, customers: int = 300, days: int = HISTORY_DAYS, today: da
             people = _customers(session, stores, max(customers - 1, 0), rng)  # + CHAIN_MEMBER
             echo(f"{days} days of sales and visits...")
             _history(session, stores, people, days, rng, today or datetime.now(ZoneInfo("Asia/Shanghai")).date())
+            _earlier_purchases(session, stores, people, days, today or datetime.now(ZoneInfo("Asia/Shanghai")).date())
             _backdate_profiles(session, people, rng, days)
             _chain_member(session, stores, days, today or datetime.now(ZoneInfo("Asia/Shanghai")).date())
             _classify(session, echo)
@@ -262,7 +263,7 @@ def _customers(session, stores: dict, count: int, rng: random.Random) -> dict[st
             "tags": rng.sample(TAGS, rng.choice((0, 0, 1, 1, 2))),
             "source_channel": rng.choice(("walk_in", "walk_in", "walk_in", "social", "referral", "online_shop")),
             "code": f"M{i + 1:05d}",
-            "consents": [{"channel": ch, "granted": True, "source": "paper form", "proof": f"登记表 #{i + 1:04d}"}
+            "consents": [{"channel": ch, "granted": True, "source": "paper_form", "proof": f"登记表 #{i + 1:04d}"}
                          for ch in ("sms", "wechat", "email") if rng.random() < {"sms": 0.62, "wechat": 0.45, "email": 0.2}[ch]],
         }
         if rng.random() < 0.3:
@@ -336,6 +337,23 @@ def _history(session, stores: dict, people: dict, days: int, rng: random.Random,
             session.commit()
 
 
+def _earlier_purchases(session, stores: dict, people: dict, days: int, today: date) -> None:
+    """The regulars were customers before the demo's history starts: one purchase each, 4 to
+    11 months ago. Without it everyone's first purchase is within the last 90 days, and the
+    lifecycle (new = first purchase in the last 90 days) shows no active customer at all."""
+    rng = random.Random(SEED + 13)  # its own stream: the history above stays as it was
+    tz = ZoneInfo("Asia/Shanghai")
+    for plan in STORES:
+        for n, person in enumerate(p for p in people[plan.code] if p.weight >= 1.0):
+            day = today - timedelta(days=days + rng.randint(30, 240))
+            moment = datetime.combine(day, time(rng.randint(plan.hours[0], plan.hours[1] - 1), rng.randrange(60)), tz)
+            sku = rng.choice(plan.products)[0]
+            _past_sale(session, stores[plan.code], {
+                "external_id": f"demo-{plan.code}-before-{n:04d}", "occurred_at": moment.astimezone(timezone.utc),
+                "lines": [{"sku": sku, "quantity": 1}], "customer": {"id": person.id}})
+    session.commit()
+
+
 # One member of the whole chain, to show it at a glance: a WEAR01 gold member (birthday
 # today) who also drinks coffee at CAFE01, where she gave her phone at the counter.
 CHAIN_MEMBER = {"name": "沈若溪", "phone": "13757100001", "code": "VIP-CHAIN-01", "gender": "female",
@@ -357,7 +375,7 @@ def _chain_member(session, stores: dict, days: int, today: date) -> None:
 
     customer = create_customer(session, stores["WEAR01"], {
         **CHAIN_MEMBER, "birthday": f"1991-{today.month:02d}-{min(today.day, 28):02d}",
-        "consents": [{"channel": "sms", "granted": True, "source": "paper form", "proof": "登记表 #VIP-01"}]}, actor="demo")
+        "consents": [{"channel": "sms", "granted": True, "source": "paper_form", "proof": "登记表 #VIP-01"}]}, actor="demo")
     wear = [("WR-COAT", 2, 40), ("WR-DRESS", 2, 30), ("WR-JEANS", 1, 21), ("WR-TEE", 1, 21)]
     for n, (sku, quantity, offset) in enumerate(wear):
         _past_sale(session, stores["WEAR01"], {"external_id": f"demo-chain-wear-{n}", "occurred_at": at(offset, 15),

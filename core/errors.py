@@ -32,3 +32,27 @@ class Conflict(DomainError):
 
 class Unprocessable(DomainError):
     status, code = 422, "unprocessable"
+
+
+class ExternalIdReused(Unprocessable):
+    """A sale's `external_id` posted again with a different body."""
+
+    code = "external_id_reused"
+
+
+class IdempotencyKeyReused(Unprocessable):
+    """An `Idempotency-Key` sent again with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    """The first request with this `Idempotency-Key` has not answered (yet)."""
+
+    code = "idempotency_in_progress"
+
+
+class PreconditionFailed(DomainError):
+    """An `If-Match` that is not the resource's current ETag: it changed since it was read."""
+
+    status, code = 412, "precondition_failed"

@@ -4,7 +4,9 @@ The core writes the change and its `Event` row in one transaction, with one `Eve
 row per reaction (a transactional outbox). Two kinds of reaction consume it:
 
 - a plugin's hook implementation marked `@in_transaction` runs inside that transaction, in its
-  own savepoint, because the till's answer or the next sale's check needs it at once;
+  own savepoint, because the till's answer or the next sale's check needs it at once (a till's
+  sale runs them without savepoints and, should one raise, is written again with them: see
+  `optimistic`);
 - every other reaction (plugins' unmarked hooks, and the core's own: the buyer's classes) is
   written `pending` and delivered after the commit by `core.delivery`, in batches, in order.
 
@@ -15,16 +17,19 @@ done in the same transaction as the reaction's own writes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import insert, select
 
 from core.extensions import db
 from core.models import Customer, Event, EventDelivery, Refund, Sale, Visit, utcnow
 from core.plugins import HookContext
+from core.webhooks.outbox import wanted_for as webhooks_wanted
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +39,40 @@ MAX_BACKOFF = timedelta(hours=6)
 # The core's own reaction after the commit: a delivery row like a plugin's ("plugin" holds a
 # name no plugin can have, plugin names being identifiers).
 CLASSIFICATION = "core.classification"
-CORE_REACTIONS = frozenset({CLASSIFICATION})
+# Webhooks (core.webhooks): written only for an event someone subscribed to.
+WEBHOOKS = "core.webhooks"
+CORE_REACTIONS = frozenset({CLASSIFICATION, WEBHOOKS})
 # session.info key: ids of events written in the open transaction that have reactions after the
 # commit (core.delivery moves them on commit and delivers them).
 PENDING_KEY = "storecrm.outbox.pending"
+# session.info key: set while a caller that can write its change again runs the in-transaction
+# reactions without savepoints (see `optimistic`).
+OPTIMISTIC_KEY = "storecrm.reactions.optimistic"
+
+
+class ReactionFailed(Exception):
+    """An in-transaction reaction raised while running without its savepoint: the caller rolls
+    back and writes the change again with savepoints, where the failure is recorded and retried
+    (the change is never lost)."""
+
+    def __init__(self, plugin: str, hook: str, exc: BaseException):
+        super().__init__(f"{plugin} failed on {hook}: {exc}")
+        self.plugin, self.hook, self.error = plugin, hook, exc
+
+
+@contextlib.contextmanager
+def optimistic(session, enabled: bool = True):
+    """Within the block, `emit` runs in-transaction reactions without a savepoint each (two
+    statements per plugin saved on every sale) and raises ReactionFailed when one fails. Only for
+    a caller that can roll back and write the same change again, then without this block."""
+    if not enabled:
+        yield
+        return
+    session.info[OPTIMISTIC_KEY] = True
+    try:
+        yield
+    finally:
+        session.info.pop(OPTIMISTIC_KEY, None)
 
 
 def registry():
@@ -53,7 +88,18 @@ def emit(session, store, name: str, subject, hook_kwargs: dict, *, user=None, ac
     """Write the event row for `subject`, run the in-transaction reactions of the plugins
     enabled in `store`, and leave the others (and `core_reactions`) pending for after the commit.
 
-    Called by the core services right after they flush the change, before the commit."""
+    Called by the core services right after they write the change, before the commit. The
+    event is a Core INSERT; its deliveries one multi-row INSERT after the reactions ran, with
+    their outcomes. Under `optimistic` (a failure rolls everything back) the in-transaction
+    deliveries are written done beforehand, and on PostgreSQL the event and all its deliveries
+    are then one statement (an INSERT of the event inside the deliveries' INSERT ... SELECT)."""
+    session.flush()  # the subject's own rows, if the caller left any pending
+    if webhooks_wanted(store, name):
+        core_reactions = (*core_reactions, WEBHOOKS)
+    reg = registry()
+    immediate, later = reg.reaction_kinds(name, reg.enabled_in(store))
+    unguarded = session.info.get(OPTIMISTIC_KEY, False)
+    now = utcnow()
     event = Event(
         store_id=store.id if store is not None else None,
         name=name,
@@ -62,31 +108,70 @@ def emit(session, store, name: str, subject, hook_kwargs: dict, *, user=None, ac
         # Who caused it, for the reactions delivered later (their audit rows name the till).
         payload={**(payload or {}), "actor": actor} if actor and actor != "system" else (payload or {}),
         actor_user_id=getattr(user, "id", None),
+        created_at=now,
     )
-    session.add(event)
-    session.flush()
-    reg = registry()
-    immediate, later = reg.reaction_kinds(name, reg.enabled_in(store))
-    rows = []
-    if immediate:
-        ctx = HookContext(session=session, store=store, user=user, actor=actor, event_id=event.id, registry=reg)
-        for plugin in immediate:
-            delivery = EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0)
-            attempt_reaction(session, reg, delivery, name, ctx, hook_kwargs)
-            rows.append(delivery)
-    now = utcnow()
-    rows.extend(EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0, next_attempt_at=now)
-                for plugin in (*core_reactions, *later))
-    if rows:
-        # Once the in-transaction reactions have run: every delivery with its outcome in one
-        # multi-row INSERT (Core, nothing to read back), not an INSERT + UPDATE each.
-        session.execute(insert(EventDelivery.__table__), [
-            {"event_id": d.event_id, "plugin": d.plugin, "status": d.status, "attempts": d.attempts,
-             "last_error": d.last_error, "next_attempt_at": d.next_attempt_at, "delivered_at": d.delivered_at,
-             "updated_at": now} for d in rows])
+    waiting = [EventDelivery(plugin=plugin, status="pending", attempts=0, next_attempt_at=now)
+               for plugin in (*core_reactions, *later)]
+    if unguarded:
+        # Written done now: should a reaction fail, the whole transaction is rolled back.
+        done = [EventDelivery(plugin=plugin, status="done", attempts=1, delivered_at=now) for plugin in immediate]
+        insert_event(session, event, [*done, *waiting], now)
+        if immediate:
+            ctx = HookContext(session=session, store=store, user=user, actor=actor, event_id=event.id, registry=reg)
+            for plugin in immediate:
+                run_unguarded(reg, plugin, name, ctx, hook_kwargs)
+    else:
+        insert_event(session, event, [], now)
+        rows = []
+        if immediate:
+            ctx = HookContext(session=session, store=store, user=user, actor=actor, event_id=event.id, registry=reg)
+            for plugin in immediate:
+                delivery = EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0)
+                attempt_reaction(session, reg, delivery, name, ctx, hook_kwargs)
+                rows.append(delivery)
+        insert_deliveries(session, event.id, [*rows, *waiting], now)
     if later or core_reactions:
         session.info.setdefault(PENDING_KEY, []).append(event.id)
     return event
+
+
+def _delivery_row(d: EventDelivery, now) -> dict:
+    return {"plugin": d.plugin, "status": d.status, "attempts": d.attempts, "last_error": d.last_error,
+            "next_attempt_at": d.next_attempt_at, "delivered_at": d.delivered_at, "updated_at": now}
+
+
+def insert_event(session, event: Event, deliveries: list[EventDelivery], now) -> None:
+    """INSERT `event` (Core; its id set on it) and `deliveries` with it: on PostgreSQL in the
+    same statement, elsewhere in a second one."""
+    table = Event.__table__
+    values = {"store_id": event.store_id, "name": event.name, "subject_type": event.subject_type,
+              "subject_id": event.subject_id, "payload": event.payload, "actor_user_id": event.actor_user_id,
+              "created_at": event.created_at}
+    written = insert(table).values(values).returning(table.c.id)
+    if deliveries and session.get_bind().dialect.name == "postgresql":
+        deliveries_table = EventDelivery.__table__
+        rows = [_delivery_row(d, now) for d in deliveries]
+        names = list(rows[0])
+        # Cast: a column of NULLs in VALUES would be text to PostgreSQL.
+        each = sa.values(*(sa.column(n, deliveries_table.c[n].type) for n in names), name="d").data(
+            [tuple(r[n] for n in names) for r in rows])
+        new_event = written.cte("new_event")
+        typed = [sa.cast(each.c[n], deliveries_table.c[n].type) for n in names]
+        statement = (insert(deliveries_table)
+                     .from_select(["event_id", *names],
+                                  select(new_event.c.id, *typed).select_from(new_event.join(each, sa.true())))
+                     .returning(deliveries_table.c.event_id))
+        event.id = session.execute(statement).scalars().first()
+        return
+    event.id = session.execute(written).scalar_one()
+    insert_deliveries(session, event.id, deliveries, now)
+
+
+def insert_deliveries(session, event_id: int, deliveries: list[EventDelivery], now) -> None:
+    """Every delivery with its outcome in one multi-row INSERT (Core, nothing to read back)."""
+    if deliveries:
+        session.execute(insert(EventDelivery.__table__), [{"event_id": event_id, **_delivery_row(d, now)}
+                                                          for d in deliveries])
 
 
 def attempt_reaction(session, reg, delivery: EventDelivery, name: str, ctx: HookContext, hook_kwargs: dict) -> bool:
@@ -102,6 +187,14 @@ def attempt_reaction(session, reg, delivery: EventDelivery, name: str, ctx: Hook
         return False
     record_success(delivery)
     return True
+
+
+def run_unguarded(reg, plugin: str, name: str, ctx: HookContext, hook_kwargs: dict) -> None:
+    """Run one plugin's reaction with no savepoint; a failure becomes ReactionFailed."""
+    try:
+        reg.caller_for(name, plugin)(ctx=ctx.for_plugin(plugin), **hook_kwargs)
+    except Exception as exc:  # noqa: BLE001 - the caller writes the change again, guarded
+        raise ReactionFailed(plugin, name, exc) from exc
 
 
 def record_success(delivery: EventDelivery) -> None:
@@ -141,9 +234,9 @@ def retry_delivery(delivery_id: int, *, force: bool = True) -> str:
     With `force=False` only a failed delivery that is due is retried (the periodic job)."""
     session = db.session
     query = select(EventDelivery).where(EventDelivery.id == delivery_id)
-    if db.engine.dialect.name == "postgresql":
-        # Two workers retrying the same delivery: the second skips it instead of doubling it.
-        query = query.with_for_update(skip_locked=True)
+    # Two workers retrying the same delivery: the second skips it instead of doubling it
+    # (SQLite: the locking read takes the write lock, core/app.py).
+    query = query.with_for_update(skip_locked=True)
     delivery = session.scalars(query).first()
     if delivery is None:
         session.rollback()
@@ -159,6 +252,9 @@ def retry_delivery(delivery_id: int, *, force: bool = True) -> str:
             delivery.status = "failed"
         run_batch(session, [delivery])
         session.commit()
+        from core.delivery import _then_send_webhooks
+
+        _then_send_webhooks(session, {})
         return delivery.status
     reg = registry()
     from core.models import Store, User

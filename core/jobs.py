@@ -1,8 +1,9 @@
 """Background jobs: rq with Redis when `STORECRM_REDIS_URL` is set, in-process otherwise.
 
 Job functions are plain importable functions that run inside an app context. Periodic jobs
-are registered by plugins through `register_jobs(scheduler)` and run by rq's CronScheduler
-(or by a small in-process ticker when there is no Redis, so the demo needs only Python).
+are registered by plugins through `register_jobs(scheduler)` and claimed slot by slot by the
+scheduler in core/scheduling.py (in each worker, or in `storecrm run` when there is no Redis,
+so the demo needs only Python).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import threading
 import time
-from dataclasses import dataclass
 
 from flask import current_app, has_app_context
 
@@ -28,6 +27,7 @@ def import_func(path: str):
     return getattr(importlib.import_module(module), name)
 
 
+MAX_RETRIES = 3
 # Which process owns each engine's pool; the importing process until a job says otherwise.
 _IMPORT_PID = os.getpid()
 _engine_pid: dict[int, int] = {}
@@ -63,10 +63,41 @@ def _run_in_context(path: str, args: tuple, kwargs: dict):
     if _engine_pid.get(id(engine), _IMPORT_PID) != os.getpid():
         engine.dispose(close=False)
     _engine_pid[id(engine)] = os.getpid()
+    from core.scheduling import RUN_PERIODIC
+
+    if path == RUN_PERIODIC:  # it logs under the periodic job's own name, slot and scope
+        try:
+            return import_func(path)(*args, **kwargs)
+        finally:
+            db.session.remove()
+    _log_retry(path)
+    log.info("job %s started", path)
+    began = time.monotonic()
     try:
-        return import_func(path)(*args, **kwargs)
+        result = import_func(path)(*args, **kwargs)
+    except Exception:
+        log.exception("job %s failed after %.2f s", path, time.monotonic() - began)
+        raise
     finally:
         db.session.remove()
+    log.info("job %s finished: ok in %.2f s", path, time.monotonic() - began)
+    return result
+
+
+def _log_retry(path: str) -> None:
+    """Say so when this is not an rq job's first attempt: an earlier one failed, or its worker
+    died and rq picked the orphaned job up again."""
+    try:
+        from rq import get_current_job
+
+        job = get_current_job()
+    except Exception:  # noqa: BLE001 - outside rq there is no current job
+        return
+    if job is not None and job.retries_left is not None:
+        attempt = MAX_RETRIES - job.retries_left + 1
+        if attempt > 1:
+            log.warning("job %s (%s) runs again, attempt %d: an earlier attempt failed or its worker died",
+                        path, job.id, attempt)
 
 
 class JobQueue:
@@ -136,8 +167,17 @@ class JobQueue:
                 pass
         # Retries also re-run a job whose worker was killed mid-way (rq requeues an abandoned
         # job that has retries left), so jobs are written to be resumable and idempotent.
-        return queue.enqueue(run_job, path, args, kwargs, job_id=job_id, job_timeout=3600,
-                             retry=Retry(max=3, interval=[10, 60, 300]), result_ttl=3600)
+        return queue.enqueue(run_job, path, args, kwargs, job_id=job_id, job_timeout=3600, description=describe(path, args),
+                             retry=Retry(max=MAX_RETRIES, interval=[10, 60, 300]), result_ttl=3600)
+
+
+def describe(path: str, args) -> str:
+    """What rq's own log lines call the job: its function (a periodic job's name), not run_job."""
+    from core.scheduling import RUN_PERIODIC
+
+    if path == RUN_PERIODIC and len(args) >= 4:
+        return f"periodic job {args[3]} (run {args[0]})"
+    return path
 
 
 def park_in_outbox(path: str, args, kwargs, job_id: str | None, exc: Exception) -> None:
@@ -178,8 +218,8 @@ def flush_outbox(limit: int = 500) -> int:
     if not queue.uses_redis:
         return 0  # without Redis every job runs at once; nothing is ever parked
     stmt = select(JobOutbox).order_by(JobOutbox.id).limit(limit)
-    if db.engine.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)  # two workers flushing do not double
+    # Two workers flushing do not double (SQLite: the locking read takes the write lock).
+    stmt = stmt.with_for_update(skip_locked=True)
     sent = 0
     for row in db.session.scalars(stmt).all():
         try:
@@ -196,29 +236,10 @@ def jobs() -> JobQueue:
     return current_app.extensions["storecrm.jobs"]
 
 
-@dataclass
-class PeriodicJob:
-    path: str
-    seconds: int | None = None
-    cron: str | None = None
-    name: str = ""
-
-
-class JobScheduler:
-    """What `register_jobs(scheduler)` receives: collects periodic jobs."""
-
-    def __init__(self):
-        self.jobs: list[PeriodicJob] = []
-
-    def every(self, func, seconds: int, name: str = "") -> None:
-        self.jobs.append(PeriodicJob(func_path(func), seconds=int(seconds), name=name or func_path(func)))
-
-    def cron(self, func, expression: str, name: str = "") -> None:
-        self.jobs.append(PeriodicJob(func_path(func), cron=expression, name=name or func_path(func)))
-
-
-def collect_periodic_jobs(app) -> JobScheduler:
+def collect_periodic_jobs(app):
+    """Every periodic job: the core's, then each plugin's `register_jobs` (a `JobScheduler`)."""
     from core.events import retry_due_deliveries
+    from core.scheduling import JobScheduler, prune_periodic_runs
 
     scheduler = JobScheduler()
     # The core's own: failed plugin deliveries are retried with backoff.
@@ -227,10 +248,17 @@ def collect_periodic_jobs(app) -> JobScheduler:
 
     # Reactions after the commit that nobody delivered (a process died after its commit).
     scheduler.every(sweep_outbox, seconds=15, name="core.outbox_sweep")
-    scheduler.every(flush_outbox, seconds=30, name="core.flush_job_outbox")  # jobs parked while Redis was down
-    from core.classification.jobs import NIGHTLY_CRON, nightly_recompute
+    # Jobs parked while Redis was down are flushed by every scheduler tick (core/scheduling.py).
+    from core.webhooks.sender import send_due_job
 
-    scheduler.cron(nightly_recompute, NIGHTLY_CRON, name="core.classification_nightly")
+    # Webhook deliveries due again after their backoff (the first try follows the commit).
+    scheduler.every(send_due_job, seconds=15, name="core.webhooks_send")
+    from core.classification.jobs import NIGHTLY_CRON, nightly_recompute_chain, nightly_recompute_store
+
+    # Each store at 02:15 on its own clock, the chain-wide classes at 02:15 on the chain's.
+    scheduler.cron(nightly_recompute_store, NIGHTLY_CRON, name="core.classification_nightly", per_store=True)
+    scheduler.cron(nightly_recompute_chain, NIGHTLY_CRON, name="core.classification_nightly_chain")
+    scheduler.cron(prune_periodic_runs, "50 4 * * *", name="core.periodic_runs_prune")
     from core.privacy.retention import purge_expired_job
 
     scheduler.cron(purge_expired_job, "30 3 * * *", name="core.privacy_retention")  # nightly, off-peak
@@ -242,72 +270,4 @@ def collect_periodic_jobs(app) -> JobScheduler:
     return scheduler
 
 
-def rq_cron_scheduler(app):
-    """rq's own CronScheduler with every periodic job registered on the app's queue.
-
-    Every `storecrm worker` starts one; only the one holding a lock in Redis enqueues, so
-    three workers do not run the nightly jobs three times."""
-    from rq.cron import CronScheduler
-
-    class LeaderCronScheduler(CronScheduler):
-        lock_key = f"storecrm:cron-leader:{app.config.get('QUEUE_NAME', 'storecrm')}"
-        lock_ttl = 120  # longer than the scheduler's longest sleep (60 s)
-
-        def is_leader(self) -> bool:
-            conn = self.connection
-            if conn.set(self.lock_key, self.name, nx=True, ex=self.lock_ttl):
-                return True
-            holder = conn.get(self.lock_key)
-            if holder is not None and holder.decode() == self.name:
-                conn.expire(self.lock_key, self.lock_ttl)
-                return True
-            return False
-
-        def enqueue_jobs(self):
-            return super().enqueue_jobs() if self.is_leader() else []
-
-    queue = app.extensions["storecrm.jobs"]
-    cron = LeaderCronScheduler(connection=queue.connection())
-    for job in collect_periodic_jobs(app).jobs:
-        cron.register(run_job, queue.queue_name, args=(job.path,), interval=job.seconds, cron=job.cron, name=job.name)
-    return cron
-
-
-class InProcessTicker(threading.Thread):
-    """Runs periodic jobs in a daemon thread when there is no Redis (the embedded default)."""
-
-    def __init__(self, app, tick: float = 5.0):
-        super().__init__(daemon=True, name="storecrm-jobs")
-        self.app = app
-        self.tick = tick
-        self.stopped = threading.Event()
-        self.schedule = collect_periodic_jobs(app).jobs
-        self.next_run: dict[str, float] = {}
-
-    def due(self, job: PeriodicJob, now: float) -> bool:
-        if job.name not in self.next_run:
-            self._advance(job, now)
-            return False
-        return now >= self.next_run[job.name]
-
-    def _advance(self, job: PeriodicJob, now: float) -> None:
-        if job.seconds:
-            self.next_run[job.name] = now + job.seconds
-        else:
-            from datetime import datetime
-
-            from croniter import croniter
-
-            self.next_run[job.name] = croniter(job.cron, datetime.now()).get_next(float)
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.tick):
-            now = time.time()
-            for job in self.schedule:
-                if self.due(job, now):
-                    self._advance(job, now)
-                    try:
-                        with self.app.app_context():
-                            _run_in_context(job.path, (), {})
-                    except Exception:  # noqa: BLE001 - one failing job must not stop the others
-                        log.exception("periodic job %s failed", job.name)
+from core.scheduling import JobScheduler, PeriodicJob  # noqa: E402,F401 - their home before core/scheduling.py

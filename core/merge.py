@@ -16,8 +16,9 @@ from sqlalchemy.orm import aliased
 from core.audit import audit
 from core.errors import InvalidInput, NotFound
 from core.extensions import db
-from core.models import Customer, CustomerStoreLink, CustomerTag, Sale
+from core.models import Customer, CustomerStoreLink, CustomerTag, Sale, WebhookDelivery
 from core.plugins import HookContext
+from core.webhooks import emit_event
 
 # Core tables whose customer_id moves as is. Tags are unioned, classes recomputed, and the
 # plugins' tables are the plugins' own business (customer_merged).
@@ -103,9 +104,14 @@ def merge_customers(session, kept: Customer, merged: Customer, *, user=None, act
 
     add_activity(session, kept, "merge", f"merged with profile #{merged.id} {merged.name}".strip(), user=user,
                  data={"merged": summary, "moved": moved})
+    # Webhook deliveries are keyed by customer (their order, an erasure's scrubbing): they follow too.
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.customer_id == merged.id)
+                    .values(customer_id=kept.id), execution_options={"synchronize_session": False})
     session.delete(merged)
     session.flush()
-    from core.classification.compute import update_customer
+    emit_event(session, kept.home_store_id, "customer.merged", {"kept_id": kept.id, "merged_id": merged.id},
+               customer_id=kept.id)
+    from core.classification.one_customer import update_customer
 
     for store_id in sorted(stores) or [None]:
         update_customer(session, kept.id, store_id)

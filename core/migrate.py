@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import dataclass
 
 from alembic import command
 from alembic.config import Config
@@ -38,29 +39,21 @@ def alembic_config(app=None) -> Config:
     return cfg
 
 
-def upgrade(app=None, revision: str = "heads") -> list[tuple[str, str]]:
+def upgrade(app=None, revision: str = "heads", on_wait=None) -> list[tuple[str, str]]:
     """Bring the schema of the core and every installed plugin up to date; return the
-    (revision, description) of each migration applied, in order."""
-    todo = pending_migrations(app) if revision == "heads" else []
-    command.upgrade(alembic_config(app), revision)
-    return todo
+    (revision, description) of each migration applied, in order.
 
+    One upgrade at a time (core/migration_lock.py): a second one waits for the first, then
+    finds nothing pending and applies nothing. `on_wait()` is called once if it has to wait."""
+    from core.migration_lock import upgrade_lock
 
-def pending_migrations(app=None) -> list[tuple[str, str]]:
-    """The migrations of the core and the installed plugins not yet applied, oldest first."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    from core.extensions import db
-
-    app = app or current_app
-    script = ScriptDirectory.from_config(alembic_config(app))
-    with app.app_context():
-        with db.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_heads()
-    applied = {rev.revision for rev in script.iterate_revisions(current, "base")} if current else set()
-    todo = [rev for rev in script.walk_revisions() if rev.revision not in applied]
-    return [(rev.revision, (rev.doc or "").strip().splitlines()[0] if rev.doc else "") for rev in reversed(todo)]
+    app = app or current_app._get_current_object()
+    with upgrade_lock(app, on_wait=on_wait):
+        todo = pending_migrations(app) if revision == "heads" else None
+        if todo == []:
+            return []
+        command.upgrade(alembic_config(app), revision)
+    return [(m.revision, m.description) for m in todo or []]
 
 
 def revision(app, message: str, branch: str, autogenerate: bool = True) -> None:
@@ -127,32 +120,54 @@ def revision_owners(app) -> dict[str, str]:
     return owners
 
 
-def applied_revisions(app, connection) -> set[str]:
-    """Every revision the database has: its current heads and all they stand on."""
+def database_heads(app, connection) -> tuple[set[str], set[str]]:
+    """The database's current revisions: (those this code knows, those it does not). An unknown
+    one means a newer release upgraded the schema (mid-way through a rolling deploy)."""
     from alembic.runtime.migration import MigrationContext
+    from alembic.util import CommandError
     from sqlalchemy import inspect
 
     if not inspect(connection).has_table("alembic_version"):
-        return set()
-    heads = MigrationContext.configure(connection).get_current_heads()
-    script = _script(app)
-    applied: set[str] = set()
-    for rev in script.iterate_revisions(heads, "base"):
-        applied.add(rev.revision)
-    return applied
+        return set(), set()
+    known, unknown = set(), set()
+    for head in MigrationContext.configure(connection).get_current_heads():
+        try:
+            (known if _script(app).get_revision(head) is not None else unknown).add(head)
+        except CommandError:  # alembic's "no such revision"
+            unknown.add(head)
+    return known, unknown
 
 
-def pending_by_owner(app, connection=None) -> dict[str, list[str]]:
-    """Owner -> the revisions of its branch not applied yet (empty when the schema is current)."""
+def applied_revisions(app, connection) -> set[str]:
+    """Every revision the database has (of those this code knows): its heads and all they stand on."""
+    known, _unknown = database_heads(app, connection)
+    return {rev.revision for rev in _script(app).iterate_revisions(list(known), "base")} if known else set()
+
+
+@dataclass(frozen=True)
+class PendingMigration:
+    revision: str
+    owner: str  # "core" or the plugin's name
+    description: str
+
+
+def pending_migrations(app=None, connection=None) -> list[PendingMigration]:
+    """The migrations of the core and the installed plugins not applied yet, oldest first
+    (empty when the schema is current). The one check behind `db upgrade`, the refusal of
+    `run`/`worker`/commands, enabling a plugin and `/readyz`."""
     from core.extensions import db
 
-    def check(conn):
+    app = app or current_app._get_current_object()
+
+    def check(conn) -> list[PendingMigration]:
+        if database_heads(app, conn)[1]:
+            # A newer release ran `db upgrade heads`, which applied every revision this older
+            # code knows too: nothing is pending for it (it keeps running during a rolling deploy).
+            return []
         applied = applied_revisions(app, conn)
-        pending: dict[str, list[str]] = {}
-        for rev, owner in revision_owners(app).items():
-            if rev not in applied:
-                pending.setdefault(owner, []).append(rev)
-        return {owner: sorted(revs) for owner, revs in pending.items()}
+        owners = revision_owners(app)
+        todo = [rev for rev in _script(app).walk_revisions() if rev.revision not in applied]
+        return [PendingMigration(rev.revision, owners[rev.revision], _first_line(rev.doc)) for rev in reversed(todo)]
 
     if connection is not None:
         return check(connection)
@@ -170,6 +185,19 @@ def pending_by_owner(app, connection=None) -> dict[str, list[str]]:
             db.session.rollback()
 
 
+def by_owner(pending: list[PendingMigration]) -> dict[str, list[str]]:
+    """Owner -> its pending revision ids, sorted."""
+    grouped: dict[str, list[str]] = {}
+    for migration in pending:
+        grouped.setdefault(migration.owner, []).append(migration.revision)
+    return {owner: sorted(revs) for owner, revs in grouped.items()}
+
+
+def _first_line(doc: str | None) -> str:
+    lines = (doc or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def plugin_has_tables(app, name: str, connection) -> bool:
     """Whether a plugin's first migration ran (a plugin without migrations keeps no tables of its
     own and always "has" them). Export and erasure skip a plugin without tables: it holds no data."""
@@ -184,14 +212,21 @@ def plugins_with_tables(app, session, names) -> list[str]:
     """Of `names`, the plugins whose tables exist: a plugin installed but never migrated holds
     no data, so export, erasure and merges pass it by instead of failing for every customer."""
     connection = session.connection()
-    pending = pending_by_owner(app, connection)
+    pending = by_owner(pending_migrations(app, connection))
     return [n for n in names if n not in pending or plugin_has_tables(app, n, connection)]
 
 
-def pending_message(pending: dict[str, list[str]]) -> str | None:
-    """A sentence for an operator, or None when nothing is pending."""
+def pending_message(pending: list[PendingMigration]) -> str | None:
+    """A sentence for an operator naming what has not run and the command to run, or None."""
     if not pending:
         return None
-    parts = [f"{owner} ({', '.join(revs)})" for owner, revs in sorted(pending.items())]
+    parts = [f"{owner} ({_listed(revs)})" for owner, revs in sorted(by_owner(pending).items())]
     return ("the database schema is not up to date: migrations of " + "; ".join(parts)
             + " have not run: run `storecrm db upgrade` first")
+
+
+def _listed(revisions: list[str], most: int = 4) -> str:
+    """A fresh database has every migration pending: name the first and last, not forty."""
+    if len(revisions) <= most:
+        return ", ".join(revisions)
+    return f"{len(revisions)} migrations, {revisions[0]} to {revisions[-1]}"

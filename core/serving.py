@@ -4,7 +4,11 @@ werkzeug's development server only behind `storecrm run --dev` and for the demo.
 gunicorn restarts its workers gracefully on SIGHUP (`kill -HUP $(cat PIDFILE)`: new workers
 start, old ones finish their requests within --graceful-timeout), and writes one access-log
 line per request through Python logging, where the personal-data masking of
-core/privacy/masking_log.py applies to it as to every other record."""
+core/privacy/masking_log.py applies to it as to every other record, in the same format as every
+other line (core/observability/logs.py).
+
+Each worker counts its requests for /metrics in its own files under STORECRM_METRICS_DIR
+(prometheus_client's multiprocess mode), emptied here before the first worker starts."""
 
 from __future__ import annotations
 
@@ -13,23 +17,33 @@ import logging
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
+def warm_up() -> None:
+    from core.analytics.cache import warm_up as warm_forecast
+
+    warm_forecast()  # the analytics page's first load should not pay for importing statsmodels
+
+
 def serve_dev(app, host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     _start_ticker(app)
+    warm_up()
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 def serve_production(app, *, host: str, port: int, workers: int, threads: int, graceful_timeout: int,
                      pidfile: str | None = None, access_log: bool = True) -> None:
     """Run gunicorn in this process (its master). Each worker builds its own app (its own
-    database connections); this process's `app` only runs the in-process periodic jobs when
-    there is no Redis, so they run once, not once per worker."""
+    database connections) and, when there is no Redis, runs the periodic scheduler: each slot
+    is claimed once in the database, so the jobs run once, not once per worker. Not in the
+    master: a thread running there while it forks workers could leave a child a lock it holds."""
     from gunicorn.app.base import BaseApplication
 
+    from core.observability.logs import gunicorn_logger_class
     from core.privacy.masking_log import install_log_masking
 
     install_log_masking()
+    _prepare_metrics_dir(app.config["METRICS_DIR"])
     with app.app_context():
         from core.extensions import db
 
@@ -47,8 +61,9 @@ def serve_production(app, *, host: str, port: int, workers: int, threads: int, g
         "pidfile": pidfile,
         # gunicorn >= 25 opens a control socket under ~/.gunicorn; signals are all we use.
         "control_socket_disable": True,
-        "when_ready": lambda server: _start_ticker(app),
-        "post_worker_init": lambda worker: install_log_masking(),
+        "post_worker_init": lambda worker: (install_log_masking(), warm_up(), _start_ticker(worker.wsgi)),
+        "child_exit": _forget_worker_metrics,
+        "logger_class": gunicorn_logger_class(),
     }
 
     class StorecrmServer(BaseApplication):
@@ -68,9 +83,28 @@ def serve_production(app, *, host: str, port: int, workers: int, threads: int, g
     StorecrmServer().run()
 
 
+def _prepare_metrics_dir(folder: str) -> None:
+    """Point prometheus_client's multiprocess mode at an empty `folder` before any worker forks
+    (counts of an earlier run would otherwise be added to this one's)."""
+    import os
+    import shutil
+
+    from core.observability.metrics import MULTIPROC_ENV
+
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, mode=0o700)
+    os.environ[MULTIPROC_ENV] = folder
+
+
+def _forget_worker_metrics(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def _start_ticker(app) -> None:
-    from core.jobs import InProcessTicker
+    from core.scheduling import PeriodicScheduler
 
     if not app.config.get("REDIS_URL"):
-        InProcessTicker(app).start()
+        PeriodicScheduler(app).start()
         logging.getLogger(__name__).info("periodic jobs run in this process (no STORECRM_REDIS_URL)")

@@ -7,6 +7,7 @@ STORECRM_REQUIRE_SERVICES=1 (CI), which turns a missing service into a failure."
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import shutil
@@ -30,6 +31,33 @@ def _missing(what: str):
     if REQUIRE_SERVICES:
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _url_builders_compiled_once():
+    """A test speed measure, same behaviour: every test builds an app of ~450 URL rules, and
+    werkzeug generates and compiles two Python functions per rule, two thirds of create_app's
+    time. A builder's code depends only on the rule's text, its variables and its defaults'
+    names (the rule and its converters are bound at call time), so each is compiled once per
+    test process. A rule with a default for one of its variables folds that default's value in
+    at compile time: those are compiled as usual."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+    compiled: dict = {}
+
+    def compile_once(self, append_unknown: bool = True):
+        defaults = self.defaults or {}
+        if any(dynamic and name in defaults for dynamic, name in self._trace):
+            return compile_builder(self, append_unknown)
+        key = (self.rule, tuple(self._trace), tuple(sorted(defaults)), append_unknown)
+        if key not in compiled:
+            compiled[key] = compile_builder(self, append_unknown)
+        return compiled[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Rule, "_compile_builder", compile_once)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +111,13 @@ def base_config(tmp_path, database_url: str, **extra) -> dict:
         "PLUGINS": list(BUNDLED),
         "PLUGINS_STRICT": True,
         "REDIS_URL": None,
+        # Counting requests is tested on its own, with tiny limits (tests/api/test_etag_and_limits.py).
+        "API_RATE_LIMIT_ENABLED": False,
         "WTF_CSRF_ENABLED": False,
         "LOCALE": "en",
+        # One process: a subscription change is seen at once (routing's cache is forgotten on each),
+        # so the subscriptions are read once per app, not again on some sale (SQL budgets).
+        "WEBHOOK_ROUTES_TTL": 3600,
         **extra,
     }
 
@@ -214,6 +247,17 @@ class Api:
         return self.call("DELETE", path, **kw)
 
 
+@functools.cache
+def _chain_password_hash() -> str:
+    """The chain's users' password, hashed once per test process with a cheap work factor:
+    the app's own scrypt costs 0.13 s per hash and per sign-in, and almost every test builds the
+    chain and many sign in. Users the tests create through the app get the app's scrypt; a test
+    in tests/hardening/test_sessions_headers_limits.py checks that."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash("correct horse battery", method="pbkdf2:sha256:1000")
+
+
 def build_chain(app) -> SimpleNamespace:
     """Two stores (SH001, BJ001), an owner, a manager and a staff member of SH001, a staff
     member of BJ001, a till token per store, and three products."""
@@ -229,8 +273,8 @@ def build_chain(app) -> SimpleNamespace:
         people = {}
         for username, role, stores in [("owner", "owner", []), ("manager", "manager", [sh]), ("alice", "staff", [sh]),
                                        ("bob", "staff", [bj])]:
-            user = User(username=username, role=role, display_name=username.title(), stores=stores)
-            user.set_password("correct horse battery")
+            user = User(username=username, role=role, display_name=username.title(), stores=stores,
+                        password_hash=_chain_password_hash())
             db.session.add(user)
             people[username] = user
         db.session.add_all([
@@ -278,3 +322,4 @@ def enable(app, store_code: str, *names: str) -> None:
         for name in names:
             enable_plugin(db.session, store, name, actor="test")
         db.session.commit()
+

@@ -4,6 +4,7 @@ environment, as in production), and a clear message for every bad argument."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -171,6 +172,10 @@ def test_storecrm_run_serves_the_app_built_from_the_environment(tmp_path):
     assert "gunicorn" in log and "Booting worker" in log  # the production server, not werkzeug's
     assert "development server" not in log
     assert '"GET /api/v1/openapi.json HTTP/1.1" 200' in log  # the access log
+    # Operators' lines (core/observability/logs.py): UTC time, level, pid, the request's id; no colour.
+    assert "\x1b" not in log
+    assert re.search(r'^\d{4}-\d\d-\d\dT[\d:.]+Z INFO \[\d+\] \[[0-9a-f]{32}\] gunicorn\.access: .*"GET /api/v1/openapi', log,
+                     re.M), log[-2000:]
 
 
 def test_a_missing_key_is_a_clear_message_not_a_traceback(tmp_path):

@@ -49,6 +49,10 @@ def test_demo_builds_a_chain_once_and_prints_how_to_get_in(tmp_path):
             "SELECT s.code, group_concat(p.plugin) FROM store s LEFT JOIN store_plugin p ON p.store_id = s.id "
             "AND p.enabled GROUP BY s.code")).all())
         assert set(stores_on) == {"CAFE01", "WEAR01", "BEAU01"}
+        # Regulars were customers before the history's window: the lifecycle has active customers
+        # (issue 13: with every first purchase in the last 90 days, everyone was "new").
+        stages = dict(conn.execute(text("SELECT lifecycle, count(*) FROM customer_class GROUP BY 1")).all())
+        assert stages.get("active", 0) > 0 and stages.get("new", 0) > 0, stages
 
     second = run_demo(tmp_path)
     assert second.returncode == 0, second.stderr

@@ -100,6 +100,11 @@ class Everything:
         return [{"title": "Everything", "html": Markup("<p>{}</p>").format(escape(customer.name)), "order": 50}]
 
     @hookimpl
+    def timeline_text(self, activities, ctx):
+        return {act.id: {"title": f"Everything said {act.data['said']}", "body": "in its own words"}
+                for act in activities if act.kind == "everything_note"}
+
+    @hookimpl
     def customer_notification(self, customer, topic, data, ctx):
         if topic != "everything.ping":
             return None
@@ -228,3 +233,22 @@ def test_customer_panels_and_customer_notification(make_app):
                                       data={"text": "hi"})
         assert answers == {"everything": True}
     assert ("notified", "<b>王芳</b>", "hi") in plugin.seen
+
+
+def test_timeline_text_words_the_plugins_own_entries_enabled_or_not(make_app):
+    app, chain, _plugin = make(make_app)  # not enabled in SH001: the entries are history all the same
+    reg = app.extensions["storecrm.plugins"]
+    with app.test_request_context():
+        from core.admin.timeline import timeline
+        from core.services.customers import create_customer
+
+        store = db.session.scalars(select(Store).where(Store.code == "SH001")).one()
+        customer = create_customer(db.session, store, {"name": "王芳"})
+        for source in ("everything", "core"):  # the core's entry of the same kind is not the plugin's to word
+            db.session.add(Activity(customer_id=customer.id, store_id=store.id, kind="everything_note", source=source,
+                                    title=f"stored by {source}", body=None, data={"said": "hello"}))
+        db.session.flush()
+        ctx = HookContext(session=db.session, store=store, registry=reg)
+        shown = {(e.title, e.body) for e in timeline(db.session, customer, ctx=ctx) if e.kind == "everything_note"}
+        assert shown == {("Everything said hello", "in its own words"), ("stored by core", None)}
+        db.session.rollback()

@@ -22,7 +22,7 @@ import itertools
 import os
 import threading
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ CENT = Decimal("0.01")
 PRICES = {"LATTE-M": Decimal("28.00"), "CAKE-CHOC": Decimal("35.00"), "BEANS-1KG": Decimal("1200.00")}
 POINTS_PER_YUAN = 100  # membership's default program: 100 points = ¥1, at most 50% of a ticket
 REDEEM_MAX = Decimal("0.50")
+STANDING_PERCENT = {"gold": Decimal("5")}  # the tiers' standing discounts as seeded: gold 5% (seed 000)
 _phones = itertools.count(20_000_000)
 _sales = itertools.count(1)
 
@@ -90,8 +91,10 @@ class DishonestTill(RuleBasedStateMachine):
             r = self.api.post("/customers", {"name": who, "phone": f"139{next(_phones):08d}", **extra})
             assert r.status_code == 201, r.json
             self.customers[who] = r.json["id"]
-            if who != "guest":  # ¥1,000 long ago: an ordinary member with 1,000 points
-                self.post_sale({"customer": {"id": r.json["id"]}, "occurred_at": "2020-01-01T10:00:00+08:00",
+            if who != "guest":  # ¥1,000 yesterday: an ordinary member with 1,000 points
+                # (not long ago: membership's points expire on their date, job or no job)
+                yesterday = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).isoformat(timespec="seconds")
+                self.post_sale({"customer": {"id": r.json["id"]}, "occurred_at": yesterday,
                                 "lines": [{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "1000.00"}]}, expect=201)
         self.birthday_used = False
 
@@ -114,22 +117,29 @@ class DishonestTill(RuleBasedStateMachine):
 
     def granted(self, who, lines: list[dict], options: dict) -> list[tuple]:
         """membership's rule as its README states it, computed here independently: the best one
-        member discount (birthday week once per birthday at the tier's percent; member price on
-        full-price goods), then points if asked for, capped at 50% of the ticket and the balance."""
+        member discount (birthday week once per birthday at the tier's percent; the tier's
+        standing discount, gold 5%; member price on full-price goods), then points if asked for,
+        capped at 50% of the ticket after that discount and at the balance."""
         view = self.member(self.customers[who])
         if view is None or not view["member"]:
             return []
         subtotal = sum((PRICES[l["sku"]] * l["quantity"] for l in lines), Decimal("0.00"))
         grants = []
-        discount = Decimal("0.00")
+        offers = []  # the member discounts: the one largest applies, never two (the birthday week wins a tie)
         if who == "birthday" and not self.birthday_used:
-            discount = cents_down(subtotal * Decimal(view["tier"]["birthday_discount_percent"]) / 100)
-            if discount > 0:
-                grants.append(("membership", "birthday", -discount))
+            offers.append(("birthday", cents_down(subtotal * Decimal(view["tier"]["birthday_discount_percent"]) / 100)))
+        standing = STANDING_PERCENT.get(view["tier"]["code"], Decimal("0"))
+        if standing:
+            offers.append(("tier_discount", cents_down(subtotal * standing / 100)))
+        code, discount = max(offers, key=lambda offer: offer[1], default=("", Decimal("0.00")))
+        if discount > 0:
+            grants.append(("membership", code, -discount))
+        else:
+            discount = Decimal("0.00")
         requested = options.get("redeem_points")
         if requested:
             most = min(view["points_balance"], int(cents_down((subtotal - discount) * REDEEM_MAX) * POINTS_PER_YUAN))
-            points = most if requested == "max" else min(int(requested), most)
+            points = most if requested == "max" else min(int(requested), most)  # within the balance: trimmed to the cap
             if points > 0:
                 grants.append(("membership", "points", -cents_down(Decimal(points) / POINTS_PER_YUAN)))
         return grants
@@ -154,6 +164,15 @@ class DishonestTill(RuleBasedStateMachine):
         options = {"redeem_points": redeem} if redeem is not None else {}
         quote_body = {"lines": lines, "options": options, **({"customer": {"id": customer_id}} if customer_id else {})}
         quote = self.api.post("/sales/quote", quote_body)
+        if customer_id is not None and isinstance(redeem, int):
+            view = self.member(customer_id)
+            balance = view["points_balance"] if view else 0
+            if redeem > balance:  # more points than the balance: a 422 naming it, quote and sale alike
+                assert (quote.status_code, quote.json["error"]["balance"]) == (422, balance), quote.json
+                before = self.counts()
+                r = self.post_sale({"lines": lines, "customer": {"id": customer_id}, "options": options})
+                assert r.status_code == 422 and self.counts() == before, r.json
+                return
         assert quote.status_code == 200, quote.json
         granted = self.granted(who, lines, options)
         assert sorted(key(a) for a in quote.json["adjustments"]) == sorted(granted), (quote.json, granted)

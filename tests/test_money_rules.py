@@ -3,7 +3,9 @@ sale line (by SKU or line id) and backed by CHECK constraints; staff line discou
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -27,7 +29,9 @@ def member(app, chain):
     enable(app, "SH001", "membership")
     api = Api(app.test_client(), token=chain.till)
     cid = api.post("/customers", {"name": "王芳", "phone": "13900139111"}).json["id"]  # no birthday: no double points
-    r = api.post("/sales", {"customer": {"id": cid}, "occurred_at": "2020-01-01T10:00:00+08:00",
+    # yesterday: points earned long ago would have expired (membership's expiry is a fact of the date)
+    yesterday = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).isoformat(timespec="seconds")
+    r = api.post("/sales", {"customer": {"id": cid}, "occurred_at": yesterday,
                             "lines": [{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "1000.00"}]})
     assert r.status_code == 201, r.json
     return api, cid
@@ -108,6 +112,9 @@ def test_a_redemption_priced_by_the_till_is_refused_and_nothing_is_written(membe
         "membership/points -500.00 is not what membership gives this sale: it gives membership/points -0.01."]}
     # asking is how: the options alone get the computed redemption, capped and priced by the program
     r = api.post("/sales", {"customer": {"id": cid}, "lines": body["lines"], "options": {"redeem_points": 5000}})
+    assert (r.status_code, r.json["error"]["fields"]) == (422, {"options.redeem_points": [
+        "The balance is 1000 points; 5000 were asked for."]})  # more than the balance is refused, naming it
+    r = api.post("/sales", {"customer": {"id": cid}, "lines": body["lines"], "options": {"redeem_points": 1000}})
     assert r.status_code == 201, r.json
     assert ([(a["code"], a["amount"], a["data"]["points"]) for a in r.json["adjustments"]], r.json["total"]) == (
         [("points", "-10.00", 1000)], "1190.00")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from core.plugins import Manifest, hookimpl
 from tests.conftest import build_chain, enable
+
+# The registry's rules (per-store dispatch, dependencies, settings, import errors): one backend.
+# Delivery's SQL runs on both in tests/test_events_delivery.py.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 SALE = {"external_id": "t-1", "lines": [{"sku": "LATTE-M", "quantity": 2, "unit_price": "28.00"}]}
 

@@ -32,6 +32,26 @@ def test_sale_is_recorded_with_totals_and_the_same_external_id_returns_it(api, c
     assert found.json["items"][0]["phone"] == "138****8000"
 
 
+def test_a_repost_the_rules_would_now_refuse_still_answers_the_first_sale(app, api, chain):
+    """No SELECT asks whether a receipt is known before the sale is built (issue 23): a re-post
+    whose sale the rules now refuse (here: the one unit in stock went with the first post) is
+    still the first sale, and a different body under that external_id is still the 422."""
+    from tests.conftest import enable
+
+    enable(app, "SH001", "inventory")
+    assert api.put("/stores/SH001/plugins/inventory/settings", {"allow_negative_stock": False},
+                   token=chain.owner_token).status_code == 200
+    assert api.post("/inventory/moves", {"sku": "LATTE-M", "kind": "receipt", "quantity": 2, "reason": "delivery"},
+                    token=chain.manager_token).status_code == 201
+    first = api.post("/sales", sale(), token=chain.till)
+    assert first.status_code == 201, first.json
+    again = api.post("/sales", sale(), token=chain.till)
+    assert (again.status_code, again.json["id"], again.json["total"]) == (200, first.json["id"], "44.80"), again.json
+    other = api.post("/sales", sale(payments=[], lines=[{"sku": "LATTE-M", "quantity": 1}]), token=chain.till)
+    assert other.status_code == 422 and other.json["error"]["code"] == "external_id_reused", other.json
+    assert set(other.json["error"]["fields"]) == {"lines", "payments"}
+
+
 def test_an_adjustment_no_enabled_module_computes_is_refused_and_nothing_is_written(api, chain):
     """A till cannot name its own discount (api.md, "The server decides every amount")."""
     body = sale(lines=[{"sku": "LATTE-M", "quantity": 2, "unit_price": "28.00"}],

@@ -39,17 +39,23 @@ def init_admin(app) -> Admin:
     from core.admin import formatting
 
     formatting.init_app(app)
+    from core.admin import messages
+
+    messages.init_app(app)
     _add_core_views(admin)
     registry.call_registration("register_admin_views", admin=admin, app=app)
     return admin
 
 
 def _add_core_views(admin: Admin) -> None:
-    from core.admin import customers, modules, records
+    from core.admin import counter_tasks, customers, modules, records, sales_entry, webhooks
 
     customers.register(admin)
+    counter_tasks.register(admin)
     records.register(admin)
+    sales_entry.register(admin)
     modules.register(admin)
+    webhooks.register(admin)
 
 
 def _template_helpers() -> dict:
@@ -59,7 +65,10 @@ def _template_helpers() -> dict:
     from core.admin.auth import LANGUAGES
     from core.admin.base import accessible_stores, current_store
 
+    from core.admin.menu import build_menu
+
     return {
+        "storecrm_menu": lambda view: build_menu(current_app.extensions["storecrm.admin"], view),
         "storecrm_stores": accessible_stores,
         "storecrm_current_store": current_store,
         "storecrm_languages": lambda: LANGUAGES,

@@ -4,7 +4,7 @@
 
     class TierView(StoreModelView):           # a table
         plugin = "membership"                 # hidden (menu and URL: 404) where membership is off
-        min_role = "manager"                  # staff < manager < owner
+        min_role = "manager"                  # staff < manager < owner (bundled views: core/roles.py)
         store_column = "store_id"             # rows are limited to the stores the user may see
 
     class PointsReport(StoreView):            # a free page
@@ -22,7 +22,9 @@
 
 What the bases do for you:
 - login required (anonymous users go to the login page and come back), inactive users refused;
-- `min_role`: a lower role gets a 403 and never sees the menu entry;
+- roles: a bundled view's least role, and each stricter action's, are entries of
+  `core.roles.ADMIN_ACTION_FOR` (one table with the API); a third-party view sets `min_role`.
+  A lower role gets a 403 and never sees the menu entry;
 - `plugin`: while the plugin is off in the current store the menu entry is gone and the
   URLs answer 404 (the chain view, store None, shows it when any of the user's stores has it on);
 - `store_column` on model views: list, count, details, edit and delete only see rows whose
@@ -106,11 +108,20 @@ def set_current_store(value) -> bool:
 
 
 def scope_store_ids() -> list[int]:
-    """Store ids the current page covers: the chosen store, or all of the user's stores."""
+    """Store ids the current page covers: the chosen store, or all of the user's stores. The
+    chain view leaves sandbox (test) stores out (core/live_stores.py) unless the user works in
+    nothing else: pick a sandbox store in the navbar to see its data and figures."""
     store = current_store()
     if store is not None:
         return [store.id]
-    return [s.id for s in accessible_stores()]
+    return [s.id for s in chain_view_stores()]
+
+
+def chain_view_stores():
+    """The stores the chain view (no store picked) counts: the user's live stores, sandbox
+    (test) stores left out (core/live_stores.py), unless the user works in nothing else."""
+    stores = accessible_stores()
+    return [s for s in stores if not s.sandbox] or stores
 
 
 def plugin_visible(name: str | None) -> bool:
@@ -126,23 +137,41 @@ def plugin_visible(name: str | None) -> bool:
 
 def can_see_personal_data() -> bool:
     """Managers and owners see phone and email in full; staff see them masked (domain.md)."""
-    user = current_user_or_none()
-    return user is not None and user.at_least("manager")
+    from core.roles import may
+
+    return may(current_user_or_none(), "customers.unmask")
 
 
 class StoreViewMixin:
-    """Access rules shared by every admin view (see the module docstring)."""
+    """Access rules shared by every admin view (see the module docstring). The least role of
+    a bundled view and of each of its actions is read from `core.roles.ADMIN_ACTION_FOR`, the
+    table the API reads too; `min_role` only serves views that table does not know (a
+    third-party plugin's)."""
 
     plugin: str | None = None
     min_role: str = "staff"
+
+    def required_role(self, method: str | None = None, http_method: str | None = None) -> str:
+        from core.roles import admin_role
+
+        return admin_role(self.endpoint, method, http_method) or self.min_role
 
     def is_accessible(self):
         user = current_user_or_none()
         if user is None or not user.is_active:
             return False
-        if not user.at_least(self.min_role):
+        if not user.at_least(self.required_role()):
             return False
         return plugin_visible(self.plugin)
+
+    def _handle_view(self, name, **kwargs):
+        refused = super()._handle_view(name, **kwargs)
+        if refused is not None:
+            return refused
+        # An action stricter than its page (a POST, a reveal) needs its own role.
+        if not current_user_or_none().at_least(self.required_role(name, request.method)):
+            abort(403)
+        return None
 
     def inaccessible_callback(self, name, **kwargs):
         user = current_user_or_none()
@@ -157,6 +186,15 @@ class StoreView(StoreViewMixin, BaseView):
     """A free admin page (`@expose` methods, `self.render(template, ...)`)."""
 
 
+def _yes_no(view, value, name=None):
+    """A tick or a cross whose hover text is 是/否, not Flask-Admin's "active: true"."""
+    from flask_babel import gettext
+    from markupsafe import Markup
+
+    icon, word = ("fa-check-circle text-success", gettext("Yes")) if value else ("fa-minus-circle text-muted", gettext("No"))
+    return Markup('<span class="fa {}" title="{}"></span>').format(icon, word)
+
+
 def _type_formatters() -> dict:
     """Lists and details show times on the store's clock and stores/staff by name, not repr."""
     from datetime import datetime
@@ -167,6 +205,7 @@ def _type_formatters() -> dict:
     from core.models import Store, User
 
     formatters = dict(typefmt.BASE_FORMATTERS)
+    formatters[bool] = _yes_no
     formatters[datetime] = lambda view, value, name=None: local_datetime(value, current_store())
     formatters[Store] = lambda view, value, name=None: value.name
     formatters[User] = lambda view, value, name=None: value.display_name or value.username
@@ -180,8 +219,23 @@ class StoreModelView(StoreViewMixin, ModelView):
     column_type_formatters = _type_formatters()
     column_type_formatters_detail = column_type_formatters
     page_size = 50
-    can_set_page_size = True
+    # Flask-Admin's page-size menu reads "20 items" in every language (its msgid is built at
+    # run time, so no catalogue can translate it): lists keep 50 rows a page and paginate.
+    can_set_page_size = False
     can_view_details = True
+
+    def get_details_columns(self):
+        # Without an explicit list, details show the labelled columns only: the list's and
+        # those with a label. Unlabelled ones are internal (hashes, keys, raw JSON) and would
+        # read as code to a person.
+        if self.column_details_list:
+            return super().get_details_columns()
+        labelled = set(self.column_labels or {})
+        listed = [c for c in (self.column_list or []) if isinstance(c, str)]
+        only = list(dict.fromkeys(listed + [n for n in self.scaffold_list_columns() if n in labelled]))
+        if not only:
+            return super().get_details_columns()
+        return self.get_column_names(only_columns=only, excluded_columns=self.column_details_exclude_list)
 
     def _scoped(self, query):
         if self.store_column is None:

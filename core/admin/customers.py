@@ -12,10 +12,17 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from core.admin.messages import describe, translate, translate_fields
 from core.admin.base import (
     StoreModelView, accessible_stores, can_see_personal_data, current_store, current_user_or_none, registry,
     scope_store_ids,
 )
+from core.admin.customer_page import (
+    CHANNEL_LABELS, birthday_text, collect_panels, consent_source_label, customer_tiles, source_label, user_scope,
+    view_scope,
+)
+from core.admin.customer_search import LAST4_LIMIT, is_last4, search_clause
+from core.admin.customer_columns import CustomerListMixin, class_label, fact_formatters, figures_of
 from core.admin.local_date_filters import local_day_filters
 from core.admin.timeline import consent_rows, customer_scope, timeline
 from core.audit import audit
@@ -28,27 +35,9 @@ from core.services import customers as customer_service
 from core.services.counter import find_presented, seen_ids
 from core.services.counter import serve_here as serve_customer_here
 from core.services.phones import mask_email, mask_phone, national, try_normalise_phone
+from core.services.priority import customer_priorities
 
 log = logging.getLogger(__name__)
-CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("Email"), "wechat": _l("WeChat"), "phone_call": _l("Phone call")}
-
-
-def user_scope() -> list[int] | None:
-    """Stores whose customers the user may open (None: every store, for owners)."""
-    user = current_user_or_none()
-    if user is not None and user.role == "owner":
-        return None
-    return [s.id for s in accessible_stores()]
-
-
-def view_scope() -> list[int] | None:
-    """Stores the current page covers: the picked store, or the user's stores (None: chain)."""
-    user = current_user_or_none()
-    if user is not None and user.role == "owner" and current_store() is None:
-        return None
-    return scope_store_ids()
-
-
 PROFILE_FIELDS = ("name", "gender", "birthday", "occupation", "household", "personality", "hobbies", "needs", "notes",
                   "wechat_id", "tags", "home_store", "code")
 CONTACT_FIELDS = ("phone", "email", "address")
@@ -99,14 +88,6 @@ def _store_options():
     return [(str(s.id), f"{s.code} · {s.name}") for s in accessible_stores()]
 
 
-SOURCE_LABELS = {"walk_in": _l("Walk-in"), "online_shop": _l("Online shop"), "social": _l("Social media"),
-                 "import": _l("Import"), "referral": _l("Referral"), "till": _l("Till")}
-
-
-def source_label(code: str | None) -> str:
-    return str(SOURCE_LABELS.get(code, code or ""))
-
-
 def _name_link(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(url_for("customers.page", customer_id=model.id), model.name or "—")
 
@@ -128,7 +109,7 @@ def _last_purchase_at():
             .correlate(Customer).scalar_subquery())
 
 
-class CustomerView(StoreModelView):
+class CustomerView(CustomerListMixin, StoreModelView):
     """The customer list; the customer page and the counter lookup live here too."""
 
     can_create = False  # profiles are created through the service (phone hashing, events)
@@ -136,15 +117,36 @@ class CustomerView(StoreModelView):
     can_delete = False  # erasure is a privacy request, not a delete button
     can_view_details = False
     list_template = "storecrm/customer_list.html"
-    column_list = ["name", "phone", "home_store", "tags", "source_channel", "created_at"]
+    column_list = ["name", "phone", "home_store", "customer_class", "spend", "visits", "last_purchase", "tags",
+                   "source_channel", "created_at"]
     column_labels = {"name": _l("Name"), "phone": _l("Phone"), "home_store": _l("Home store"), "tags": _l("Tags"),
                      "source_channel": _l("Source"), "created_at": _l("Created"), "code": _l("Card number"),
-                     "wechat_id": _l("WeChat")}
+                     "wechat_id": _l("WeChat"), "customer_class": _l("Class"), "spend": _l("Spend"),
+                     "visits": _l("Purchases"), "last_purchase": _l("Last purchase")}
     column_sortable_list = ["name", "created_at"]
     column_default_sort = ("created_at", True)
-    column_searchable_list = ["name", "code", "wechat_id"]
     column_formatters = {"name": _name_link, "phone": _masked_phone, "tags": _tags,
-                         "source_channel": lambda v, c, m, n: source_label(m.source_channel)}
+                         "source_channel": lambda v, c, m, n: source_label(m.source_channel),
+                         **fact_formatters(lambda m: m.id)}
+
+    def figure_scope(self):
+        return view_scope()
+
+    def export_table(self, rows, masked):
+        from core.admin.formatting import local_datetime
+
+        header = [str(self.column_labels[k]) for k in ("name", "phone", "home_store", "customer_class", "spend",
+                                                      "visits", "last_purchase", "created_at")]
+        header.insert(3, _("Birthday"))
+        table = []
+        for c in rows:
+            facts = figures_of(c.id)
+            phone = mask_phone(c.phone) if masked else (national(c.phone) if c.phone else "")
+            table.append([c.name or "", phone or "", c.home_store.name if c.home_store else "", birthday_text(c),
+                          class_label(c.id), facts["spend"], facts["visits"],
+                          local_datetime(facts["last_purchase_at"], current_store()),
+                          local_datetime(c.created_at, current_store())])
+        return _("customers"), header, table
 
     def get_filters(self):
         filters = [
@@ -189,6 +191,8 @@ class CustomerView(StoreModelView):
                 return redirect(url_for("customers.page", customer_id=customer.id))
             return self.render("storecrm/lookup.html", q=q, results=[], phone=phone, mask_phone=mask_phone,
                                chain_customer=customer, presented={"phone": q}, store=current_store())
+        if is_last4(q):
+            return self._lookup_last4(q, scope)
         pattern = f"%{q}%"
         results = list(db.session.scalars(
             select(Customer).where(scope, (Customer.name.ilike(pattern)) | (Customer.code == q))
@@ -198,8 +202,24 @@ class CustomerView(StoreModelView):
             return redirect(url_for("customers.page", customer_id=results[0].id))
         # A card number is presented in full too: a customer of another branch, to serve here.
         chain_customer = find_presented(db.session, code=q) if not results else None
+        priority = customer_priorities(db.session, current_app.extensions["storecrm.plugins"], current_store(),
+                                       [c.id for c in results], "counter", user=current_user_or_none())
         return self.render("storecrm/lookup.html", q=q, results=results, phone=None, mask_phone=mask_phone,
-                           chain_customer=chain_customer, presented={"code": q}, store=current_store())
+                           chain_customer=chain_customer, presented={"code": q}, store=current_store(),
+                           priority=priority)
+
+    def _lookup_last4(self, q: str, scope):
+        """The last four digits of a phone: a pick list (name and masked phone) of at most
+        LAST4_LIMIT customers this user sees, never a profile opened at once; audited."""
+        found = list(db.session.scalars(
+            select(Customer).where(scope, search_clause(q, last4=True))
+            .order_by(Customer.name, Customer.id).limit(LAST4_LIMIT + 1)))
+        audit("customer_lookup_last4", actor=current_user_or_none(), store=current_store(),
+              details={"shown": min(len(found), LAST4_LIMIT), "more": len(found) > LAST4_LIMIT})
+        db.session.commit()
+        return self.render("storecrm/lookup.html", q=q, results=found[:LAST4_LIMIT], phone=None,
+                           mask_phone=mask_phone, chain_customer=None, presented={}, store=current_store(),
+                           last4=True, more=len(found) > LAST4_LIMIT)
 
     @expose("/serve-here", methods=["POST"])
     def serve_here(self):
@@ -229,7 +249,12 @@ class CustomerView(StoreModelView):
         form = request.form
         errors: dict = {}
         existing_seen = serve_phone = None
-        if request.method == "POST":
+        if request.method == "POST" and store is None:
+            # The chain view: the form names the home store, one of the user's stores.
+            store = next((s for s in accessible_stores() if s.code == form.get("home_store")), None)
+            if store is None:
+                errors = {"home_store": [_("Pick the store this customer belongs to.")]}
+        if request.method == "POST" and not errors:
             if store is None:
                 flash(_("Pick a store in the navbar first: a new customer belongs to a home store."), "error")
             else:
@@ -245,7 +270,7 @@ class CustomerView(StoreModelView):
                     db.session.commit()
                 except DomainError as exc:
                     db.session.rollback()
-                    errors = exc.fields or {"_schema": [exc.message]}
+                    errors = translate_fields(exc.fields) or {"_schema": [translate(exc.message)]}
                     existing = (exc.details or {}).get("existing_id") if isinstance(exc, Conflict) else None
                     if existing is not None and "phone" in errors:
                         if seen_ids(db.session, [existing], user_scope()):
@@ -258,7 +283,8 @@ class CustomerView(StoreModelView):
                 else:
                     flash(_("Customer %(name)s created.", name=customer.name or customer.id), "success")
                     return redirect(url_for("customers.page", customer_id=customer.id))
-        return self.render("storecrm/customer_new.html", form=form, errors=errors, store=store,
+        return self.render("storecrm/customer_new.html", form=form, errors=errors, store=current_store(),
+                           stores=accessible_stores(),
                            channels=CHANNEL_LABELS, existing_seen=existing_seen, serve_phone=serve_phone)
 
     # --- the customer page ---------------------------------------------------------------------
@@ -286,10 +312,11 @@ class CustomerView(StoreModelView):
             phone=(national(customer.phone) if revealed and customer.phone else mask_phone(customer.phone)),
             email=(customer.email if revealed else mask_email(customer.email)),
             address=(customer.address if revealed else ("•••" if customer.address else None)),
-            age=customer.age(date.today()), panels=panels, consents=consents,
-            consent_history=consent_rows(db.session, customer.id), channels=CHANNEL_LABELS,
-            timeline=timeline(db.session, customer), errors=errors or {}, source=source_label(customer.source_channel),
+            age=customer.age(date.today()), birthday=birthday_text(customer), panels=panels, consents=consents,
+            consent_history=consent_rows(db.session, customer.id), channels=CHANNEL_LABELS, consent_source=consent_source_label,
+            timeline=timeline(db.session, customer, ctx=ctx), errors=errors or {}, source=source_label(customer.source_channel),
             preferences_text="\n".join(f"{k}: {v}" for k, v in (customer.preferences or {}).items()),
+            **customer_tiles(customer, current_store()),
         )
         return page, status
 
@@ -322,7 +349,7 @@ class CustomerView(StoreModelView):
                 db.session.commit()
             except DomainError as exc:
                 db.session.rollback()
-                errors = exc.fields or {"_schema": [exc.message]}
+                errors = translate_fields(exc.fields) or {"_schema": [translate(exc.message)]}
             else:
                 flash(_("Profile saved."), "success")
                 return redirect(url_for("customers.page", customer_id=customer.id))
@@ -403,40 +430,11 @@ class CustomerView(StoreModelView):
                                          proof=request.form.get("proof") or None, user=user, store=current_store())
         except DomainError as exc:
             db.session.rollback()
-            flash(exc.message, "error")
+            flash(describe(exc), "error")
         else:
             db.session.commit()
             flash(_("Consent recorded."), "success")
         return redirect(url_for("customers.page", customer_id=customer.id) + "#consents")
-
-
-def collect_panels(customer: Customer, ctx: HookContext) -> list[dict]:
-    """The core's panels and those of the plugins enabled in `ctx.store`, by `order`. A panel
-    that fails is replaced by a notice: one broken module must not hide the customer."""
-    panels: list[dict] = []
-    for provider in current_app.extensions.get("storecrm.core_panels", []):
-        try:
-            panel = provider(customer, ctx)
-        except Exception:  # noqa: BLE001 - shown as a failed panel, logged with the traceback
-            log.exception("core panel %r failed for customer %s", provider, customer.id)
-            panel = _failed_panel(getattr(provider, "__name__", "core"))
-        if panel:
-            panels.extend(panel if isinstance(panel, list) else [panel])
-    reg = registry()
-    for name in reg.implementers("customer_panels", reg.enabled_in(ctx.store)):
-        try:
-            values = reg.caller_for("customer_panels", name)(customer=customer, ctx=ctx.for_plugin(name))
-        except Exception:  # noqa: BLE001
-            log.exception("plugin %s customer_panels failed for customer %s", name, customer.id)
-            values = [[_failed_panel(name)]]
-        for result in values:
-            panels.extend(result if isinstance(result, list) else [result])
-    return sorted((p for p in panels if p), key=lambda p: p.get("order", 100))
-
-
-def _failed_panel(source: str) -> dict:
-    return {"title": source, "order": 999,
-            "html": Markup('<p class="text-danger">{}</p>').format(_("This section could not be shown; the error is logged."))}
 
 
 def register(admin) -> None:

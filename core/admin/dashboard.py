@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from core.admin import stats
 from core.admin.base import StoreViewMixin, accessible_stores, current_store, current_user_or_none, registry
-from core.admin.customers import view_scope
+from core.admin.customer_page import view_scope
 from core.admin.formatting import DEFAULT_TZ
 from core.extensions import db
 from core.plugins import HookContext

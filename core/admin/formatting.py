@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 KINDS = {
     "sale": _l("Sale"), "refund": _l("Refund"), "visit": _l("Visit"), "note": _l("Note"), "call": _l("Call"),
     "message": _l("Message"), "class_change": _l("Class"), "tier_change": _l("Tier"),
+    "complaint": _l("Complaint"), "merge": _l("Merged"), "feedback": _l("Feedback"), "coupon": _l("Coupon"),
     "completed": _l("completed"), "partly_refunded": _l("partly refunded"), "refunded": _l("refunded"),
 }
 DEFAULT_TZ = "Asia/Shanghai"
@@ -31,7 +32,9 @@ def quantity(value) -> str:
 
 
 def kind_label(kind: str) -> str:
-    return str(KINDS.get(kind, kind))
+    """A timeline entry's or a sale state's label; a kind a third-party plugin invented reads
+    "Activity" rather than its code."""
+    return str(KINDS.get(kind, _l("Activity"))) if kind else ""
 
 
 def init_app(app) -> None:

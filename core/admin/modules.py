@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
+from core.admin.messages import describe, translate, translate_fields
 from core.roles import may, role_for
 from core.admin.base import StoreView, accessible_stores, current_store, current_user_or_none, registry
 from core.errors import DomainError
@@ -43,8 +44,13 @@ def form_fields(schema_class) -> list[dict]:
             if isinstance(validator, validate.OneOf):
                 widget, choices = "select", list(zip(validator.choices, validator.labels or validator.choices))
         meta = field.metadata or {}
-        out.append({"name": name, "label": meta.get("label") or name.replace("_", " ").capitalize(),
-                    "widget": widget, "choices": choices, "help": meta.get("description")})
+        # A plugin's schema may give plain English (a label, a description, a choice): each is
+        # looked up in the catalogues when shown, so its translation lives in the plugin's .po.
+        label = meta.get("label") or name.replace("_", " ").capitalize()
+        help_text = meta.get("description")
+        out.append({"name": name, "label": _(str(label)), "widget": widget,
+                    "choices": [(value, _(str(text))) for value, text in choices] if choices else None,
+                    "help": _(str(help_text)) if help_text else None})
     return out
 
 
@@ -83,8 +89,17 @@ def display_value(spec: dict, value) -> str:
         return ""
 
 
+def _title(reg, name: str, zh: bool) -> str:
+    manifest = reg.manifests.get(name)
+    return manifest.display_title(zh) if manifest is not None else name
+
+
+def module_title(name: str) -> str:
+    """A module's name as the current page's language reads it (flash messages, audit)."""
+    return _title(registry(), name, str(get_locale() or "").startswith("zh"))
+
+
 class ModulesView(StoreView):
-    min_role = role_for("modules.view")
 
     def _render(self, store, form_errors=None, submitted=None, status=200):
         reg = registry()
@@ -97,7 +112,9 @@ class ModulesView(StoreView):
             if submitted and submitted[0] == info["name"]:
                 current = {**current, **submitted[1]}
             rows.append({**info, "summary": (manifest.summary_zh if zh and manifest.summary_zh else manifest.summary),
-                         "dependents": sorted(reg.dependents(info["name"])),
+                         "title": manifest.display_title(zh),
+                         "dependents": [_title(reg, d, zh) for d in sorted(reg.dependents(info["name"]))],
+                         "depends": [_title(reg, d, zh) for d in info.get("depends") or manifest.depends],
                          "fields": [{**s, "value": current.get(s["name"]), "shown": display_value(s, current.get(s["name"]))}
                                     for s in specs]})
         user = current_user_or_none()
@@ -125,25 +142,25 @@ class ModulesView(StoreView):
                 switched = store_plugins.enable_plugin(db.session, store, name, user=user, actor=user.username)
                 db.session.commit()
                 also = [p for p in switched if p != name]
-                message = _("%(name)s is on in %(store)s.", name=name, store=store.name)
+                message = _("%(name)s is on in %(store)s.", name=module_title(name), store=store.name)
                 if also:
-                    message += " " + _("Also switched on, because it needs them: %(names)s.", names=", ".join(also))
+                    message += " " + _("Also switched on, because it needs them: %(names)s.", names=", ".join(module_title(n) for n in also))
                 flash(message, "success")
             else:
                 store_plugins.disable_plugin(db.session, store, name, user=user, actor=user.username)
                 db.session.commit()
-                flash(_("%(name)s is off in %(store)s. Its data is kept.", name=name, store=store.name), "success")
+                flash(_("%(name)s is off in %(store)s. Its data is kept.", name=module_title(name), store=store.name), "success")
         except DomainError as exc:
             db.session.rollback()
             dependents = exc.details.get("dependents")
             if dependents:
                 flash(_("%(name)s cannot be switched off: %(names)s need it. Switch those off first.",
-                        name=name, names=", ".join(dependents)), "error")
+                        name=module_title(name), names=", ".join(module_title(n) for n in dependents)), "error")
             else:
-                flash(exc.message, "error")
+                flash(describe(exc), "error")
         except Exception as exc:  # noqa: BLE001 - a plugin's plugin_enabled hook may raise anything
             db.session.rollback()
-            flash(_("%(name)s could not be switched on: %(error)s", name=name, error=str(exc)), "error")
+            flash(_("%(name)s could not be switched on: %(error)s", name=module_title(name), error=str(exc)), "error")
         return redirect(url_for(".index") + f"#module-{name}")
 
     @expose("/<plugin_name>/settings", methods=["POST"])
@@ -164,9 +181,9 @@ class ModulesView(StoreView):
                 db.session.commit()
             except DomainError as exc:
                 db.session.rollback()
-                errors = exc.fields or {"_schema": [exc.message]}
+                errors = translate_fields(exc.fields) or {"_schema": [translate(exc.message)]}
             else:
-                flash(_("Settings of %(name)s saved.", name=name), "success")
+                flash(_("Settings of %(name)s saved.", name=module_title(name)), "success")
                 return redirect(url_for(".index") + f"#module-{name}")
         # Show the form again with what was typed and each field's reason next to it.
         return self._render(store, form_errors={name: errors}, submitted=(name, values), status=400)

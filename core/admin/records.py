@@ -19,7 +19,9 @@ from wtforms.validators import Optional
 from core.admin.base import StoreModelView, current_user_or_none, scope_store_ids
 from core.admin.formatting import kind_label
 from core.audit import audit
-from core.events import CLASSIFICATION
+from core.events import CLASSIFICATION, WEBHOOKS
+from core.admin.audit_labels import action_label, target_label
+from core.admin.modules import module_title
 from core.extensions import db
 from core.models import ApiToken, AuditLog, Event, EventDelivery, Product, Sale, Store, User, Visit, utcnow
 from core.models.user import ROLES
@@ -44,15 +46,37 @@ def _store_code(view, context, model, name):
     return store.code if store is not None else ""
 
 
+def _sandbox_cell(view, context, model, name):
+    if not model.sandbox:
+        return ""
+    return Markup('<span class="badge badge-warning">{}</span> <a class="btn btn-sm btn-outline-danger sandbox-reset" '
+                  'href="{}">{}</a>').format(_("Test store"), url_for(".reset_sandbox", store_id=model.id),
+                                             _("Reset test data"))
+
+
 class StoreAdmin(StoreModelView):
-    min_role = "owner"
     can_delete = False  # a store's sales are its accounts; close it, never delete it
-    column_list = ["code", "name", "timezone", "currency", "address", "created_at"]
-    form_columns = ["code", "name", "timezone", "currency", "address", "sale_clock_ahead_minutes"]
-    column_labels = {"code": _l("Code"), "name": _l("Name"), "timezone": _l("Time zone"), "currency": _l("Currency"),
+    column_list = ["code", "name", "timezone", "currency", "address", "sandbox", "created_at"]
+    form_columns = ["code", "name", "timezone", "currency", "address", "sale_clock_ahead_minutes", "sandbox"]
+    column_labels = {"code": _l("Code"), "name": _l("Store name"), "timezone": _l("Time zone"), "currency": _l("Currency"),
                      "address": _l("Address"), "created_at": _l("Opened"),
-                     "sale_clock_ahead_minutes": _l("Sales may be dated ahead of now by (minutes)")}
+                     "sale_clock_ahead_minutes": _l("Sales may be dated ahead of now by (minutes)"),
+                     "sandbox": _l("Test store (sandbox)")}
+    column_descriptions = {"sandbox": _l("Its data stays out of chain figures and other stores' campaigns, and can "
+                                         "be reset. For trying a till integration or training staff.")}
+    column_formatters = {"sandbox": _sandbox_cell}
     column_searchable_list = ["code", "name"]
+
+    def after_model_change(self, form, model, is_created):
+        from core.webhooks.routing import forget_webhook_routes
+
+        forget_webhook_routes()  # a sandbox's events leave chain-wide subscriptions at once here
+
+    @expose("/sandbox-reset/<int:store_id>", methods=["GET", "POST"])
+    def reset_sandbox(self, store_id: int):
+        from core.admin.sandbox import reset_page
+
+        return reset_page(self, store_id)
 
     def _check_timezone(form, field):  # noqa: N805 - a WTForms inline validator
         try:
@@ -63,19 +87,24 @@ class StoreAdmin(StoreModelView):
     form_args = {"timezone": {"validators": [_check_timezone]}}
 
 
+LANGUAGE_LABELS = {"zh_CN": "中文", "en": "English"}
+
+
 class UserAdmin(StoreModelView):
-    min_role = "owner"
     can_delete = False  # staff are named on sales: deactivate instead
     column_list = ["username", "display_name", "role", "stores", "locale", "active", "created_at"]
     column_labels = {"username": _l("Username"), "display_name": _l("Name"), "role": _l("Role"), "stores": _l("Stores"),
                      "locale": _l("Language"), "active": _l("Active"), "created_at": _l("Created")}
     column_formatters = {"role": lambda v, c, m, n: ROLE_LABELS.get(m.role, m.role),
-                         "stores": lambda v, c, m, n: ", ".join(s.code for s in m.stores)}
+                         "stores": lambda v, c, m, n: ", ".join(s.code for s in m.stores),
+                         "locale": lambda v, c, m, n: LANGUAGE_LABELS.get(m.locale, _l("Store default"))}
+    column_formatters_detail = column_formatters
     form_columns = ["username", "display_name", "role", "stores", "locale", "active", "new_password"]
     form_extra_fields = {"new_password": PasswordField(_l("New password"), validators=[Optional()],
                                                       description=_l("Leave empty to keep the current one. At least 10 characters."))}
     form_overrides = {"role": SelectField, "locale": SelectField}
     form_args = {"role": {"choices": [(r, ROLE_LABELS[r]) for r in ROLES]},
+                 "stores": {"get_label": lambda s: f"{s.code} · {s.name}"},
                  "locale": {"choices": [("", _l("Store default")), ("zh_CN", "中文"), ("en", "English")]}}
     column_searchable_list = ["username", "display_name"]
 
@@ -95,14 +124,15 @@ class UserAdmin(StoreModelView):
 class ApiTokenAdmin(StoreModelView):
     """Tokens for tills (a store) and people (a user). The raw token is shown once, at creation."""
 
-    min_role = "owner"
     can_edit = False
     can_delete = False  # revoke keeps the row for the audit trail
     column_list = ["name", "prefix", "store", "user", "created_at", "last_used_at", "revoked_at"]
-    column_labels = {"name": _l("Name"), "prefix": _l("Starts with"), "store": _l("Store (till)"), "user": _l("User"),
+    column_labels = {"name": _l("Token name"), "prefix": _l("Starts with"), "store": _l("Store (till)"), "user": _l("User"),
                      "created_at": _l("Created"), "last_used_at": _l("Last used"), "revoked_at": _l("Revoked")}
     column_formatters = {"store": _store_code, "user": lambda v, c, m, n: m.user.username if m.user else ""}
     form_columns = ["name", "store", "user"]
+    form_args = {"store": {"get_label": lambda s: f"{s.code} · {s.name}", "blank_text": _l("(none)")},
+                 "user": {"get_label": lambda u: f"{u.display_name or u.username} ({u.username})", "blank_text": _l("(none)")}}
 
     def create_model(self, form):
         if (form.store.data is None) == (form.user.data is None):
@@ -129,16 +159,20 @@ class ApiTokenAdmin(StoreModelView):
 
 
 class ProductAdmin(StoreModelView):
-    min_role = "manager"
     can_delete = False  # sales refer to products: mark them inactive
     column_list = ["sku", "name", "category", "brand", "price", "cost", "active"]
-    column_labels = {"sku": "SKU", "barcode": _l("Barcode"), "name": _l("Name"), "category": _l("Category"),
+    column_labels = {"sku": "SKU", "barcode": _l("Barcode"), "name": _l("Product name"), "category": _l("Category"),
                      "brand": _l("Brand"), "price": _l("Price"), "cost": _l("Cost"), "active": _l("On sale"),
                      "attributes": _l("Attributes")}
     column_formatters = {"price": _money, "cost": _money}
     column_searchable_list = ["sku", "barcode", "name"]
     column_filters = ["category", "brand", "active"]
     form_columns = ["sku", "barcode", "name", "category", "brand", "price", "cost", "active"]
+
+
+# Where a sale was made, as tills usually say it; a channel a till invents is shown as it sent it.
+SALE_CHANNELS = {"store": _l("In store"), "online": _l("Online"), "wechat": _l("WeChat"), "phone": _l("By phone"),
+                 "delivery": _l("Delivery"), "manual": _l("Entered by hand")}
 
 
 class SaleAdmin(StoreModelView):
@@ -148,11 +182,13 @@ class SaleAdmin(StoreModelView):
     details_template = "storecrm/sale_details.html"
     column_list = ["occurred_at", "store", "customer", "staff", "total", "refunded_total", "status", "external_id"]
     column_labels = {"occurred_at": _l("Time"), "store": _l("Store"), "customer": _l("Customer"), "staff": _l("Salesperson"),
+                     "channel": _l("Channel"),
                      "total": _l("Total"), "refunded_total": _l("Refunded"), "status": _l("Status"),
                      "external_id": _l("Till receipt")}
     column_formatters = {"customer": _customer_link, "store": _store_code, "total": _money, "refunded_total": _money,
                          "staff": lambda v, c, m, n: m.staff.display_name if m.staff else "",
-                         "status": lambda v, c, m, n: kind_label(m.status)}
+                         "status": lambda v, c, m, n: kind_label(m.status),
+                         "channel": lambda v, c, m, n: str(SALE_CHANNELS.get(m.channel, m.channel or ""))}
     column_default_sort = ("occurred_at", True)
     column_sortable_list = ["occurred_at", "total"]
     column_filters = ["status", "channel"]
@@ -174,7 +210,6 @@ class VisitAdmin(StoreModelView):
 class DeliveryAdmin(StoreModelView):
     """Plugin reactions that failed: the error, and a button to try again now."""
 
-    min_role = "manager"
     can_create = can_edit = can_delete = False
     list_template = "storecrm/delivery_list.html"
     column_list = ["event", "plugin", "status", "attempts", "last_error", "next_attempt_at", "updated_at", "retry"]
@@ -184,7 +219,8 @@ class DeliveryAdmin(StoreModelView):
     column_formatters = {
         "event": lambda v, c, m, n: f"{m.event.name} #{m.event.subject_id}",
         # The core's own reaction after the commit is named for people, not by its code.
-        "plugin": lambda v, c, m, n: _("Customer classes (core)") if m.plugin == CLASSIFICATION else m.plugin,
+        "plugin": lambda v, c, m, n: (_("Customer classes (core)") if m.plugin == CLASSIFICATION
+                                      else _("Webhooks (core)") if m.plugin == WEBHOOKS else m.plugin),
         "last_error": lambda v, c, m, n: Markup('<pre class="small mb-0" style="white-space: pre-wrap; max-width: 40rem">{}</pre>').format((m.last_error or "")[-800:]),
         "retry": macro("retry_button"),
     }
@@ -213,13 +249,18 @@ class DeliveryAdmin(StoreModelView):
 
 
 class AuditLogAdmin(StoreModelView):
-    min_role = "owner"
     can_create = can_edit = can_delete = False  # append-only
-    column_list = ["at", "actor", "action", "target_type", "target_id", "store_id", "ip", "details"]
+    # The details (a JSON of codes) stay in the API's /audit; the page says who did what, when.
+    column_list = ["at", "actor", "action", "target_type", "target_id", "store_id", "ip"]
     column_labels = {"at": _l("Time"), "actor": _l("Who"), "action": _l("Action"), "target_type": _l("On"),
-                     "target_id": "#", "store_id": _l("Store"), "ip": "IP", "details": _l("Details")}
+                     "target_id": "#", "store_id": _l("Store"), "ip": "IP"}
+    column_formatters = {"action": lambda view, context, model, name: action_label(model.action),
+                         "target_type": lambda view, context, model, name: target_label(model.target_type),
+                         "target_id": lambda view, context, model, name: (
+                             module_title(model.target_id) if model.target_type == "plugin" else model.target_id)}
+    column_formatters_detail = column_formatters
     column_default_sort = ("at", True)
-    column_filters = ["action", "actor", "target_type"]
+    column_filters = ["actor"]
 
 
 def register(admin) -> None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, cast, func, select
 
 from core.admin.timeline import customer_scope
+from core.live_stores import figure_scope, live_customer
 from core.models import Customer, EventDelivery, Event, Product, Sale, SaleLine, Visit
 
 ZERO = Decimal("0.00")
@@ -33,7 +34,13 @@ def local_day(column, dialect: str, tz: ZoneInfo, at: datetime):
 
 
 def _stores(query, column, store_ids):
-    return query if store_ids is None else query.where(column.in_(store_ids))
+    """The figure over `store_ids`; the chain (None) counts its live stores (core/live_stores.py)."""
+    return query.where(column.in_(figure_scope(store_ids)))
+
+
+def _customers(store_ids):
+    """Customers a figure over `store_ids` counts; the chain's leave sandbox stores' out."""
+    return customer_scope(store_ids) if store_ids is not None else customer_scope(None) & live_customer()
 
 
 def sales_per_day(session, store_ids, tz: ZoneInfo, days: int) -> dict:
@@ -82,13 +89,16 @@ def tiles(session, store_ids, tz: ZoneInfo, days: int) -> dict:
         Sale.occurred_at >= start, Sale.occurred_at < end, Sale.customer_id.is_not(None)), Sale.store_id, store_ids))
     members_sales = session.scalar(_stores(select(func.count(Sale.id)).where(
         Sale.occurred_at >= start, Sale.occurred_at < end, Sale.customer_id.is_not(None)), Sale.store_id, store_ids))
-    customers = session.scalar(select(func.count(Customer.id)).where(customer_scope(store_ids)))
+    customers = session.scalar(select(func.count(Customer.id)).where(_customers(store_ids)))
     new_customers = session.scalar(select(func.count(Customer.id)).where(
-        customer_scope(store_ids), Customer.created_at >= start, Customer.created_at < end))
+        _customers(store_ids), Customer.created_at >= start, Customer.created_at < end))
     visits = session.scalar(_stores(select(func.count(Visit.id)).where(Visit.occurred_at >= start, Visit.occurred_at < end),
                                     Visit.store_id, store_ids))
-    failed = session.scalar(_stores(select(func.count(EventDelivery.id)).join(Event).where(
-        EventDelivery.status.in_(("failed", "dead"))), Event.store_id, store_ids))
+    # Failed deliveries are an operations figure: a sandbox store's count too.
+    failed_query = select(func.count(EventDelivery.id)).join(Event).where(EventDelivery.status.in_(("failed", "dead")))
+    if store_ids is not None:
+        failed_query = failed_query.where(Event.store_id.in_(store_ids))
+    failed = session.scalar(failed_query)
     return {
         "today_amount": today_amount, "today_count": today_count,
         "period_amount": period_amount, "period_count": period_count,

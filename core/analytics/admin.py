@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import request
+from flask import current_app, request
 from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 
@@ -12,6 +12,7 @@ from core.admin.base import StoreView, current_store, scope_store_ids, current_u
 from core.analytics import forecast as fc
 from core.analytics import stats
 from core.classification.panels import _lang
+from core.analytics.cache import cached_forecast
 from core.extensions import db
 from core.models import utcnow
 
@@ -24,15 +25,26 @@ TEXT = {
            "day": "Daily", "week": "Weekly", "month": "Monthly", "sku": "SKU", "name": "Product", "qty": "Quantity",
            "top_cat": "Top categories",
            "weekday_names": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-           "season_names": {"spring": "Spring", "summer": "Summer", "autumn": "Autumn", "winter": "Winter"}},
+           "season_names": {"spring": "Spring", "summer": "Summer", "autumn": "Autumn", "winter": "Winter"},
+           "methods": {"holt_winters": "Holt-Winters exponential smoothing (damped trend, weekly seasonality)",
+                       "seasonal_naive": "Seasonal naive: each weekday as in the last week"}},
     "zh": {"title": "销售统计", "amount": "净销售额（¥）", "count": "单数", "avg": "客单价（¥）",
            "best": "畅销商品", "slow": "滞销商品", "hours": "按小时", "weekdays": "按星期", "seasons": "按季节",
            "forecast": "销售预测", "actual": "实际", "method": "方法", "backtest": "最近4周回测：周销售额平均绝对百分比误差",
            "no_backtest": "历史数据不足，无法回测", "day": "每日", "week": "每周", "month": "每月", "sku": "货号",
            "name": "商品", "qty": "数量", "top_cat": "热门品类",
            "weekday_names": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
-           "season_names": {"spring": "春", "summer": "夏", "autumn": "秋", "winter": "冬"}},
+           "season_names": {"spring": "春", "summer": "夏", "autumn": "秋", "winter": "冬"},
+           "methods": {"holt_winters": "霍尔特-温特斯指数平滑（阻尼趋势，按周季节性）",
+                       "seasonal_naive": "季节性朴素法：每个星期几按上周同日"}},
 }
+
+
+def method_label(method: str, text: dict) -> str:
+    """The forecast's method as a person reads it (the API keeps the technical description)."""
+    from core.analytics.forecast import FALLBACK
+
+    return text["methods"]["seasonal_naive" if method == FALLBACK else "holt_winters"]
 
 
 def _chart(kind, labels, datasets, **options):
@@ -41,7 +53,6 @@ def _chart(kind, labels, datasets, **options):
 
 
 class AnalyticsView(StoreView):
-    min_role = "manager"
 
     @expose("/")
     def index(self):
@@ -59,7 +70,7 @@ class AnalyticsView(StoreView):
         series = stats.sales_series(db.session, ids, period, first, last)["all"]
         ranking = stats.product_ranking(db.session, ids, last - timedelta(days=89), last, 10)
         prefs = stats.preferences(db.session, ids, last - timedelta(days=364), last)
-        forecast = fc.forecast_sales(db.session, ids, weeks=4, today=today)
+        forecast = cached_forecast(current_app, db.session, ids, today, weeks=4)
         charts = {
             "series": _chart("bar", [r["start"] for r in series["rows"]], [
                 {"label": t["amount"], "data": [r["amount"] for r in series["rows"]], "yAxisID": "y"},
@@ -80,7 +91,7 @@ class AnalyticsView(StoreView):
             {"label": t["forecast"], "data": [None] * len(history) + [float(d["amount"]) for d in ahead],
              "borderDash": [6, 4]},
         ]}
-        return self.render("analytics/index.html", t=t, period=period, periods=list(PERIOD_DAYS), store=store,
+        return self.render("analytics/index.html", t=t, method_label=method_label, period=period, periods=list(PERIOD_DAYS), store=store,
                            series=series, ranking=ranking, prefs=prefs, forecast=forecast, charts=charts,
                            first=first, last=last)
 

@@ -18,6 +18,7 @@ from sqlalchemy import String, case, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from core.live_stores import figure_scope
 from core.models import Product, Sale, SaleLine, Store, utcnow
 
 ZERO = Decimal("0.00")
@@ -73,9 +74,8 @@ class Bucket:
 
 
 def stores_for(session, store_ids: list[int] | None) -> list[Store]:
-    query = select(Store).order_by(Store.code)
-    if store_ids is not None:
-        query = query.where(Store.id.in_(store_ids))
+    """The stores a report covers; the chain (None) is its live stores (core/live_stores.py)."""
+    query = select(Store).where(Store.id.in_(figure_scope(store_ids))).order_by(Store.code)
     return list(session.scalars(query))
 
 
@@ -204,8 +204,10 @@ def preferences(session, store_ids: list[int] | None, first: date, last: date, t
 
 
 def product_ranking(session, store_ids: list[int] | None, first: date, last: date, limit: int = 10) -> dict:
-    """Best sellers by net amount, and the slowest: active products with the least sold
-    (those that sold nothing at all first)."""
+    """Best sellers by net amount, and the slow sellers (滞销商品), defined here once: active
+    products with the least net revenue in the period (nothing sold first), then the fewest
+    units; never one of the best sellers. A dear item that sells few units but brings in
+    much (a coat) is not slow."""
     stores = stores_for(session, store_ids)
     if not stores:
         return {"from": first, "to": last, "best": [], "slowest": []}
@@ -234,7 +236,11 @@ def product_ranking(session, store_ids: list[int] | None, first: date, last: dat
                  "amount": Decimal(str(r.amount)).quantize(ZERO), "sales": int(r.sales)} for r in session.execute(stmt)]
 
     best = listing(base.where(sold.c.product_id.is_not(None)).order_by(amount.desc(), Product.sku).limit(limit))
-    slowest = listing(base.where(Product.active.is_(True)).order_by(qty.asc(), amount.asc(), Product.sku).limit(limit))
+    best_skus = [row["sku"] for row in best]
+    slow = base.where(Product.active.is_(True))
+    if best_skus:
+        slow = slow.where(Product.sku.not_in(best_skus))
+    slowest = listing(slow.order_by(amount.asc(), qty.asc(), Product.sku).limit(limit))
     return {"from": first, "to": last, "best": best, "slowest": slowest}
 
 

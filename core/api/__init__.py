@@ -5,21 +5,39 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, request
 from sqlalchemy import select
 
-from core.api.http import API_PREFIX, endpoint, openapi_path, principal, register_error_handlers, resolve_store
+from core.api.http import API_PREFIX, endpoint, principal, register_error_handlers, resolve_store
+from core.api.openapi import openapi_document
 from core.errors import NotFound
 
 __all__ = ["endpoint", "init_api", "plugin_blueprint", "principal", "resolve_store"]
 
 
 def init_api(app) -> None:
-    from core.api import analytics, catalog, classification, customers, plugins, privacy, sales
+    from core.api import analytics, catalog, classification, customers, plugins, privacy, sales, sales_sync, webhooks
+
+    from core.api.limits import init_rate_limits
 
     register_error_handlers(app)
+    init_rate_limits(app)
     root = Blueprint("api", __name__, url_prefix=API_PREFIX)
-    for module in (customers, sales, catalog, plugins, privacy, classification, analytics):
+    for module in (customers, sales, sales_sync, catalog, plugins, privacy, classification, analytics, webhooks):
         root.register_blueprint(module.bp)
     root.add_url_rule("/openapi.json", "openapi", lambda: openapi_document(current_app))
     app.register_blueprint(root)
+
+
+def _is_chain_wide() -> bool:
+    view = current_app.view_functions.get(request.endpoint)
+    op = getattr(view, "storecrm_operation", None)
+    return bool(op and op.chain_wide)
+
+
+def _enabled_anywhere(name: str) -> bool:
+    from core.extensions import db
+    from core.models import StorePlugin
+
+    return db.session.scalars(select(StorePlugin.store_id).where(StorePlugin.plugin == name,
+                                                           StorePlugin.enabled.is_(True)).limit(1)).first() is not None
 
 
 def plugin_blueprint(name: str, import_name: str) -> Blueprint:
@@ -27,6 +45,7 @@ def plugin_blueprint(name: str, import_name: str) -> Blueprint:
     enabled the plugin. The store is the till's own, or `?store=` / the JSON body's `store`."""
     bp = Blueprint(f"api_{name}", import_name, url_prefix=f"{API_PREFIX}/{name}")
     bp.storecrm_tag = name
+    bp.storecrm_plugin = True
 
     @bp.before_request
     def _only_where_enabled():
@@ -35,6 +54,12 @@ def plugin_blueprint(name: str, import_name: str) -> Blueprint:
         g.principal = authenticate()
         body = request.get_json(silent=True) if request.is_json else None
         code = request.args.get("store") or (body.get("store") if isinstance(body, dict) else None)
+        if not code and g.principal.is_owner and _is_chain_wide():
+            # The program, its tiers...: the owner's, about the chain; the module must be on somewhere.
+            if not _enabled_anywhere(name):
+                raise NotFound(f"{name} is not enabled in any store")
+            g.store = None
+            return
         store = resolve_store(code)
         if not current_app.extensions["storecrm.plugins"].is_enabled(store, name):
             raise NotFound(f"{name} is not enabled in store {store.code}")
@@ -53,94 +78,3 @@ def plugin_blueprint(name: str, import_name: str) -> Blueprint:
         return response
 
     return bp
-
-
-def openapi_document(app) -> dict:
-    """The OpenAPI 3 document, generated from the schemas every endpoint declared."""
-    from apispec import APISpec
-    from apispec.ext.marshmallow import MarshmallowPlugin
-
-    marshmallow_plugin = MarshmallowPlugin()
-    spec = APISpec(title="storecrm API", version="1", openapi_version="3.0.3", plugins=[marshmallow_plugin],
-                   info={"description": "Customers, sales, visits and store modules. Errors: "
-                                        "{\"error\": {\"code\", \"message\", \"fields\"}}."})
-    marshmallow_plugin.converter.add_attribute_function(_money_as_string)
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    spec.components.schema("Error", {"type": "object", "properties": {"error": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}}}})
-    paths: dict[str, dict] = {}
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        op = getattr(app.view_functions.get(rule.endpoint), "storecrm_operation", None)
-        if op is None:
-            continue
-        operation = _operation(op)
-        params = [{"name": name, "in": "path", "required": True,
-                   "schema": {"type": "integer" if type(conv).__name__ == "IntegerConverter" else "string"}}
-                  for name, conv in rule._converters.items()]
-        if params:
-            operation["parameters"] = params + operation.get("parameters", [])
-        paths.setdefault(openapi_path(rule.rule), {})[op.method] = operation
-    for path, operations in paths.items():
-        spec.path(path=path, operations=operations)
-    return _json_numbers(spec.to_dict())
-
-
-def _money_as_string(converter, field, **kwargs) -> dict:
-    """Money goes over the wire as a decimal string ("28.00"): document it so."""
-    from marshmallow import fields
-
-    if isinstance(field, fields.Decimal) and field.as_string:
-        return {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$"}
-    return {}
-
-
-def _json_numbers(value, key: str | None = None):
-    """apispec writes a Range's bounds through the field, so a money field's `minimum` comes
-    out as the string "0.00", which is not a valid bound: make bounds (and Decimals) numbers."""
-    from decimal import Decimal, InvalidOperation
-
-    if key in ("minimum", "maximum") and isinstance(value, str):
-        try:
-            value = Decimal(value)
-        except InvalidOperation:
-            return value
-    if isinstance(value, dict):
-        return {k: _json_numbers(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_numbers(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def _operation(op) -> dict:
-    error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    out: dict = {"summary": op.summary, "tags": [op.tag], "responses": {}}
-    if op.role is not None:
-        out["security"] = [{"bearer": []}]
-    if op.body is not None:
-        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.body}}}
-    if op.query is not None:
-        out["parameters"] = [{"in": "query", "schema": op.query}]
-    ok: dict = {"description": "OK"}
-    if op.response is not None:
-        if op.paginated:
-            schema = {"type": "object", "properties": {"items": {"type": "array", "items": op.response},
-                                                       "next_cursor": {"type": "string", "nullable": True}}}
-        elif op.response_many:
-            schema = {"type": "array", "items": op.response}
-        else:
-            schema = op.response
-        ok["content"] = {"application/json": {"schema": schema}}
-    else:
-        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
-    out["responses"][str(op.status)] = ok
-    if op.status == 201 and op.rule.endswith("/sales") and op.method == "post":
-        out["responses"]["200"] = {"description": "The same external_id was posted before: the first sale",
-                                   "content": ok["content"]}
-    for code in sorted(set(op.errors) | {500}):
-        out["responses"][str(code)] = {"description": "Error", **error_ref}
-    return out
-

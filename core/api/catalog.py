@@ -6,13 +6,16 @@ from flask import Blueprint
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from core.api.http import endpoint, principal
-from core.api.schemas import ProductIn, ProductOut, ProductPatch, ProductQuery, StoreIn, StoreOut, StorePatch
+from core.api.http import endpoint, principal, schema_instance
+from core.api.schemas import (
+    ProductIn, ProductOut, ProductPatch, ProductQuery, SandboxResetOut, StoreIn, StoreOut, StorePatch,
+)
 from core.api.http import keyset_page
 from core.audit import audit
 from core.errors import Conflict, NotFound
 from core.extensions import db
 from core.models import Product, Store
+from core.webhooks.routing import forget_webhook_routes
 
 bp = Blueprint("catalog", __name__)
 bp.storecrm_tag = "catalogue"
@@ -40,16 +43,33 @@ def list_products(args):
                               Product.barcode == args["q"]))
     if args.get("category"):
         stmt = stmt.where(Product.category == args["category"])
+    if args.get("updated_since"):
+        stmt = stmt.where(Product.updated_at >= args["updated_since"])
     rows, next_cursor = keyset_page(stmt, Product.id, args.get("cursor"), args["limit"])
     return {"items": rows, "next_cursor": next_cursor}
 
 
-@endpoint(bp, "/products/<int:product_id>", "PATCH", summary="Change a product", body=ProductPatch,
-          response=ProductOut, role="manager", errors=(400, 401, 403, 404, 409))
-def patch_product(product_id, body):
+def load_product(product_id: int) -> Product:
     product = db.session.get(Product, product_id)
     if product is None:
         raise NotFound(f"product {product_id} not found")
+    return product
+
+
+def product_state(product_id: int) -> dict:
+    return schema_instance(ProductOut).dump(load_product(product_id))
+
+
+@endpoint(bp, "/products/<int:product_id>", "GET", summary="Read a product (with its ETag)", response=ProductOut,
+          errors=(401, 404), etag=product_state)
+def get_product(product_id):
+    return load_product(product_id)
+
+
+@endpoint(bp, "/products/<int:product_id>", "PATCH", summary="Change a product", body=ProductPatch,
+          response=ProductOut, role="manager", errors=(400, 401, 403, 404, 409, 412), etag=product_state)
+def patch_product(product_id, body):
+    product = load_product(product_id)
     for key, value in body.items():
         setattr(product, key, value)
     try:
@@ -112,4 +132,21 @@ def update_store(code, body):
         setattr(store, key, value)
     audit("store_update", actor=principal().user, target=store, store=store, details={"changes": changes})
     db.session.commit()
+    if "sandbox" in changes:
+        forget_webhook_routes()
     return store
+
+
+@endpoint(bp, "/stores/<code>/sandbox/reset", "POST", summary="Reset a sandbox (test) store (owner)",
+          description="Deletes the test store's customers, sales, visits, events and every module's data there, in "
+                      "one transaction; the store, its settings, users and tokens stay. A store that is not a "
+                      "sandbox is a 409.", response=SandboxResetOut, role="owner", errors=(401, 403, 404, 409, 422))
+def reset_sandbox_store(code):
+    from core.services.sandbox import reset_sandbox
+
+    store = db.session.scalars(select(Store).where(Store.code == code)).first()
+    if store is None:
+        raise NotFound(f"store {code} not found")
+    deleted = reset_sandbox(db.session, store, user=principal().user, actor=principal().name)
+    db.session.commit()
+    return {"store": store.code, "deleted": deleted}

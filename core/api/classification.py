@@ -119,14 +119,16 @@ def _settings_answer(store):
 
 
 @endpoint(bp, "/classification/settings", "GET", summary="Classification thresholds of a store or the chain",
-          query=SettingsQuery, response=SettingsOut, role="manager", errors=(400, 401, 403, 404))
+          query=SettingsQuery, response=SettingsOut, role="manager", errors=(400, 401, 403, 404),
+          operation_id="getClassificationSettings", etag=lambda: _settings_answer(_settings_target(request.args.get("store"))))
 def get_settings(args):
     return _settings_answer(_settings_target(args.get("store")))
 
 
 @endpoint(bp, "/classification/settings", "PUT",
           summary="Set a store's (or, for owners, the chain's) classification thresholds; validated, fields omitted fall back",
-          query=SettingsQuery, response=SettingsOut, role="manager", errors=(400, 401, 403, 404))
+          query=SettingsQuery, response=SettingsOut, role="manager", errors=(400, 401, 403, 404, 412),
+          doc_body=SettingsSchema, operation_id="putClassificationSettings", etag=lambda: _settings_answer(_settings_target(request.args.get("store"))))
 def put_settings(args):
     from core.audit import audit
     from core.errors import InvalidInput
@@ -141,16 +143,26 @@ def put_settings(args):
     return _settings_answer(store)
 
 
+class RecomputeOut(Strict):
+    queued = fields.Boolean(metadata={"description": "true: a background job was queued (202)"})
+    job_id = fields.String(metadata={"optional": True, "description": "the queued job (202)"})
+    scopes = fields.List(fields.Dict(), metadata={"optional": True, "description": "what the run computed, per "
+                                                                                   "scope (200)"})
+
+
 @endpoint(bp, "/classification/recompute", "POST",
           summary="Recompute every class now (the nightly job), in the background when Redis is configured",
-          role="manager", errors=(401, 403))
+          role="manager", errors=(401, 403), doc_response=RecomputeOut, also=(202,),
+          operation_id="recomputeClasses")
 def recompute():
     from core.classification.jobs import nightly_recompute
     from core.jobs import jobs
 
     queue = jobs()
     db.session.commit()  # the job runs in its own session (at once without Redis): release ours
-    result = queue.enqueue(nightly_recompute, job_id="storecrm-classification-recompute")
+    job_id = "storecrm-classification-recompute"
+    result = queue.enqueue(nightly_recompute, job_id=job_id)
     if queue.uses_redis:
-        return {"queued": True, "job_id": result.id}, 202
+        # None: Redis is down and the job waits in the database; it is handed over when Redis is back.
+        return {"queued": True, "job_id": job_id, "parked": result is None}, 202
     return {"queued": False, "scopes": result}

@@ -101,8 +101,10 @@ def list_customers(args):
     who = principal()
     # The answer shows each customer's tags and home store: in the same statement as the page
     # (a counter lookup by phone is then one query for the customer and one for consents).
-    stmt = (select(Customer).options(joinedload(Customer.tag_rows), joinedload(Customer.home_store))
-            .where(Customer.erased_at.is_(None)))
+    stmt = select(Customer).options(joinedload(Customer.tag_rows), joinedload(Customer.home_store))
+    # A sync (updated_since) also lists the customers erased since, as tombstones.
+    since = args.get("updated_since")
+    stmt = stmt.where(Customer.updated_at >= since) if since else stmt.where(Customer.erased_at.is_(None))
     ids = who.store_ids()
     if args.get("store"):
         ids = [resolve_store(args["store"]).id]
@@ -139,7 +141,8 @@ def list_customers(args):
         audit("unmask", actor=who.user, target=("customer_list", len(revealed)), details={"ids": revealed})
         db.session.commit()
     consents = svc.current_consents_of(db.session, list(seen))
-    items = [{**customer_dict(c, reveal, consents.get(c.id, {})), "linked": True} if c.id in seen else chain_card(c)
+    items = [tombstone(c) if c.erased_at is not None
+             else {**customer_dict(c, reveal, consents.get(c.id, {})), "linked": True} if c.id in seen else chain_card(c)
              for c in rows]
     return {"items": items, "next_cursor": next_cursor}
 
@@ -158,6 +161,11 @@ def serve_here(body):
     return {**customer_dict(customer, reveal), "linked": True}
 
 
+def tombstone(customer: Customer) -> dict:
+    """An erased customer in a sync: that it was erased, and when; nothing else is left."""
+    return {"id": customer.id, "erased": True, "erased_at": customer.erased_at}
+
+
 def _class_filter(stmt, key, value, store_ids):
     """Filter by a classification; the classification module registers how (issue: classes)."""
     from flask import current_app
@@ -168,8 +176,14 @@ def _class_filter(stmt, key, value, store_ids):
     return apply(stmt, value, store_ids)
 
 
+def customer_state(customer_id: int) -> dict:
+    """What the customer's ETag is computed from: the whole profile, unmasked (only its hash is
+    sent, so every role sees the same ETag and a staff member's If-Match counts)."""
+    return customer_dict(load_visible(customer_id), True)
+
+
 @endpoint(bp, "/customers/<int:customer_id>", "GET", summary="Read a customer (masked per role)",
-          response=CustomerOut, errors=(401, 404))
+          response=CustomerOut, errors=(401, 404), etag=customer_state)
 def get_customer(customer_id):
     customer = load_visible(customer_id)
     reveal = reveal_and_audit(customer, "read")
@@ -178,7 +192,7 @@ def get_customer(customer_id):
 
 
 @endpoint(bp, "/customers/<int:customer_id>", "PATCH", summary="Update a customer profile", body=CustomerPatch,
-          response=CustomerOut, errors=(400, 401, 404, 409))
+          response=CustomerOut, errors=(400, 401, 404, 409, 412), etag=customer_state)
 def patch_customer(customer_id, body):
     customer = load_visible(customer_id)
     check_home_store(body, customer.home_store)

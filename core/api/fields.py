@@ -33,15 +33,23 @@ class Decimals(fields.Decimal):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
             raise self.make_error("invalid")
+        if self.as_string and not isinstance(value, str):
+            # Money is a decimal string on the wire (as documented): a JSON number may already
+            # have lost its cents to binary floating point on the way.
+            raise ValidationError('Send money as a decimal string, e.g. "28.00".')
         try:
             raw = Decimal(str(value)) if not isinstance(value, float) else Decimal(repr(value))
         except Exception:  # noqa: BLE001 - marshmallow says "Not a valid number." below
             raw = None
         if raw is not None and raw.is_finite():
-            if raw.as_tuple().exponent < -self.most_places and raw != raw.quantize(Decimal(1).scaleb(-self.most_places)):
-                raise ValidationError(f"At most {self.most_places} decimals.")
-            if raw.adjusted() > 15:
+            if raw.adjusted() > 15:  # first: quantizing a huge value overflows the context
                 raise ValidationError("Too large.")
+            try:
+                rounded = raw.quantize(Decimal(1).scaleb(-self.most_places))
+            except ArithmeticError:  # more digits than the context holds
+                raise ValidationError(f"At most {self.most_places} decimals.") from None
+            if raw.as_tuple().exponent < -self.most_places and raw != rounded:
+                raise ValidationError(f"At most {self.most_places} decimals.")
         return super()._deserialize(value, attr, data, **kwargs)
 
 

@@ -12,12 +12,14 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from marshmallow import Schema, ValidationError
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import HTTPException
 
-from core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from core.config_cache import cache as config_cache
+from core.config_cache import cached
+from core.errors import DomainError, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from core.extensions import db
 from core.models import ApiToken, Store, User, utcnow
 from core.models.user import ROLE_RANK
@@ -41,7 +43,8 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
 
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-              409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "unprocessable", 429: "too_many_requests"}
+              409: "conflict", 412: "precondition_failed", 413: "too_large", 415: "unsupported_media_type", 422: "unprocessable",
+              429: "too_many_requests", 503: "service_unavailable"}
 
 
 def register_error_handlers(app) -> None:
@@ -61,13 +64,21 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if not is_api():
-            return exc
+            from core.admin.errors import admin_error_page, is_admin_page
+
+            page = admin_error_page(exc) if is_admin_page() and (exc.code or 500) >= 400 else None
+            return page if page is not None else exc
         return error_response(exc.code or 500, HTTP_CODES.get(exc.code, "error"), exc.description or exc.name)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return _http(exc)
+        from core.observability.outage import database_unavailable, outage_response
+
+        if database_unavailable(exc):
+            db.session.remove()  # its connection is gone; the next request starts afresh
+            return outage_response(exc)
         db.session.rollback()
         if is_api() and out_of_range(exc):
             # The schemas bound what they can; a value the database or Python still cannot
@@ -144,29 +155,33 @@ def authenticate() -> Principal:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         abort(401, "A bearer token is required: Authorization: Bearer <token>.")
-    raw = header[7:].strip()
-    # The till's store (or the person) and the plugins switched on in that store come in the
-    # same statement: every till request needs them (read per request: a toggle counts at once).
-    row = db.session.execute(select(ApiToken, _enabled_in_token_store())
-                             .options(joinedload(ApiToken.store), joinedload(ApiToken.user))
-                             .where(ApiToken.token_hash == ApiToken.hash(raw))).first()
-    token, enabled = row if row is not None else (None, None)
-    if token is None or token.revoked or (token.user is not None and not token.user.active):
+    token_hash = ApiToken.hash(header[7:].strip())
+    session = db.session()
+    # The token with its store and person, cached in this process under the configuration
+    # version (core/config_cache.py): one primary-key SELECT of the version per request, and a
+    # revoked token, a deactivated person or a moved store counts at once in every process.
+    template = cached("api_token", token_hash, lambda: _token_template(session, token_hash), session)
+    if template is None:
         abort(401, "The token is unknown or revoked.")
-    if token.store_id is not None:
-        current_app.extensions["storecrm.plugins"].remember_enabled(token.store_id, (enabled or "").split(","))
+    # A copy of the cached, detached rows for this request's session, without a query.
+    token = session.merge(template, load=False)
+    if token.revoked or (token.user is not None and not token.user.active):
+        abort(401, "The token is unknown or revoked.")
     note_use(token)
     return Principal(token=token, store=token.store, user=token.user)
 
 
-def _enabled_in_token_store():
-    """The names of the plugins enabled in the token's store, comma-joined (NULL for none)."""
-    from core.models import StorePlugin
-
-    names = (func.string_agg(StorePlugin.plugin, ",") if db.engine.dialect.name == "postgresql"
-             else func.group_concat(StorePlugin.plugin, ","))
-    return (select(names).where(StorePlugin.store_id == ApiToken.store_id, StorePlugin.enabled.is_(True))
-            .scalar_subquery())
+def _token_template(session, token_hash: str) -> ApiToken | None:
+    """The token, its store and its person (with their stores), loaded and then detached."""
+    token = session.scalars(select(ApiToken)
+                            .options(joinedload(ApiToken.store), joinedload(ApiToken.user).selectinload(User.stores))
+                            .where(ApiToken.token_hash == token_hash)).first()
+    if token is None:
+        return None
+    for obj in (token, token.store, token.user, *(token.user.stores if token.user else ())):
+        if obj is not None:
+            session.expunge(obj)
+    return token
 
 
 # A till calls many times a minute: `last_used_at` is written at most this often per token.
@@ -176,19 +191,29 @@ LAST_USED_EVERY = timedelta(minutes=5)
 def note_use(token: ApiToken) -> None:
     """Set the token's `last_used_at` when it is older than LAST_USED_EVERY (or never set).
 
-    Most requests find it recent and send nothing. Otherwise one conditional UPDATE (a
-    concurrent request that already wrote it matches nothing) committed at once, before the
-    request's own work, without expiring the token, store and user just loaded."""
+    Most requests find it recent (this process remembers when it last wrote it) and send
+    nothing. Otherwise one conditional UPDATE (a concurrent request that already wrote it
+    matches nothing) committed at once, before the request's own work, without expiring the
+    token, store and user just loaded."""
     now = utcnow()
     every = current_app.config.get("API_TOKEN_LAST_USED_EVERY", LAST_USED_EVERY)
-    if token.last_used_at is not None and token.last_used_at > now - every:
+    noted = config_cache().noted
+    last = noted.get(token.id, token.last_used_at)
+    if last is not None and last > now - every:
         return
+    noted[token.id] = now
     session = db.session()
     session.execute(update(ApiToken)
                     .where(ApiToken.id == token.id,
                            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - every))
                     .values(last_used_at=now).execution_options(synchronize_session=False))
     set_committed_value(token, "last_used_at", now)
+    commit_keeping_loaded(session)
+
+
+def commit_keeping_loaded(session) -> None:
+    """Commit without expiring what the request has loaded (its token, store, user): their
+    values are still true, and reloading them would cost a statement each."""
     expire, session.expire_on_commit = session.expire_on_commit, False
     try:
         session.commit()
@@ -241,47 +266,123 @@ class Operation:
     paginated: bool = False
     role: str | None = "staff"
     errors: tuple[int, ...] = field(default_factory=tuple)
+    operation_id: str = ""
+    idempotent: bool = False
+    etag: bool = False
+    description: str | None = None
+    example: dict | None = None
+    doc_body: object = None
+    doc_response: object = None
+    also: tuple[int, ...] = ()
+    chain_wide: bool = False
 
 
 def endpoint(bp: Blueprint, rule: str, method: str = "GET", *, summary: str, body=None, query=None, response=None,
              many: bool = False, status: int = 200, paginated: bool = False, role: str | None = "staff",
-             errors: tuple[int, ...] = ()):
+             errors: tuple[int, ...] = (), operation_id: str | None = None, idempotent: bool | None = None,
+             etag=None, description: str | None = None, example: dict | None = None, doc_body=None,
+             doc_response=None, also: tuple[int, ...] = (), chain_wide: bool = False):
     """Route + auth + schema-checked input + an entry in the OpenAPI document.
 
-    The view receives `body=` (loaded body) and/or `args=` (loaded query) when schemas are given."""
+    The view receives `body=` (loaded body) and/or `args=` (loaded query) when schemas are given.
+    `operation_id`: the client's function name (default: the view's name in camelCase).
+    `idempotent`: the operation honours an `Idempotency-Key` header (default: every POST).
+    `etag`: a function of the path arguments returning the resource's state (any JSON data);
+    its hash is the answer's ETag, and a PUT/PATCH whose `If-Match` is not it is a 412.
+    `example`: a request body example for the document (else one is made from the schema).
+    `doc_body` / `doc_response`: a Schema (or OpenAPI dict) documenting a body the view reads
+    itself or an answer it builds itself; `also`: other success statuses it answers with.
+    `chain_wide`: a plugin route about the whole chain (its program, its tiers): an owner may
+    call it without naming a store."""
     tag = getattr(bp, "storecrm_tag", bp.name)
     # Ids are 32-bit in the database: a larger number is an unknown id (404), not a 500.
     rule = rule.replace("<int:", f"<int(max={ID_MAX}):")
+    if idempotent is None:
+        idempotent = method.upper() == "POST"
+    if getattr(bp, "storecrm_plugin", False):
+        # A module's routes first find the store (400 unnamed, 403 not the caller's, 404 off there).
+        errors = tuple(sorted(set(errors) | {400, 403, 404}))
 
     def decorator(view):
         op = Operation(rule=(bp.url_prefix or "") + rule, method=method.lower(), summary=summary, tag=tag, body=body,
                        query=query, response=response, response_many=many, status=status, paginated=paginated,
-                       role=role, errors=errors)
+                       role=role, errors=errors, operation_id=operation_id or camel_case(view.__name__),
+                       idempotent=idempotent, etag=etag is not None, description=description, example=example,
+                       doc_body=doc_body, doc_response=doc_response, also=also, chain_wide=chain_wide)
         bp.storecrm_operations = getattr(bp, "storecrm_operations", [])
         bp.storecrm_operations.append(op)
 
         @functools.wraps(view)
         def wrapped(**kwargs):
+            from core.api import idempotency
+
             if role is not None:
                 g.principal = authenticate()
                 if not g.principal.at_least(role):
                     raise Forbidden(f"this needs the {role} role")
             _refuse_nul({k: v for k, v in kwargs.items() if isinstance(v, str)}, "_path")
+            payload = None
             if body is not None:
                 payload = json_body()
                 _refuse_nul(payload, "_body")
-                kwargs["body"] = schema_instance(body).load(payload)
-            if query is not None:
-                _refuse_nul(request.args.to_dict(), "_query")
-                kwargs["args"] = schema_instance(query).load(request.args.to_dict())
-            result = view(**kwargs)
-            return _dump(result, op) if response is not None else result
+            claimed = None
+            if idempotent and role is not None and idempotency.HEADER in request.headers:
+                try:
+                    claimed = idempotency.claim(g.principal.token.id, payload)
+                except idempotency.Replay as replay:
+                    return replay.response()
+            try:
+                if body is not None:
+                    kwargs["body"] = schema_instance(body).load(payload)
+                if query is not None:
+                    _refuse_nul(request.args.to_dict(), "_query")
+                    kwargs["args"] = schema_instance(query).load(request.args.to_dict())
+                if etag is not None and method.upper() in ("PUT", "PATCH"):
+                    check_if_match(etag(**kwargs_of_path(kwargs)))
+                result = view(**kwargs)
+                answer = current_app.make_response(_dump(result, op) if response is not None else result)
+                if etag is not None and answer.status_code < 300:
+                    answer.set_etag(etag_of(etag(**kwargs_of_path(kwargs))))
+            except (DomainError, ValidationError, HTTPException):
+                if claimed is not None:
+                    idempotency.release(claimed)
+                raise
+            if claimed is not None:
+                idempotency.finish(claimed, answer)
+            return answer
 
         wrapped.storecrm_operation = op
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapped, methods=[method])
         return wrapped
 
     return decorator
+
+
+def camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word[:1].upper() + word[1:] for word in rest)
+
+
+def kwargs_of_path(kwargs: dict) -> dict:
+    return {k: v for k, v in kwargs.items() if k not in ("body", "args")}
+
+
+def etag_of(state) -> str:
+    """The ETag of a resource's state: a hash, so it tells nothing of a masked field."""
+    from core.services.fingerprint import digest
+
+    return digest(state)[:32]
+
+
+def check_if_match(state) -> None:
+    """A stale `If-Match` (the resource changed since the caller read it) is a 412. Without the
+    header the update goes through (docs/api.md): older tills send none."""
+    if_match = request.if_match
+    if not if_match or if_match.star_tag:
+        return
+    if not if_match.contains(etag_of(state)):
+        raise PreconditionFailed("the resource changed since you read it: read it again (its ETag) and retry",
+                                 fields={"If-Match": ["Not the current ETag."]})
 
 
 def json_body():

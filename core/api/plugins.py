@@ -49,8 +49,22 @@ def toggle_module(code, name, body):
     return svc.store_plugins(db.session, store)
 
 
+def settings_document(app) -> dict:
+    """Each installed module's settings schema: the body (and answer) of its settings."""
+    reg = app.extensions["storecrm.plugins"]
+    schemas = [reg.manifests[n].settings_schema for n in reg.ordered(reg.manifests)
+               if reg.manifests[n].settings_schema is not None]
+    return {"oneOf": schemas, "description": "The settings of the module named in the path: one of these "
+                                             "(each module's own schema; GET answers all its fields)"}
+
+
+def settings_state(code: str, name: str) -> dict:
+    return svc.get_settings(db.session, resolve_store(code), name)
+
+
 @endpoint(bp, "/stores/<code>/plugins/<name>/settings", "GET", summary="A module's settings for a store",
-          role=role_for("modules.view"), errors=(401, 403, 404))
+          role=role_for("modules.view"), errors=(401, 403, 404), etag=settings_state, operation_id="getModuleSettings",
+          doc_response=settings_document)
 def get_settings(code, name):
     return svc.get_settings(db.session, resolve_store(code), name)
 
@@ -58,7 +72,9 @@ def get_settings(code, name):
 @endpoint(bp, "/stores/<code>/plugins/<name>/settings", "PUT",
           summary="Change a module's settings for a store; validated by the module's schema",
           role=role_for("modules.settings.change"),
-          errors=(400, 401, 403, 404))
+          errors=(400, 401, 403, 404, 412), etag=settings_state, doc_body=settings_document,
+          operation_id="putModuleSettings",
+          doc_response=settings_document)
 def put_settings(code, name):
     store = resolve_store(code)
     values = request.get_json(silent=True)

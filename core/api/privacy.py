@@ -120,7 +120,26 @@ def _store_codes() -> dict:
 
 # --- a person's data --------------------------------------------------------------------------------
 
+EXPORT_DOC = {
+    "type": "object", "required": ["format", "exported_at", "profile", "plugins"],
+    "description": "Everything stored about the person: the core's records in their own shape, any other "
+                   "core row about them under `other`, and each module's part under `plugins`",
+    "properties": {
+        "format": {"type": "string", "description": "the export format's name and version"},
+        "exported_at": {"type": "string", "format": "date-time"},
+        "profile": {"type": "object", "description": "the full, unmasked profile"},
+        **{name: {"type": "array", "items": {"type": "object"}}
+           for name in ("consents", "sales", "visits", "activities", "privacy_requests")},
+        "other": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "object"}},
+                  "description": "table -> rows"},
+        "plugins": {"type": "object", "additionalProperties": {"type": "object"},
+                    "description": "module name -> its part (customer_export)"},
+    },
+}
+
+
 @endpoint(bp, "/customers/<int:customer_id>/export", "GET", role="manager", errors=(401, 403, 404),
+          doc_response=EXPORT_DOC, operation_id="exportCustomer",
           summary="Export everything stored about a person (every plugin's part), unmasked and audited")
 def export(customer_id):
     customer = load_visible(customer_id)
@@ -130,7 +149,7 @@ def export(customer_id):
     return document
 
 
-@endpoint(bp, "/customers/<int:customer_id>", "DELETE", role="manager", response=ErasureOut, errors=(401, 403, 404, 422),
+@endpoint(bp, "/customers/<int:customer_id>", "DELETE", role="manager", operation_id="eraseCustomer", response=ErasureOut, errors=(401, 403, 404, 422),
           summary="Erase a person: personal data removed everywhere; sales stay, detached")
 def erase(customer_id):
     customer = load_visible(customer_id)

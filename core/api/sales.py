@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.access import customer_or_404
 from core.api.http import endpoint, principal, resolve_store
 from core.api.schemas import (
-    QuoteIn, QuoteOut, RefundIn, RefundOut, SaleBatchIn, SaleIn, SaleOut, VisitIn, VisitOut,
+    QuoteIn, QuoteOut, RefundIn, RefundOut, SaleBatchIn, SaleBatchOut, SaleIn, SaleOut, VisitIn, VisitOut,
 )
 from core.api.serialize import sale_dict, sale_effects
 from core.errors import InvalidInput, NotFound
@@ -40,7 +40,9 @@ def answer(sale: Sale, actor: str | None = None) -> dict:
 
 
 @endpoint(bp, "/sales/quote", "POST", summary="Price a cart with the plugins' adjustments (nothing is written)",
-          body=QuoteIn, response=QuoteOut, errors=(400, 401, 403))
+          body=QuoteIn, response=QuoteOut, errors=(400, 401, 403), idempotent=False, operation_id="quoteSale",
+          example={"store": "SH001", "customer": {"phone": "13800138000"},
+                   "lines": [{"sku": "LATTE-M", "quantity": 2}], "options": {"redeem_points": 500}})
 def quote(body):
     store = resolve_store(body.get("store"))
     who = principal()
@@ -77,8 +79,16 @@ def quote(body):
             "unavailable": unavailable, "warnings": warnings}
 
 
+SALE_EXAMPLE = {"store": "SH001", "external_id": "till-3-000123", "occurred_at": "2026-11-22T10:15:00+08:00",
+                "customer": {"phone": "13800138000"}, "staff": "alice",
+                "lines": [{"sku": "LATTE-M", "quantity": 2, "unit_price": "28.00"}],
+                "options": {"redeem_points": 500}, "payments": [{"method": "wechat_pay", "amount": "51.00"}]}
+
+
 @endpoint(bp, "/sales", "POST", summary="Record a sale; the same external_id again returns the first sale (200)",
-          body=SaleIn, response=SaleOut, status=201, errors=(400, 401, 403, 422))
+          description="A re-post of an `external_id` must carry the same sale: with a different one it is a 422 "
+                      "`external_id_reused` naming the fields that differ, and nothing is written.",
+          body=SaleIn, response=SaleOut, status=201, errors=(400, 401, 403, 422), example=SALE_EXAMPLE)
 def create_sale(body):
     store = resolve_store(body.pop("store", None))
     who = principal()
@@ -98,7 +108,7 @@ def create_sale(body):
 
 
 @endpoint(bp, "/sales/batch", "POST", summary="Up to 1,000 sales from a till that was offline; one result per sale",
-          body=SaleBatchIn, errors=(400, 401, 403))
+          body=SaleBatchIn, response=SaleBatchOut, errors=(400, 401, 403))
 def create_sales_batch(body):
     store = resolve_store(body.get("store"))
     who = principal()
@@ -130,7 +140,8 @@ def get_sale(sale_id):
 
 
 @endpoint(bp, "/sales/<int:sale_id>/refunds", "POST", summary="Refund some lines, or all that is not yet refunded",
-          body=RefundIn, response=RefundOut, status=201, errors=(400, 401, 404, 422))
+          body=RefundIn, response=RefundOut, status=201, errors=(400, 401, 404, 422), operation_id="createRefund",
+          example={"reason": "wrong size", "lines": [{"sku": "LATTE-M", "quantity": 1}]})
 def refund(sale_id, body):
     who = principal()
     sale = db.session.scalars(select(Sale).where(Sale.id == sale_id).with_for_update()).first()

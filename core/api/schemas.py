@@ -5,7 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.api.fields import Decimals, Id, Money, Name, SmallObject, Timestamp
-from core.models.customer import CONSENT_CHANNELS
+from core.models.customer import CONSENT_CHANNELS, SOURCE_CHANNELS
+from core.models.sale import PAYMENT_METHODS, SALE_STATUSES
+
+GENDERS = ("male", "female", "other", "unknown")
 
 QUANTITY_MAX = 100_000
 UNIT_PRICE_MAX = 10_000_000
@@ -37,7 +40,7 @@ class ConsentIn(Strict):
 class CustomerIn(Strict):
     code = fields.String(allow_none=True, validate=validate.Length(max=64))
     name = Name()
-    gender = fields.String(allow_none=True, validate=validate.OneOf(["male", "female", "other", "unknown"]))
+    gender = fields.String(allow_none=True, validate=validate.OneOf(GENDERS))
     birthday = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD, or --MM-DD when the year is unknown"})
     phone = fields.String(allow_none=True, validate=validate.Length(max=40))
     email = fields.Email(allow_none=True)
@@ -52,7 +55,7 @@ class CustomerIn(Strict):
     preferences = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)),
                               values=fields.String(validate=validate.Length(max=500)))
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50))
-    source_channel = fields.String(allow_none=True, validate=validate.Length(max=32))
+    source_channel = fields.String(allow_none=True, validate=validate.OneOf(SOURCE_CHANNELS))
     home_store = fields.String(allow_none=True)
     consents = fields.List(fields.Nested(ConsentIn), load_only=True)
 
@@ -67,7 +70,7 @@ class CustomerPatch(CustomerIn):
 
 
 class ConsentOut(Strict):
-    channel = fields.String()
+    channel = fields.String(metadata={"enum": list(CONSENT_CHANNELS)})
     purpose = fields.String()
     granted = fields.Boolean()
     source = fields.String()
@@ -78,7 +81,7 @@ class CustomerOut(Strict):
     id = fields.Integer()
     code = fields.String(allow_none=True)
     name = fields.String()
-    gender = fields.String(allow_none=True)
+    gender = fields.String(allow_none=True, metadata={"enum": [*GENDERS, None]})
     birthday = fields.String(allow_none=True)
     age = fields.Integer(allow_none=True)
     phone = fields.String(allow_none=True, metadata={"description": "masked (138****8000) unless the caller may see it"})
@@ -93,13 +96,17 @@ class CustomerOut(Strict):
     notes = fields.String(allow_none=True)
     preferences = fields.Dict(keys=fields.String(), values=fields.String())
     tags = fields.List(fields.String())
-    source_channel = fields.String(allow_none=True)
+    source_channel = fields.String(allow_none=True, metadata={"enum": [*SOURCE_CHANNELS, None]})
     home_store = fields.String(allow_none=True)
     consents = fields.List(fields.Nested(ConsentOut))
-    linked = fields.Boolean(metadata={"description": "lookups by full phone or card: false for a customer of the chain "
+    linked = fields.Boolean(metadata={"optional": True, "description": "lookups by full phone or card: false for a customer of the chain "
                                                      "this store does not see yet (masked, no profile; serve them here)"})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+    erased = fields.Boolean(metadata={"optional": True,
+                                      "description": "true only for a tombstone: an erased customer in a sync "
+                                                     "(updated_since), with nothing but id, erased and erased_at"})
+    erased_at = fields.AwareDateTime(allow_none=True, metadata={"optional": True})
 
 
 class CustomerQuery(Strict):
@@ -116,6 +123,8 @@ class CustomerQuery(Strict):
     frequency_class = fields.String()
     rfm_segment = fields.String()
     reveal = fields.Boolean(load_default=False)
+    updated_since = Timestamp(metadata={"description": "sync: customers changed at or after this time, erased ones "
+                                                       "as tombstones {id, erased: true, erased_at}"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
 
@@ -166,11 +175,13 @@ class ProductOut(Strict):
     cost = Money(allow_none=True)
     attributes = fields.Dict()
     active = fields.Boolean()
+    updated_at = fields.AwareDateTime()
 
 
 class ProductQuery(Strict):
     q = fields.String(validate=validate.Length(max=100))
     category = fields.String()
+    updated_since = Timestamp(metadata={"description": "sync: products added or changed at or after this time"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
 
@@ -206,7 +217,7 @@ class AdjustmentIn(Strict):
 
 
 class PaymentIn(Strict):
-    method = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    method = fields.String(required=True, validate=validate.OneOf(PAYMENT_METHODS))
     amount = Money(required=True, validate=validate.Range(min=0, max=10_000_000))
     data = SmallObject(metadata={"description": "what the payment terminal returned; at most 2,000 characters as JSON"})
 
@@ -232,7 +243,24 @@ class SaleIn(Strict):
 
 class SaleBatchIn(Strict):
     store = fields.String()
-    sales = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=1000))
+    # Loaded one by one (each sale gets its own result), documented as what each one is.
+    sales = fields.List(fields.Dict(metadata={"x-ref": "SaleIn"}), required=True,
+                        validate=validate.Length(min=1, max=1000),
+                        metadata={"description": "the sales, each as for POST /sales (`store` is the batch's)"})
+
+
+class SaleBatchResult(Strict):
+    index = fields.Integer(metadata={"description": "the sale's position in `sales`"})
+    status = fields.Integer(metadata={"description": "201 recorded; 200 recorded before (same external_id and "
+                                                     "sale); 4xx refused (see `error`); 500 not recorded, send "
+                                                     "it again later", "enum": [200, 201, 400, 403, 404, 409, 422, 500]})
+    id = fields.Integer(metadata={"optional": True, "description": "the sale's id (200 and 201)"})
+    external_id = fields.String(allow_none=True, metadata={"optional": True})
+    error = fields.Dict(metadata={"optional": True, "x-ref": "ErrorDetail", "description": "why (4xx and 500)"})
+
+
+class SaleBatchOut(Strict):
+    results = fields.List(fields.Nested(SaleBatchResult), metadata={"description": "one per sale, in order"})
 
 
 class QuoteIn(Strict):
@@ -272,19 +300,21 @@ class SaleLineOut(Strict):
 
 
 class PaymentOut(Strict):
-    method = fields.String()
+    method = fields.String(metadata={"enum": list(PAYMENT_METHODS)})
     amount = Money()
 
 
-class SaleOut(Strict):
+class SaleBrief(Strict):
+    """A sale as a refund's answer carries it (the effects are the refund's, beside it)."""
+
     id = fields.Integer()
     store = fields.String()
     external_id = fields.String(allow_none=True)
     occurred_at = fields.AwareDateTime()
     customer_id = fields.Integer(allow_none=True)
     staff = fields.String(allow_none=True)
-    channel = fields.String()
-    status = fields.String()
+    channel = fields.String(metadata={"description": "where it was sold: `store` unless the till said otherwise"})
+    status = fields.String(metadata={"enum": list(SALE_STATUSES)})
     lines = fields.List(fields.Nested(SaleLineOut))
     adjustments = fields.List(fields.Nested(AdjustmentOut))
     payments = fields.List(fields.Nested(PaymentOut))
@@ -292,6 +322,10 @@ class SaleOut(Strict):
     adjustment_total = Money()
     total = Money()
     refunded_total = Money()
+    updated_at = fields.AwareDateTime(metadata={"description": "recorded, or last refunded"})
+
+
+class SaleOut(SaleBrief):
     effects = fields.Dict(metadata={"description": "what each enabled plugin did, keyed by plugin"})
 
 
@@ -318,8 +352,8 @@ class RefundOut(Strict):
     reason = fields.String()
     amount = Money()
     created_at = fields.AwareDateTime()
-    sale = fields.Nested(SaleOut)
-    effects = fields.Dict()
+    sale = fields.Nested(SaleBrief)
+    effects = fields.Dict(metadata={"description": "what each enabled plugin did, keyed by plugin"})
 
 
 class VisitIn(Strict):
@@ -362,6 +396,11 @@ class StoreIn(Strict):
     manager_discount_limit_percent = fields.Decimal(
         allow_none=True, places=2, as_string=True, validate=validate.Range(min=0, max=100),
         metadata={"description": "the same for a manager; owners have no limit"})
+    sandbox = fields.Boolean(
+        load_default=False,
+        metadata={"description": "a test store: its data stays out of chain figures and other stores' campaigns, "
+                                 "its webhook events go to its own subscriptions only, and an owner may reset it "
+                                 "(docs/api.md, Sandbox)"})
 
 
 class StorePatch(StoreIn):
@@ -371,6 +410,7 @@ class StorePatch(StoreIn):
     currency = fields.String(validate=validate.Length(equal=3))
     # No defaults in a PATCH: a field left out keeps its value.
     sale_clock_ahead_minutes = fields.Integer(validate=validate.Range(min=0, max=7 * 24 * 60))
+    sandbox = fields.Boolean()
 
 
 class StoreOut(Strict):
@@ -383,6 +423,13 @@ class StoreOut(Strict):
     sale_clock_ahead_minutes = fields.Integer()
     staff_discount_limit_percent = fields.Decimal(allow_none=True, as_string=True)
     manager_discount_limit_percent = fields.Decimal(allow_none=True, as_string=True)
+    sandbox = fields.Boolean(metadata={"description": "a test store (docs/api.md, Sandbox)"})
+
+
+class SandboxResetOut(Strict):
+    store = fields.String(metadata={"description": "the sandbox store's code"})
+    deleted = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                          metadata={"description": "rows deleted per table (tables with none left out)"})
 
 
 class PluginOut(Strict):
@@ -390,8 +437,9 @@ class PluginOut(Strict):
     version = fields.String()
     summary = fields.String()
     depends = fields.List(fields.String())
-    enabled = fields.Boolean()
-    error = fields.String(allow_none=True)
+    enabled = fields.Boolean(metadata={"optional": True, "description": "in a store's list: whether it is on there"})
+    error = fields.String(allow_none=True, metadata={"optional": True,
+                                                     "description": "in the instance's list: why it failed to load"})
 
 
 class PluginToggle(Strict):

@@ -77,6 +77,7 @@ def sale_dict(sale) -> dict:
         "adjustment_total": sale.adjustment_total,
         "total": sale.total,
         "refunded_total": sale.refunded_total,
+        "updated_at": sale.updated_at,
     }
 
 

@@ -4,8 +4,8 @@ One SELECT builds every customer's numbers and classes for a scope (a store, or 
 aggregate the counting sales per customer, derive recency and usual gap, rank with window
 functions, then apply the rule tables. The nightly job runs it for whole scopes and stores each
 scope's cut values (ClassificationCut); after a sale or refund the same rules run for one
-customer, comparing their own numbers with those stored cuts (a prebuilt upsert, a few
-statements whatever the store's size). Other customers move with the cuts at the next full run.
+customer (`core.classification.one_customer`), comparing their own numbers with those stored
+cuts. Other customers move with the cuts at the next full run.
 
 Rules pinned here (domain.md): only sales not wholly refunded count, at their net amount
 (total - refunded); "top 20%" means the first ceil(20% of buyers) ranks, tied customers sharing
@@ -28,35 +28,30 @@ back from the end of today, so a run at 00:05, 02:15 or 23:55 gives the same cla
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
-from zoneinfo import ZoneInfo
 from decimal import Decimal
-from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    Integer, bindparam,
-    Column, MetaData, Table, and_, case, cast, delete, exists, Float, func, insert, literal, or_, select, true,
-    union_all, update,
+    Column, Float, MetaData, Table, and_, case, cast, delete, exists, func, insert, literal, or_, select, true, update,
 )
-
-from core.classification.models import (
-    CHAIN_SCOPE, ClassificationCut, ClassificationRun, ClassificationSettings, CustomerClass,
-)
-from core.classification.rules import FINAL_CLASSES, LIFECYCLES, RFM_SEGMENTS, change_title
-from core.classification.settings import settings_for
-from core.classification.sql import json_object, seconds_between, unindexed
-from core.models import Activity, Customer, Sale, Store, utcnow
-from core.models.types import MONEY, UTCDateTime
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import BindParameter
 
-log = logging.getLogger(__name__)
+from core.classification.models import CHAIN_SCOPE, ClassificationCut, ClassificationRun, CustomerClass
+from core.classification.rules import FINAL_CLASSES, LIFECYCLES, RFM_SEGMENTS, change_title
+from core.classification.settings import settings_for
+from core.classification.sql import json_object, seconds_between, unindexed
+from core.live_stores import live_store_ids
+from core.models import Activity, Sale, Store, utcnow
+from core.models.types import UTCDateTime
+
 DAY = 86400
 COLUMNS = [c.name for c in CustomerClass.__table__.columns]
+_cut = ClassificationCut.__table__
 BATCH_WORK_MEM = "64MB"  # PostgreSQL, per sort or hash of the full recompute
 
 
@@ -71,7 +66,11 @@ def _counting_sales(scope, customer_id: int | None = None):
     if isinstance(scope, BindParameter):  # one store, bound when the statement runs
         return conds + [Sale.store_id == scope, Sale.customer_id == customer_id]
     scopes = _scopes(scope)
-    if scopes != [CHAIN_SCOPE]:
+    if scopes == [CHAIN_SCOPE]:
+        # The chain's cuts and percentiles count its live stores only (core/live_stores.py).
+        store = Sale.store_id if customer_id is not None else unindexed(Sale.store_id)
+        conds.append(store.in_(live_store_ids()))
+    else:
         # Whole stores: a scan, not a walk of ix_sale_store_time (see `unindexed`).
         store = Sale.store_id if customer_id is not None else unindexed(Sale.store_id)
         conds.append(store == scopes[0] if len(scopes) == 1 else store.in_(scopes))
@@ -390,106 +389,6 @@ def recompute_all(session, now: datetime | None = None, commit: bool = True) -> 
     return results
 
 
-def update_customer(session, customer_id: int, store_id: int | None, now: datetime | None = None) -> None:
-    """After a sale or refund: recompute one customer's classes in the store and the chain,
-    inside the caller's transaction (a savepoint: a failure here must never lose the sale;
-    the nightly recompute then catches up). A handful of statements, whatever the data size."""
-    now = now or utcnow()
-    try:
-        with session.begin_nested():
-            _update(session, customer_id, store_id, now)
-    except Exception:  # noqa: BLE001 - see the docstring
-        log.exception("classification of customer %s failed; the nightly run will redo it", customer_id)
-
-
-def recompute_customer(session, customer_id: int, store_id: int | None, now: datetime | None = None) -> None:
-    """`update_customer` without its guard, for the outbox's reaction after the commit: there a
-    failure is recorded on the delivery and retried, so it must raise."""
-    _update(session, customer_id, store_id, now or utcnow())
-
-
-INT_SETTINGS = ("window_days", "frequent_min", "occasional_min", "new_days", "at_risk_days", "churned_days",
-                "rfm_min_population")
-_NO_CUT = {"amount": Decimal("-1"), "purchases": -1, "recency": 10 ** 9}  # no customer yet: every value meets it
-
-
-@lru_cache(maxsize=32)
-def _customer_upsert(dialect: str, store_shape: tuple[bool, bool] | None, chain_shape: tuple[bool, bool]):
-    """INSERT ... SELECT one customer's classes in the store and the chain (one row per scope,
-    UNION ALL) ... ON CONFLICT DO UPDATE RETURNING the new classes: one statement per sale,
-    built once per shape (absolute amounts?, percentile gaps?) with every number a bound
-    parameter, prefixed by scope ("store_", "chain_"). The upsert cannot race: concurrent
-    sales of one customer both write their rows, the later one last."""
-    now = bindparam("now", type_=UTCDateTime())
-    customer_id = bindparam("customer_id", type_=Integer())
-    parts = [_one_scope_select(CHAIN_SCOPE, "chain_", *chain_shape, now, customer_id)]
-    if store_shape is not None:
-        parts.insert(0, _one_scope_select(bindparam("store_id", type_=Integer()), "store_", *store_shape, now,
-                                          customer_id))
-    rows = union_all(*parts).subquery("one_customer") if len(parts) > 1 else parts[0].subquery("one_customer")
-    table = CustomerClass.__table__
-    insert_ = sqlite_insert if dialect == "sqlite" else pg_insert
-    # WHERE true: SQLite's parser needs it between INSERT ... SELECT and ON CONFLICT.
-    stmt = insert_(table).from_select(COLUMNS, select(*[rows.c[n] for n in COLUMNS]).where(true()))
-    stmt = stmt.on_conflict_do_update(index_elements=[table.c.customer_id, table.c.scope_id],
-                                      set_={n: stmt.excluded[n] for n in COLUMNS if n not in ("customer_id", "scope_id")})
-    return stmt.returning(table.c.scope_id, table.c.final_class, table.c.lifecycle)
-
-
-def _one_scope_select(scope, prefix: str, absolute: bool, percentile_gaps: bool, now, customer_id):
-    """One customer's classes in one scope against its stored cuts, every number a parameter."""
-    def param(name, type_):
-        return bindparam(prefix + name, type_=type_)
-
-    s = {k: param(f"s_{k}", Integer()) for k in INT_SETTINGS}
-    s.update(amount_mode="absolute" if absolute else "percentile",
-             lifecycle_mode="percentile" if percentile_gaps else "days",
-             gap_factor=param("s_gap_factor", Float()),
-             high_min_amount=param("s_high_min_amount", MONEY),
-             medium_min_amount=param("s_medium_min_amount", MONEY),
-             recency_bands=[param(f"s_band{i}", Integer()) for i in range(4)],
-             window_start=param("window_start", UTCDateTime()))
-    cuts = {"high_amount": param("cut_high", MONEY), "medium_amount": param("cut_medium", MONEY),
-            "buyers": param("cut_buyers", Integer()),
-            "r": [param(f"cut_r{i}", Integer()) for i in range(4)],
-            "f": [param(f"cut_f{i}", Integer()) for i in range(4)],
-            "m": [param(f"cut_m{i}", MONEY) for i in range(4)]}
-    gaps = (param("gap_at_risk", Integer()), param("gap_churned", Integer())) if percentile_gaps else (None, None)
-    return _classified(_derived(scope, s, param("as_of", UTCDateTime()), customer_id), s, now, gaps, cuts)
-
-
-_cc = CustomerClass.__table__
-_cut = ClassificationCut.__table__
-_customer = Customer.__table__
-_settings = ClassificationSettings.__table__
-
-
-def _settings_document(which):
-    return select(_settings.c.settings).where(which).scalar_subquery()
-
-
-# One read before the upsert: the customer's row locked (sales of one customer classify one
-# after the other, each seeing the other's sale), the chain's and the store's settings
-# documents, the scopes' stored cuts and the customer's current classes there, for the
-# timeline. FOR NO KEY UPDATE: the sale's own foreign key already holds a KEY SHARE lock on
-# the row, which FOR UPDATE would deadlock on.
-_LOCK_CUTS_AND_OLD = (
-    select(_customer.c.id.label("customer_id"),
-           _settings_document(_settings.c.store_id.is_(None)).label("chain_settings"),
-           _settings_document(_settings.c.store_id == bindparam("store_id")).label("store_settings"),
-           select(Store.__table__.c.timezone).where(Store.__table__.c.id == bindparam("store_id"))
-           .scalar_subquery().label("store_timezone"),
-           _cut, _cc.c.final_class.label("old_final_class"), _cc.c.lifecycle.label("old_lifecycle"))
-    .select_from(_customer.outerjoin(_cut, _cut.c.scope_id.in_(bindparam("scopes", expanding=True)))
-                 .outerjoin(_cc, and_(_cc.c.customer_id == _customer.c.id, _cc.c.scope_id == _cut.c.scope_id)))
-    .where(_customer.c.id == bindparam("customer_id"))
-    .with_for_update(of=_customer, key_share=True))
-# A scope without stored cuts yet (rare: before its first nightly run): its current classes.
-_OLD = select(_cc.c.scope_id, _cc.c.final_class, _cc.c.lifecycle).where(
-    _cc.c.customer_id == bindparam("customer_id"), _cc.c.scope_id.in_(bindparam("scopes", expanding=True)))
-_DELETE_ONE = delete(_cc).where(_cc.c.customer_id == bindparam("customer_id"), _cc.c.scope_id == bindparam("scope_id"))
-
-
 def _cuts_select(source, scope_col, purchases, amount, recency, s: dict):
     """Each scope's cut values from per-customer rows (the staging table of a full run, or the
     derived numbers of one scope). Amount classes: the value at the last rank inside each class,
@@ -536,99 +435,3 @@ def _cut_rows(rows, now, source: str, gaps) -> list[dict]:
              "population": row[2] or 0, "high_amount": row[3], "medium_amount": row[4],
              "f_cuts": list(row[5:9]), "m_cuts": [None if v is None else f"{Decimal(str(v)):.2f}" for v in row[9:13]],
              "r_cuts": list(row[13:17]), "at_risk_gap_days": gaps[0], "churned_gap_days": gaps[1]} for row in rows]
-
-
-def cuts_on_demand(session, scope_id: int, s: dict, now) -> dict:
-    """A scope with no stored cuts yet (a new store, or before the first nightly run): compute
-    them from its sales once and keep them; the nightly run replaces them."""
-    gaps = percentile_gaps(session, scope_id, s) if s["lifecycle_mode"] == "percentile" else (None, None)
-    d = _derived(scope_id, s, s["as_of"]).alias("scope_numbers")
-    rows = session.execute(_cuts_select(d, d.c.scope_id, d.c.purchases, d.c.amount, d.c.recency_days, s)).all()
-    row = (_cut_rows(rows, now, "on_demand", gaps) or _cut_rows([(scope_id, 0, 0) + (None,) * 14], now, "on_demand",
-                                                                 gaps))[0]
-    row["scope_id"] = scope_id
-    for key in ("high_amount", "medium_amount"):  # SQLite sums money as floats
-        row[key] = None if row[key] is None else Decimal(str(row[key])).quantize(Decimal("0.01"))
-    insert_ = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    session.execute(insert_(_cut).values(**row).on_conflict_do_nothing(index_elements=[_cut.c.scope_id]))
-    return row
-
-
-def _params(s: dict, cut: dict, now) -> dict:
-    tz = ZoneInfo(s["timezone"])  # the cut's recencies have aged since, in local days
-    elapsed = max((now.astimezone(tz).date() - cut["computed_at"].astimezone(tz).date()).days, 0)
-
-    def listed(values, i, kind):
-        value = (values or [None] * 4)[i]
-        if value is None:
-            return _NO_CUT[kind]
-        return Decimal(value) if kind == "amount" else value + (elapsed if kind == "recency" else 0)
-
-    p = {f"s_{k}": s[k] for k in INT_SETTINGS}
-    p.update(s_gap_factor=s["gap_factor"], s_high_min_amount=s["high_min_amount"],
-             s_medium_min_amount=s["medium_min_amount"],
-             window_start=s["window_start"], as_of=s["as_of"], cut_buyers=cut["buyers"] or 0,
-             cut_high=_NO_CUT["amount"] if cut["high_amount"] is None else cut["high_amount"],
-             cut_medium=_NO_CUT["amount"] if cut["medium_amount"] is None else cut["medium_amount"],
-             gap_at_risk=cut["at_risk_gap_days"], gap_churned=cut["churned_gap_days"])
-    p.update({f"s_band{i}": s["recency_bands"][i] for i in range(4)})
-    for i in range(4):
-        p[f"cut_r{i}"] = listed(cut["r_cuts"], i, "recency")
-        p[f"cut_f{i}"] = listed(cut["f_cuts"], i, "purchases")
-        p[f"cut_m{i}"] = listed(cut["m_cuts"], i, "amount")
-    return p
-
-
-def _update(session, customer_id: int, store_id: int | None, now) -> None:
-    from core.classification.settings import loaded
-
-    scopes = [CHAIN_SCOPE] + ([store_id] if store_id else [])
-    cut_columns = [c.name for c in _cut.columns]
-    cuts, old, settings = {}, {}, {}
-    for r in session.execute(_LOCK_CUTS_AND_OLD,
-                             {"customer_id": customer_id, "store_id": store_id, "scopes": scopes}).mappings():
-        if not settings:  # the same documents on every row: the store's over the chain's
-            chain = dict(r["chain_settings"] or {})
-            chain_s = loaded(chain)
-            settings = {CHAIN_SCOPE: with_clock(chain_s, chain_s["chain_timezone"], now)}
-            if store_id:
-                store_s = loaded({**chain, **(r["store_settings"] or {})})
-                settings[store_id] = with_clock(store_s, r["store_timezone"] or store_s["chain_timezone"], now)
-        if r["scope_id"] is not None:
-            cuts[r["scope_id"]] = {c: r[c] for c in cut_columns}
-            if r["old_final_class"] is not None:
-                old[r["scope_id"]] = (r["old_final_class"], r["old_lifecycle"])
-    missing = [scope_id for scope_id in scopes if scope_id not in cuts]
-    if missing:
-        old.update({r.scope_id: (r.final_class, r.lifecycle)
-                    for r in session.execute(_OLD, {"customer_id": customer_id, "scopes": missing})})
-    params = {"customer_id": customer_id, "store_id": store_id, "now": now}
-    shapes = {}
-    for scope_id in scopes:
-        s = settings[scope_id]
-        cut = cuts.get(scope_id) or cuts_on_demand(session, scope_id, s, now)
-        pct_gaps = s["lifecycle_mode"] == "percentile" and cut["at_risk_gap_days"] is not None
-        shapes[scope_id] = (s["amount_mode"] == "absolute", pct_gaps)
-        prefix = "chain_" if scope_id == CHAIN_SCOPE else "store_"
-        params.update({prefix + k: v for k, v in _params(s, cut, now).items()})
-    stmt = _customer_upsert(session.get_bind().dialect.name,
-                            shapes.get(store_id) if store_id else None, shapes[CHAIN_SCOPE])
-    new = {r.scope_id: (r.final_class, r.lifecycle) for r in session.execute(stmt, params)}
-    for scope_id in scopes:
-        if scope_id not in new:  # nothing that counts here any more (refunded): a prospect again
-            if scope_id in old:
-                session.execute(_DELETE_ONE, {"customer_id": customer_id, "scope_id": scope_id})
-        elif scope_id != CHAIN_SCOPE and scope_id in old:
-            _timeline(session, customer_id, scope_id, old[scope_id], new[scope_id], now)
-
-
-def _timeline(session, customer_id: int, store_id: int, before: tuple, after: tuple, now) -> None:
-    """An Activity per changed class (by ids: no need to load the customer or the store)."""
-    from core.classification.rules import change_title_zh
-
-    for field, was, now_is in zip(("final_class", "lifecycle"), before, after):
-        if was != now_is:
-            session.add(Activity(customer_id=customer_id, store_id=store_id, kind="class_change", source="core",
-                                 title=change_title(field, now_is), occurred_at=now,
-                                 data={"field": field, "from": was, "to": now_is,
-                                       "title_zh": change_title_zh(field, now_is)}))

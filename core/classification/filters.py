@@ -14,6 +14,8 @@ from core.classification.rules import (
     AMOUNT_CLASSES, FINAL_CLASSES, FREQUENCY_CLASSES, LIFECYCLES, RFM_SEGMENT_NAMES, SEGMENT_LABELS, final_label, label,
     lifecycle_label,
 )
+from flask_babel import lazy_gettext as _l
+
 from core.errors import InvalidInput
 from core.models import Customer
 
@@ -47,7 +49,7 @@ class ClassFilter:
 
     def admin_filters(self):
         from flask_admin.contrib.sqla.filters import BaseSQLAFilter
-        from flask_babel import get_locale
+        from flask_babel import LazyString, get_locale
 
         key, labeller = self.key, self.labeller
 
@@ -62,17 +64,18 @@ class ClassFilter:
                 return "="
 
             def get_options(self, view):
-                lang = str(get_locale() or "en")
-                return [(v, labeller(v, lang)) for v in self.values_]
+                # Called once at start-up: each label is lazy, read in the page's language.
+                return [(v, LazyString(lambda v=v: labeller(v, str(get_locale() or "en")))) for v in self.values_]
 
         flt = Filter(Customer.id, _FILTER_NAMES[key])
         flt.values_ = self.values
         return [flt]
 
 
-_FILTER_NAMES = {"final_class": "Class / 最终分类", "lifecycle": "Lifecycle / 生命周期",
-                 "amount_class": "Spend class / 初次分类", "frequency_class": "Frequency / 二次分类",
-                 "rfm_segment": "RFM segment"}
+# Lazy: Flask-Admin builds its filters once, at start-up; each page reads them in its language.
+_FILTER_NAMES = {"final_class": _l("Final class"), "lifecycle": _l("Lifecycle"),
+                 "amount_class": _l("Spend class"), "frequency_class": _l("Frequency class"),
+                 "rfm_segment": _l("RFM segment")}
 
 
 def _segment_label(value, lang="en"):

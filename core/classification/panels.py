@@ -35,8 +35,14 @@ def classification_panel(customer, ctx):
     chain = explain_scope(session, customer.id, CHAIN_SCOPE, lang)
     html = render_template("classification/panel.html", scopes=scopes, chain=chain, lang=lang,
                            interests=interests(session, customer, None),
-                           final_label=final_label, lifecycle_label=lifecycle_label)
+                           final_label=final_label, lifecycle_label=lifecycle_label, segment_label=_segment_label)
     return {"title": "客户分类" if lang == "zh" else "Classification", "html": Markup(html), "order": 20}
+
+
+def _segment_label(value, lang="en"):
+    from core.classification.filters import _segment_label as label
+
+    return label(value, lang) if value else ""
 
 
 def class_counts(session, scope_ids: list[int]) -> dict:

@@ -21,10 +21,10 @@ SHOWN = 50  # the latest imports on the page
 
 STATUS = {"queued": _l("queued"), "running": _l("running"), "done": _l("done"), "failed": _l("failed")}
 KINDS = {"customers": _l("Customers"), "sales": _l("Sales")}
+TEMPLATE_NAMES = {"customers": "customers-template", "sales": "sales-template", "products": "products-template"}
 
 
 class ImportView(StoreView):
-    min_role = "manager"
 
     @expose("/", methods=("GET", "POST"))
     def index(self):
@@ -65,6 +65,18 @@ class ImportView(StoreView):
         flash(_("%(file)s is being imported; this page shows how far it is.", file=run.file_name), "success")
         return None
 
+    @expose("/template/<kind>.<fmt>")
+    def template(self, kind: str, fmt: str):
+        """A blank file with the headers the importer reads (Chinese), to fill in and upload."""
+        from core.admin.list_export import XLSX
+        from core.imports.blank_files import KINDS, blank_file
+
+        if kind not in KINDS or fmt not in ("csv", "xlsx"):
+            abort(404)
+        mimetype = XLSX if fmt == "xlsx" else "text/csv"
+        return send_file(io.BytesIO(blank_file(kind, fmt)), mimetype=mimetype, as_attachment=True,
+                         download_name=f"{TEMPLATE_NAMES[kind]}.{fmt}")
+
     @expose("/<int:import_id>/rejected")
     def rejected(self, import_id: int):
         from core.imports.cleanup import rejects_available
@@ -77,7 +89,7 @@ class ImportView(StoreView):
         if not rejects_available(run):
             abort(404)  # none, or deleted after the retention period (the page says so)
         stem = os.path.splitext(run.file_name)[0] or "import"
-        return send_file(io.BytesIO(decrypted_rejects(run.rejects_path)), mimetype="text/csv", as_attachment=True,
+        return send_file(io.BytesIO(decrypted_rejects(run)), mimetype="text/csv", as_attachment=True,
                          download_name=f"{stem}.rejected.csv")
 
 

@@ -6,8 +6,8 @@
 - A run still "queued" or "running" with no progress for `IMPORT_STALE_HOURS` (2) hours and
   no live rq job lost its worker for good (killed with no retries left, or an in-process run
   whose web process stopped): it is failed with a reason the page shows, and its upload deleted.
-- Files no run needs any more (uploads of finished runs left by a crash between the last
-  commit and the delete, or by versions that kept them) are deleted.
+- Files no run needs any more in the instance folder (where versions before uploads were kept
+  in the database put them) are deleted.
 
 `tidy_imports_job` does all three; the core registers it with the periodic jobs (core/jobs.py).
 """
@@ -22,7 +22,7 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import or_, select, update
 
-from core.imports.jobs import FILE_GONE, IMPORT_FOLDER, absolute, encrypt_file, remove_quietly
+from core.imports.jobs import FILE_GONE, IMPORT_FOLDER, absolute, encrypt_file, forget_upload, remove_quietly
 from core.models import ImportRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -58,14 +58,20 @@ def rejects_until(run: ImportRun) -> datetime | None:
 
 
 def rejects_available(run: ImportRun, now: datetime | None = None) -> bool:
+    from core.imports import stored
+
     until = rejects_until(run)
-    return until is not None and (now or utcnow()) < until and os.path.exists(absolute(run.rejects_path))
+    if until is None or (now or utcnow()) >= until:
+        return False
+    return stored.in_database(run.rejects_path) or os.path.exists(absolute(run.rejects_path))
 
 
 def purge_expired_rejects(session, *, now: datetime | None = None) -> int:
     """Delete rejects files older than the retention; encrypt plaintext ones older versions left.
 
     Returns how many were deleted. Commits: each file deleted is forgotten in the same step."""
+    from core.imports import stored
+
     now = now or utcnow()
     cutoff = now - timedelta(days=rejects_days())
     runs = session.execute(select(ImportRun.id, ImportRun.rejects_path, ImportRun.finished_at)
@@ -73,10 +79,13 @@ def purge_expired_rejects(session, *, now: datetime | None = None) -> int:
     purged = 0
     for run_id, path, finished_at in runs:  # only runs with rejects still kept: a week's worth
         if finished_at is None or finished_at < cutoff:
-            remove_quietly(path)
+            if stored.in_database(path):
+                stored.delete_part(session, run_id, "rejects")
+            else:
+                remove_quietly(path)
             session.execute(update(ImportRun).where(ImportRun.id == run_id).values(rejects_path=None))
             purged += 1
-        elif not path.endswith(".enc") and os.path.exists(absolute(path)):
+        elif not stored.in_database(path) and not path.endswith(".enc") and os.path.exists(absolute(path)):
             encrypted = encrypt_file(path)
             session.execute(update(ImportRun).where(ImportRun.id == run_id).values(rejects_path=encrypted))
             remove_quietly(path)
@@ -102,9 +111,10 @@ def reap_stale_runs(session, *, now: datetime | None = None) -> list[int]:
             ImportRun.id == run_id, ImportRun.status.in_(("queued", "running")),
             or_(ImportRun.progress_at < cutoff, ImportRun.progress_at.is_(None)),
         ).values(status="failed", error=WORKER_STOPPED, finished_at=now, progress_at=now))
+        if result.rowcount:
+            forget_upload(session, run_id, file_path)
         session.commit()
         if result.rowcount:
-            remove_quietly(file_path, os.path.splitext(file_path)[0] + ".rejected.csv")
             log.warning("import %s had no progress since %s and no live job: marked failed", run_id, cutoff)
             reaped.append(run_id)
     return reaped

@@ -1,24 +1,26 @@
 """Admin uploads imported in the background (architecture.md, "Background jobs").
 
-`start_import` keeps the uploaded file under the instance folder, records an `ImportRun` and
+`start_import` keeps the uploaded file in the database, encrypted with the data key
+(core/imports/stored.py: any worker on any host reads it), records an `ImportRun` and
 enqueues `run_import_job` (rq with Redis, in-process without; parked in the job outbox while
 Redis is down). The job is safe to run again after a worker died half-way: customers are
 matched by phone or card number (a second run updates, never duplicates), sale receipts
 imported before are skipped, and the rejects file is rewritten from the start.
 
-The upload holds names, phones and emails in clear, so it is deleted as soon as the run has
-finished (done, or failed for good); the rejected rows are kept encrypted with the data key
-and purged after a few days (core/imports/cleanup.py)."""
+The upload holds names, phones and emails, so it is never on disk in clear but in the
+worker's private folder while it runs, and deleted as soon as the run has finished (done, or
+failed for good); the rejected rows are kept encrypted with the data key and purged after a
+few days (core/imports/cleanup.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
-import uuid
+import shutil
+import tempfile
 
 from flask import current_app
 from sqlalchemy import update
-from werkzeug.utils import secure_filename
 
 from core.errors import DomainError, InvalidInput
 from core.models import ImportRun, Store, User, utcnow
@@ -27,12 +29,6 @@ log = logging.getLogger(__name__)
 IMPORT_FOLDER = "imports"  # under the instance folder
 SUFFIXES = (".csv", ".xlsx")
 FILE_GONE = "the uploaded file is no longer there; upload it again"
-
-
-def import_folder() -> str:
-    folder = os.path.join(current_app.instance_path, IMPORT_FOLDER)
-    os.makedirs(folder, exist_ok=True)
-    return folder
 
 
 def absolute(relative: str) -> str:
@@ -48,24 +44,20 @@ def start_import(session, *, kind: str, upload, store: Store, user: User | None,
     suffix = os.path.splitext(name)[1].lower()
     if suffix not in SUFFIXES:
         raise InvalidInput("the file must be CSV or XLSX", fields={"file": ["CSV or XLSX"]})
-    # A random name: two uploads of "会员.csv" must not overwrite each other.
-    relative = os.path.join(IMPORT_FOLDER, f"{uuid.uuid4().hex}-{secure_filename(name) or 'upload'}")
-    if not relative.endswith(suffix):
-        relative += suffix
-    import_folder()
-    upload.save(absolute(relative))  # streamed to disk, never into the database
+    from core.imports import stored
+
     try:
         run = ImportRun(store_id=store.id, user_id=user.id if user else None, kind=kind, file_name=name[:300],
-                        file_path=relative, all_or_nothing=all_or_nothing, with_events=with_events, status="queued",
-                        rows_done=0, created=0, updated=0, skipped=0, rejected=0, committed=False, attempts=0,
-                        progress_at=utcnow())
+                        file_path=stored.PREFIX + "upload" + suffix, all_or_nothing=all_or_nothing,
+                        with_events=with_events, status="queued", rows_done=0, created=0, updated=0, skipped=0,
+                        rejected=0, committed=False, attempts=0, progress_at=utcnow())
         session.add(run)
         session.flush()
         run_id = run.id
+        stored.save_stream(session, run_id, "upload", upload.stream)  # encrypted, in the run's transaction
         session.commit()
     except BaseException:
         session.rollback()
-        os.remove(absolute(relative))
         raise
     from core.jobs import jobs
 
@@ -77,7 +69,6 @@ def start_import(session, *, kind: str, upload, store: Store, user: User | None,
 def run_import_job(import_id: int) -> str:
     """The job: import the run's file, keeping its row up to date. Returns the final status."""
     from core.extensions import db
-    from core.imports.runner import run_import
 
     session = db.session
     run = session.get(ImportRun, import_id)
@@ -87,13 +78,32 @@ def run_import_job(import_id: int) -> str:
     run.attempts = (run.attempts or 0) + 1
     run.rows_done = run.created = run.updated = run.skipped = run.rejected = 0
     session.commit()
+    # This process's own folder (mode 0700) for the clear copy the reader needs and the rejects
+    # being written; removed whatever happens, and a killed worker's is in its host's temp dir.
+    workdir = tempfile.mkdtemp(prefix="storecrm-import-")
+    try:
+        return _run(session, run, import_id, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(session, run: ImportRun, import_id: int, workdir: str) -> str:
+    from core.imports import stored
+    from core.imports.runner import run_import
+
     store, user = run.store, run.user
     kind, all_or_nothing, with_events = run.kind, run.all_or_nothing, run.with_events
     run_file_path = run.file_path
-    source = absolute(run.file_path)
-    plain_rejects = os.path.splitext(run.file_path)[0] + ".rejected.csv"  # written by the run, encrypted after
-    remove_quietly(plain_rejects)  # from a run a dead worker left behind
-    if not os.path.exists(source):
+    plain_rejects = os.path.join(workdir, "rejected.csv")
+    if stored.in_database(run_file_path):
+        source = os.path.join(workdir, "upload" + os.path.splitext(run_file_path)[1])
+        there = stored.has_part(session, import_id, "upload")
+        if there:
+            stored.write_to(session, import_id, "upload", source)
+    else:  # a run queued by an older version, its upload under the instance folder
+        source = absolute(run_file_path)
+        there = os.path.exists(source)
+    if not there:
         # Deleted when an earlier delivery finished it, or by the reaper: nothing left to import.
         _finish(session, import_id, status="failed", error=FILE_GONE)
         return "failed"
@@ -108,14 +118,14 @@ def run_import_job(import_id: int) -> str:
 
     try:
         report = run_import(session, kind, source, store=store, all_or_nothing=all_or_nothing,
-                            with_events=with_events, report_path=absolute(plain_rejects), user=user,
+                            with_events=with_events, report_path=plain_rejects, user=user,
                             actor=user.username if user else "import", on_batch=on_batch)
     except DomainError as exc:
         session.rollback()
         # The file itself is wrong (no known columns): running it again would not help.
         detail = "; ".join(" ".join(v) if isinstance(v, list) else str(v) for v in exc.fields.values())
+        forget_upload(session, import_id, run_file_path)
         _finish(session, import_id, status="failed", error=exc.message + (f" ({detail})" if detail else ""))
-        remove_quietly(run_file_path, plain_rejects)
         return "failed"
     except Exception as exc:
         session.rollback()
@@ -124,20 +134,19 @@ def run_import_job(import_id: int) -> str:
         if rq_job is not None and (rq_job.retries_left or 0) > 0:
             # rq will run it again: queued, not failed, or the retry would find it finished.
             _finish(session, import_id, status="queued", error=error, finished_at=None)
-            remove_quietly(plain_rejects)  # the upload stays: the retry reads it
-            raise
+            raise  # the upload stays: the retry reads it
+        forget_upload(session, import_id, run_file_path)
         _finish(session, import_id, status="failed", error=error)
-        remove_quietly(run_file_path, plain_rejects)
         log.exception("import %s failed", import_id)
         return "failed"
     rejects_path = None
-    if report.rejected and os.path.exists(absolute(plain_rejects)):
-        rejects_path = encrypt_file(plain_rejects)
-    remove_quietly(plain_rejects)
+    if report.rejected and os.path.exists(plain_rejects):
+        rejects_path = stored.save_file(session, import_id, "rejects", plain_rejects)
+    forget_upload(session, import_id, run_file_path)
+    # One commit: the counts, the rejects kept and the upload deleted.
     _finish(session, import_id, status="done", rows_done=report.rows, created=report.created,
             updated=report.updated, skipped=report.skipped, rejected=report.rejected, committed=report.committed,
             rejects_path=rejects_path)
-    remove_quietly(run_file_path)
     from core.audit import audit
 
     run = session.get(ImportRun, import_id)
@@ -146,6 +155,16 @@ def run_import_job(import_id: int) -> str:
                                               if k not in ("errors", "report_path")}, "file": run.file_name})
     session.commit()
     return "done"
+
+
+def forget_upload(session, import_id: int, file_path: str) -> None:
+    """Delete the run's upload: its chunks in the caller's transaction (or an older version's file)."""
+    from core.imports import stored
+
+    if stored.in_database(file_path):
+        stored.delete_part(session, import_id, "upload")
+    else:
+        remove_quietly(file_path, os.path.splitext(file_path)[0] + ".rejected.csv")
 
 
 def remove_quietly(*relatives: str) -> None:
@@ -175,12 +194,16 @@ def encrypt_file(plain_relative: str) -> str:
     return relative
 
 
-def decrypted_rejects(relative: str) -> bytes:
+def decrypted_rejects(run: ImportRun) -> bytes:
     """The rejects CSV as downloaded (UTF-8 with BOM, so Excel reads Chinese)."""
     from core.crypto import cipher
+    from core.extensions import db
+    from core.imports import stored
 
-    with open(absolute(relative), encoding="ascii") as stored:
-        return cipher().decrypt(stored.read()).encode("utf-8-sig")
+    if stored.in_database(run.rejects_path):
+        return stored.read(db.session, run.id, "rejects")  # as the run wrote it: with the BOM
+    with open(absolute(run.rejects_path), encoding="ascii") as kept:  # kept by an older version
+        return cipher().decrypt(kept.read()).encode("utf-8-sig")
 
 
 def _finish(session, import_id: int, **values) -> None:

@@ -141,10 +141,13 @@ class ChunkWriter:
             ready.append((i, unit["store"], data))
         recorded = batch.record_chunk(self.session, [(store, data) for _, store, data in ready], user=self.user,
                                       actor=self.actor, with_events=self.with_events, lookups=lookups)
-        earlier = _earlier_sales(self.session, [o.sale_id for o in recorded if o.status == 200])
+        # A receipt recorded before: "imported before" when the same, else a conflict naming the
+        # earlier sale (the batch refuses a re-post with another body, with the first sale's id).
+        before = [o.sale_id for o in recorded if o.sale_id is not None and o.status != 201]
+        earlier = _earlier_sales(self.session, before)
         for (i, _, data), outcome in zip(ready, recorded):
             outcomes[i] = {201: "created", 200: "skipped"}.get(outcome.status, outcome.error)
-            if outcome.status == 200 and earlier.get(outcome.sale_id) is not None:
+            if outcome.status != 201 and earlier.get(outcome.sale_id) is not None:
                 differs = _differs(earlier[outcome.sale_id], data)
                 if differs:
                     sale = earlier[outcome.sale_id]

@@ -14,6 +14,11 @@ CONSENT_CHANNELS = ("sms", "email", "wechat", "phone_call")
 SOURCE_CHANNELS = ("walk_in", "online_shop", "social", "import", "referral", "till")
 
 
+def last4_key(phone: str) -> str:
+    """What the last-four-digits blind index hashes (a prefix keeps it apart from full phones)."""
+    return "last4:" + "".join(ch for ch in phone if ch.isdigit())[-4:]
+
+
 class Customer(db.Model):
     """One person across the chain (客户档案): one phone, one profile, a home store."""
 
@@ -30,6 +35,9 @@ class Customer(db.Model):
     # Personal data: encrypted at rest, with a keyed hash for exact lookup.
     phone: Mapped[str | None] = mapped_column(EncryptedText)
     phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The counter finds a customer by the last four digits: a keyed hash of them (not the digits,
+    # so the table alone does not give them away), shared by many customers, hence not unique.
+    phone_last4_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     email: Mapped[str | None] = mapped_column(EncryptedText)
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     address: Mapped[str | None] = mapped_column(EncryptedText)
@@ -46,7 +54,7 @@ class Customer(db.Model):
     source_channel: Mapped[str | None] = mapped_column(String(32))
     home_store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     home_store: Mapped[Store | None] = relationship()
@@ -57,6 +65,7 @@ class Customer(db.Model):
     def set_phone(self, normalised: str | None) -> None:
         self.phone = normalised
         self.phone_hash = cipher().lookup_hash(normalised) if normalised else None
+        self.phone_last4_hash = cipher().lookup_hash(last4_key(normalised)) if normalised else None
 
     def set_email(self, email: str | None) -> None:
         email = (email or "").strip().lower() or None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -51,3 +51,20 @@ class ImportRun(db.Model):
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
+
+
+class ImportChunk(db.Model):
+    """A piece of an uploaded import file, encrypted with the data key (core/crypto.py).
+
+    Kept in the database so a worker on any host can read the upload (no shared disk), and
+    never in clear: the file holds names, phones and emails. The upload's chunks are deleted
+    when the run ends; the rejected rows' (part "rejects") after the retention days."""
+
+    __tablename__ = "import_chunk"
+    __table_args__ = (UniqueConstraint("import_run_id", "part", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(ForeignKey("import_run.id", ondelete="CASCADE"))
+    part: Mapped[str] = mapped_column(String(8))  # upload | rejects
+    seq: Mapped[int] = mapped_column(Integer)  # 0, 1, 2... in file order
+    data: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token of up to CHUNK_BYTES of the file

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.extensions import db
-from core.models.types import MONEY
+from core.models.types import MONEY, UTCDateTime, utcnow
 
 
 class Product(db.Model):
@@ -22,3 +23,4 @@ class Product(db.Model):
     cost: Mapped[Decimal | None] = mapped_column(MONEY)
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)  # colour, style, taste...
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)

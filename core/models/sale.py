@@ -15,6 +15,10 @@ from core.models.types import MONEY, QUANTITY, UTCDateTime, utcnow
 from core.models.user import User
 
 SALE_STATUSES = ("completed", "partly_refunded", "refunded")
+# How a sale may be paid (api.md): the closed set a till chooses from; `points` and `credit`
+# are paid from a customer's balance by the modules that keep one.
+PAYMENT_METHODS = ("cash", "wechat_pay", "alipay", "card", "unionpay", "stored_value", "points", "credit",
+                   "voucher", "other")
 
 
 class Sale(db.Model):
@@ -44,6 +48,11 @@ class Sale(db.Model):
     refunded_total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Moves on a refund: what `GET /sales?updated_since=` syncs from.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
+    # Field -> hash of what the till posted (core.services.request_fingerprint): a re-post of the
+    # same external_id with a different body is refused, naming the fields that differ.
+    request_fingerprint: Mapped[dict | None] = mapped_column(JSON)
 
     store: Mapped[Store] = relationship()
     customer: Mapped[Customer | None] = relationship()

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.extensions import db
@@ -14,6 +14,7 @@ from core.models.types import UTCDateTime, utcnow
 
 class Store(db.Model):
     __tablename__ = "store"
+    __config_record__ = True  # cached per process (core/config_cache.py)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -29,6 +30,9 @@ class Store(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # How far ahead of now a sale's time may be (a till's clock running fast); api.md bounds.
     sale_clock_ahead_minutes: Mapped[int] = mapped_column(Integer, default=1440, server_default="1440")
+    # A test store (sandbox) for integrators and training: its data stays out of chain figures
+    # and other stores' campaigns, and an owner may reset it (core/sandbox.py).
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     plugins: Mapped[list["StorePlugin"]] = relationship(back_populates="store", cascade="all, delete-orphan")
 
@@ -48,6 +52,7 @@ class StorePlugin(db.Model):
     """Whether a plugin is switched on in a store, and its settings there."""
 
     __tablename__ = "store_plugin"
+    __config_record__ = True  # cached per process (core/config_cache.py)
 
     store_id: Mapped[int] = mapped_column(ForeignKey("store.id", ondelete="CASCADE"), primary_key=True)
     plugin: Mapped[str] = mapped_column(String(64), primary_key=True)

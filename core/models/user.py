@@ -27,6 +27,7 @@ class User(db.Model):
     """A member of staff: logs into the admin, is named as salesperson on sales."""
 
     __tablename__ = "user_account"
+    __config_record__ = True  # cached per process (core/config_cache.py)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
@@ -75,6 +76,7 @@ class ApiToken(db.Model):
     """A bearer token for a till (store token) or a person (user token); only its hash is kept."""
 
     __tablename__ = "api_token"
+    __config_record__ = True  # cached per process (core/config_cache.py)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

@@ -50,6 +50,11 @@ class Manifest:
     settings_schema: Any = None
     package: str | None = None
     summary_zh: str | None = None
+    title: str | None = None      # the module's name as people read it ("Membership"); default: `name`
+    title_zh: str | None = None   # the same in Chinese ("会员")
+
+    def display_title(self, zh: bool) -> str:
+        return (self.title_zh if zh else None) or self.title or self.name
 
     def __post_init__(self):
         if not self.name.isidentifier():

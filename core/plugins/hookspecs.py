@@ -49,6 +49,15 @@ def register_jobs(scheduler):
 
 
 @hookspec
+def webhook_event_types():
+    """Called once at start-up. Return a list of the events this plugin emits to webhook
+    subscribers, each a dict `{"type": "<plugin>.<event>", "label": lazy_gettext(...)}` (the
+    type starts with the plugin's name). Emit one with `core.webhooks.emit_event(session,
+    store, type, data, customer_id=...)` in the transaction that made the change: it is sent
+    after the commit, from the outbox, to the subscribers of that type."""
+
+
+@hookspec
 def register_message_channels():
     """Called once at start-up. Return a list of message channels (objects with `name` and
     `send(message) -> str` returning a provider id) that campaigns can send through."""
@@ -140,6 +149,17 @@ def customer_erased(customer_id, ctx):
 
 
 @hookspec
+def sandbox_reset(store, customer_ids, ctx):
+    """Called when an owner resets sandbox (test) store `store`, in the reset's one transaction,
+    before the core deletes that store's sales, visits, events and customers; every installed
+    plugin with tables, enabled there or not. Delete this plugin's data of `store` (its
+    records: complaints, stock moves, campaigns sent...) and of the customers `customer_ids`
+    (a SELECT of ids, use `.in_(customer_ids)`; they are about to be deleted), set-based. Keep
+    the store's settings, and never touch another store's rows. Return a dict of table name to
+    rows deleted (`{"feedback_complaint": 3}`), which the reset's audit entry counts, or None."""
+
+
+@hookspec
 def customer_merged(kept, merged, ctx):
     """Called when profile `merged` is folded into `kept` (both `Customer`), before `merged`
     is removed. Move this plugin's records to `kept`. Return a dict of table name to rows moved
@@ -179,10 +199,20 @@ def customer_panels(customer, ctx):
 
 
 @hookspec
+def timeline_text(activities, ctx):
+    """Called when the admin shows a customer's timeline, once per installed plugin (enabled in
+    the store or not: the entries are the customer's history) with the `Activity` rows on it
+    that the plugin wrote (`activity.source` is its name). Return a dict of activity id to
+    `{"title": str, "body": str | None}` in the current language (`gettext`), for the entries
+    the plugin words itself (the rest keep their stored title and body), or None."""
+
+
+@hookspec
 def dashboard_widgets(store, period, ctx):
     """Called when a dashboard renders; `store` is None for the chain view, `period` a
     `(start, end)` pair of dates. Return a list of widgets
-    `{"title": str, "value": str, "note": str?}` tiles or `{"title": str, "chart": {"type": "bar"|"line"|
+    `{"title": str, "value": str, "note": str?, "link": url?}` tiles (`link`: the list the figure
+    counts, computed with the same definition and scope, so the two agree) or `{"title": str, "chart": {"type": "bar"|"line"|
     "doughnut"|"pie", "labels": [...], "datasets": [{"label": str, "data": [numbers]}]}}` charts (Chart.js)."""
 
 
@@ -190,6 +220,16 @@ def dashboard_widgets(store, period, ctx):
 def segment_filters():
     """Called when campaigns builds an audience. Return a list of filters
     `{"name", "label", "params": {...}, "apply": callable(select, params, ctx) -> select}`."""
+
+
+@hookspec
+def customer_priority(customer_ids, purpose, ctx):
+    """Called when a page orders or marks customers by priority: `purpose` is `"counter"` (the
+    counter lookup shows a priority badge) or `"complaints"` (feedback's complaint queue puts
+    these customers' open complaints first). `customer_ids` is a list of ids (at most a page's
+    worth). Return `{customer_id: rank}` for the customers this plugin gives priority (rank >= 1,
+    higher first; membership: the tier's place among the tiers with the priority-service perk),
+    or None. Callers take the highest rank any plugin gives; absent means no priority."""
 
 
 @hookspec
@@ -207,7 +247,12 @@ def customer_notification(customer, topic, data, ctx):
     """Called when a plugin asks that `customer` be told something (e.g. membership's
     `membership.upgrade` with `data={"tier": "silver", ...}`), inside the caller's transaction.
     A plugin that owns message channels (campaigns) sends or queues it, respecting consent,
-    and returns True; others return None. The caller stops at the first True."""
+    and returns True; others return None. The caller stops at the first True.
+
+    The words the customer reads: `data["texts"] = {"zh": (subject, body), "en": (subject,
+    body)}`, in which `{{ name }}` and `{{ store }}` are the customer's name and the store's. The
+    channel owner picks the customer's language; a topic without `texts` is sent in the channel
+    owner's own words for it, if it has some."""
 
 
 @hookspec
@@ -229,6 +274,17 @@ def issue_coupon(customer, spec, ctx):
     "min_spend": Decimal?}`. The owner of coupons (campaigns) creates one, inside the caller's
     transaction, and returns `{"code": str, "label": str, "expires_on": "YYYY-MM-DD"}`; others
     return None. The caller takes the first answer."""
+
+
+@hookspec
+def stock_change(store, sku, quantity, reason, source_key, ctx):
+    """Called when a plugin hands goods over or takes them back outside a sale (membership's
+    rewards catalogue: a reward exchanged for points, then returned), inside the caller's
+    transaction. `quantity` is signed (negative: out of stock), `sku` a catalogue product,
+    `reason` a person's sentence for the stock ledger, `source_key` unique per change (the same
+    key twice moves stock once). A plugin that keeps stock (inventory) moves it and returns
+    True, refusing with `core.errors.Unprocessable` when taking out more than the store has;
+    others return None. The caller stops at the first True; with no taker stock is not kept."""
 
 
 @hookspec

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import logging
@@ -15,6 +16,7 @@ from flask import g, has_app_context
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from core.config_cache import cached, forget_version
 from core.extensions import db
 from core.plugins import HookContext, Manifest, hookspecs, runs_in_transaction
 
@@ -152,30 +154,24 @@ class PluginRegistry:
     # --- per-store state --------------------------------------------------------------------------
 
     def enabled_in(self, store) -> frozenset[str]:
-        """Plugins switched on in `store` (read per request, so a toggle needs no restart)."""
+        """Plugins switched on in `store`: cached per process under the configuration version
+        (core/config_cache.py), so a toggle counts at once everywhere, without a restart."""
         if store is None:
             return frozenset()
         store_id = store if isinstance(store, int) else store.id
-        cache = g.setdefault("_storecrm_enabled", {}) if has_app_context() else {}
-        if store_id not in cache:
+
+        def load():
             from core.models import StorePlugin
 
             rows = db.session.scalars(
-                select(StorePlugin.plugin).where(StorePlugin.store_id == store_id, StorePlugin.enabled.is_(True))
-            )
-            cache[store_id] = frozenset(n for n in rows if n in self.manifests)
-        return cache[store_id]
+                select(StorePlugin.plugin).where(StorePlugin.store_id == store_id, StorePlugin.enabled.is_(True)))
+            return frozenset(n for n in rows if n in self.manifests)
 
-    def remember_enabled(self, store_id: int, names) -> None:
-        """Prime this request's `enabled_in(store_id)` with names read elsewhere (authentication
-        reads them in the token's statement)."""
-        if has_app_context():
-            g.setdefault("_storecrm_enabled", {})[store_id] = frozenset(n for n in names if n in self.manifests)
+        return cached("enabled_plugins", store_id, load) if has_app_context() else load()
 
     def forget_enabled(self) -> None:
-        if has_app_context():
-            g.pop("_storecrm_enabled", None)
-            g.pop("_storecrm_settings", None)
+        """This context switched a plugin or changed settings: read the version anew."""
+        forget_version()
 
     def is_enabled(self, store, name: str) -> bool:
         return name in self.enabled_in(store)
@@ -216,6 +212,15 @@ class PluginRegistry:
         """The hook restricted to the `enabled` plugins (cached per enabled set)."""
         return _subset_caller(self, hook_name, enabled)
 
+    def call_guarded(self, hook_name: str, plugin: str, ctx: HookContext, **kwargs) -> list:
+        """`hook_name` as `plugin` implements it (its answers), or [] when it raises (logged):
+        for what a page shows, where one broken module must not hide the rest."""
+        try:
+            return self.caller_for(hook_name, plugin)(ctx=ctx.for_plugin(plugin), **kwargs)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("plugin %s failed in %s", plugin, hook_name)
+            return []
+
     def collect(self, hook_name: str, plugins, ctx: HookContext, **kwargs) -> dict[str, object]:
         """Call `hook_name` on each of `plugins` that implements it; results keyed by plugin,
         None results dropped. Exceptions propagate (callers decide how to guard)."""
@@ -243,24 +248,27 @@ class PluginRegistry:
         if store is None:
             return manifest.settings_schema().load({})
         store_id = store if isinstance(store, int) else store.id
-        cache = g.setdefault("_storecrm_settings", {}) if has_app_context() else {}
-        key = (store_id, name)
-        if key not in cache:
+
+        def load():
             from core.models import StorePlugin
 
             row = db.session.get(StorePlugin, (store_id, name))
             stored = dict(row.settings or {}) if row else {}
             schema = manifest.settings_schema()
             try:
-                cache[key] = schema.load(stored)
+                return schema.load(stored)
             except ValidationError as exc:
                 # Stored under an older version of the plugin, whose schema has since changed:
                 # the till must keep selling, so those fields fall back to their defaults.
                 bad = set(exc.messages) if isinstance(exc.messages, dict) else set(stored)
                 log.warning("settings %s of plugin %s in store %s are no longer valid; using defaults",
                             sorted(bad), name, store_id)
-                cache[key] = schema.load({k: v for k, v in stored.items() if k not in bad})
-        return cache[key]
+                return schema.load({k: v for k, v in stored.items() if k not in bad})
+
+        if not has_app_context():
+            return load()
+        # A copy: a caller changing its settings dict must not change what other requests read.
+        return copy.deepcopy(cached("plugin_settings", (store_id, name), load))
 
     def validate_settings(self, name: str, values: dict) -> dict:
         """Validate a full settings document; raise marshmallow.ValidationError with fields."""

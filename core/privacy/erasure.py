@@ -9,10 +9,11 @@ from sqlalchemy import delete, or_, select, update
 from core.audit import audit
 from core.errors import Unprocessable
 from core.models import (
-    Activity, Consent, Customer, CustomerTag, Event, EventDelivery, Refund, Sale, Visit, utcnow,
+    Activity, Consent, Customer, CustomerTag, Event, EventDelivery, Refund, Sale, Visit, WebhookDelivery, utcnow,
 )
 from core.plugins import HookContext
 from core.privacy.models import PrivacyRequest
+from core.webhooks import emit_event
 
 
 def erase_customer(session, customer: Customer, *, user=None, actor: str = "system", reason: str = "request") -> dict:
@@ -67,8 +68,14 @@ def erase_customer(session, customer: Customer, *, user=None, actor: str = "syst
 
     _follow_foreign_keys(session, customer_id)
 
+    # Webhook bodies not sent yet (or kept for a replay) may hold the person's masked data:
+    # they are dropped; such a delivery sends the ids only. Then the subscribers learn of it.
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.customer_id == customer_id).values(body=None),
+                    execution_options={"synchronize_session": False})
     anonymise(customer)
     session.flush()
+    emit_event(session, customer.home_store_id, "customer.erased",
+               {"customer_id": customer_id, "erased_at": customer.erased_at.isoformat()}, customer_id=customer_id)
     session.expire(customer, ["tag_rows"])
     summary = {"customer_id": customer_id, "erased_at": customer.erased_at, "sales_detached": sales,
                "visits_detached": visits, "activities_deleted": activities, "plugins": plugins}

@@ -125,8 +125,24 @@ def install_error_masking(app) -> None:
             response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if response.status_code < 400 or not response.is_json or response.direct_passthrough:
             return response
-        body = response.get_data(as_text=True)
-        masked = mask_input_echo(body)
+        import json
+
+        try:
+            body = json.loads(response.get_data(as_text=True))
+        except ValueError:
+            return response
+        # Inside the JSON's strings only: a number (a points figure) stays a valid JSON number.
+        masked = _mask_strings(body)
         if masked != body:
-            response.set_data(masked)
+            response.set_data(json.dumps(masked, ensure_ascii=False) + "\n")
         return response
+
+
+def _mask_strings(value):
+    if isinstance(value, str):
+        return mask_input_echo(value)
+    if isinstance(value, list):
+        return [_mask_strings(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_strings(v) for k, v in value.items()}
+    return value

@@ -1,7 +1,8 @@
 """Key rotation: re-encrypt personal data under the newest STORECRM_DATA_KEY, in batches.
 
 Every `EncryptedText` column of every table (core and plugins) is covered; a `<column>_hash`
-next to it is taken to be its lookup hash and is recomputed too. The run can stop and start
+next to it is taken to be its lookup hash and is recomputed too, as is a `<column>_last4_hash`
+(the counter's last-four-digits index, `core.models.customer.last4_key`). The run can stop and start
 again at any time: a value already under the newest key, with a current hash, is skipped, so
 the progress is derived from the data itself and nothing has to be remembered."""
 
@@ -60,6 +61,7 @@ def rotate_keys(session, cipher: DataCipher, metadata, *, batch: int = 500, on_b
         # and from encrypting a second time on the way in.
         raw = [type_coerce(c, Text).label(c.name) for c, _ in pairs]
         hashes = [h.label(h.name) for _, h in pairs if h is not None]
+        hashes += [table.c[c.name + "_last4_hash"] for c, _ in pairs if c.name + "_last4_hash" in table.c]
         last = None
         while True:
             stmt = select(pk, *raw, *hashes).order_by(pk).limit(batch)
@@ -94,4 +96,11 @@ def _rotated_values(cipher: DataCipher, row, pairs) -> dict:
             expected = cipher.lookup_hash(cipher.decrypt(token))
             if row[hash_column.name] != expected:
                 values[hash_column.name] = expected
+        last4 = column.name + "_last4_hash"
+        if last4 in row:
+            from core.models.customer import last4_key
+
+            expected = cipher.lookup_hash(last4_key(cipher.decrypt(token)))
+            if row[last4] != expected:
+                values[last4] = expected
     return values

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from core import events
 from core.access import caller_store_ids, customer_or_404, link_customer
-from core.errors import Conflict, DomainError, InvalidInput, NotFound, Unprocessable
+from core.errors import Conflict, DomainError, ExternalIdReused, InvalidInput, NotFound, Unprocessable
 from core.models import (
     Customer, Product, Refund, RefundLine, Sale, SaleAdjustment, SaleLine, SalePayment, Store, User, Visit, money,
     utcnow,
@@ -18,7 +18,9 @@ from core.models import (
 from core.plugins import HookContext
 from core.services import pricing
 from core.services.customers import create_customer, find_by_phone
+from core.services.fingerprint import differing, fingerprint
 from core.services.sale_bounds import check_sale_bounds
+from core.services.sale_rows import forgotten_on_error, insert_sale
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
@@ -107,8 +109,23 @@ def find_sale_by_external_id(session, store: Store, external_id: str | None) -> 
     return session.scalars(select(Sale).where(Sale.store_id == store.id, Sale.external_id == external_id)).first()
 
 
-def build_sale(session, store: Store, data: dict, *, user=None, actor="system", lookups: Lookups = QUERY_EACH) -> Sale:
-    """Validate `data` and add a Sale with its lines, adjustments and payments (not flushed).
+def same_receipt(first_fingerprint: dict | None, data: dict) -> None:
+    """A re-post of an `external_id` must be the same receipt: otherwise 422 naming the fields
+    that differ, rather than answering with a first sale the till did not mean. (Sales recorded
+    before fingerprints were kept cannot be compared: they are answered as before.)"""
+    if first_fingerprint is None:
+        return
+    fields = differing(first_fingerprint, fingerprint(data))
+    if fields:
+        raise ExternalIdReused("this external_id was recorded with a different sale",
+                               fields={name: ["Differs from the sale first recorded with this external_id."]
+                                       for name in fields})
+
+
+def build_sale(session, store: Store, data: dict, *, user=None, actor="system", lookups: Lookups = QUERY_EACH,
+               add: bool = True) -> Sale:
+    """Validate `data` and add a Sale with its lines, adjustments and payments (not flushed);
+    with `add=False` the caller writes it (core/services/sale_rows.py `insert_sale`).
 
     Adjustments are the enabled plugins' (core/services/pricing.py): asked for through
     `options`, checked against any the till posted; a sale with neither has none."""
@@ -120,7 +137,8 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system", 
     # sale.payments or sale.refunds do not send a query each to find nothing.
     sale = Sale(store=store, external_id=data.get("external_id"), occurred_at=data.get("occurred_at") or utcnow(),
                 channel=data.get("channel") or "store", note=data.get("note"), status="completed",
-                lines=[], adjustments=[], payments=[], refunds=[])
+                lines=[], adjustments=[], payments=[], refunds=[],
+                request_fingerprint=fingerprint(data) if data.get("external_id") else None)
     cart_lines = []
     limit = pricing.discount_limit(store, user)
     for i, line_in in enumerate(lines_in):
@@ -176,7 +194,8 @@ def build_sale(session, store: Store, data: dict, *, user=None, actor="system", 
                                fields={"payments": [f"Payments add up to {paid}, the total is {sale.total}."]})
     check_sale_bounds(store, sale)
     validate_with_plugins(session, store, sale, user=user, actor=actor)
-    session.add(sale)
+    if add:
+        session.add(sale)
     return sale
 
 
@@ -217,37 +236,69 @@ def record_sale(session, store: Store, data: dict, *, user=None, actor="system")
     """Record a sale and deliver `sale_recorded`, committing. Returns (sale, created).
 
     The same `external_id` in the same store returns the first sale (created=False), also
-    when two requests race: the unique constraint decides and the loser reads the winner."""
-    for attempt in (1, 2):
-        existing = find_sale_by_external_id(session, store, data.get("external_id"))
-        if existing is not None:
-            return existing, False
+    when two requests race: the sale's INSERT skips a receipt already recorded (its unique
+    constraint decides) and the first sale is read then. No SELECT asks beforehand: a re-post
+    is rare and costs the building of the sale, rolled back. A re-post the rules now refuse (the
+    stock it took, a product since withdrawn) still answers with the first sale.
+    The plugins' in-transaction reactions run without savepoints; should one raise, the sale
+    is written again with them, and that reaction's failure is recorded and retried."""
+    races = 0
+    guarded = False
+    while True:
         try:
-            sale = build_sale(session, store, data, user=user, actor=actor)
-            session.flush()
-            events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor,
-                        core_reactions=classified(sale))
-            session.commit()
+            with events.optimistic(session, enabled=not guarded):
+                sale = build_sale(session, store, data, user=user, actor=actor, add=False)
+                if not insert_sale(session, sale):
+                    raise ExternalIdTaken()
+                with forgotten_on_error(session, sale):
+                    events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor,
+                                core_reactions=classified(sale))
+            with forgotten_on_error(session, sale):
+                session.commit()
             return sale, True
-        except IntegrityError:
+        except ExternalIdTaken as exc:
             session.rollback()
-            existing = find_sale_by_external_id(session, store, data.get("external_id"))
-            if existing is not None:
-                return existing, False
+            return recorded_before(session, store, data, exc), False
+        except events.ReactionFailed as exc:
+            session.rollback()
+            log.warning("%s; writing the sale again with the reaction guarded", exc)
+            guarded = True
+        except IntegrityError as exc:
+            session.rollback()
             # Another till created the same new customer (by phone) at the same moment; once
             # more, the phone now finds that profile.
-            if attempt == 2:
-                raise
+            races += 1
+            if races == 2:
+                return recorded_before(session, store, data, exc), False
         except Conflict as exc:
             session.rollback()
             # Another till committed this phone's new profile between our lookup and our
             # insert: once more, the lookup finds it and the sale goes to that customer.
-            if attempt == 2 or not is_new_phone_race(exc):
-                raise
+            races += 1
+            if races == 2 or not is_new_phone_race(exc):
+                return recorded_before(session, store, data, exc), False
+        except DomainError as exc:
+            session.rollback()
+            return recorded_before(session, store, data, exc), False
         except Exception:
             session.rollback()
             raise
-    raise AssertionError("unreachable")
+
+
+class ExternalIdTaken(Exception):
+    """The sale's INSERT found its external_id recorded in the store (never escapes)."""
+
+
+def recorded_before(session, store: Store, data: dict, exc: BaseException) -> Sale:
+    """The sale first recorded with `data`'s external_id, when `data` is the same receipt
+    (422 naming what differs when it is not); with none, `exc` is raised again."""
+    existing = find_sale_by_external_id(session, store, data.get("external_id"))
+    if existing is None:
+        if isinstance(exc, ExternalIdTaken):  # gone since the INSERT saw it: cannot be (sales stay)
+            raise RuntimeError("the sale's external_id was taken, then not found")
+        raise exc
+    same_receipt(existing.request_fingerprint, data)
+    return existing
 
 
 def is_new_phone_race(exc: Conflict) -> bool:

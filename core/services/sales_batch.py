@@ -21,7 +21,11 @@ from core.access import caller_store_ids, visible_customers
 from core.errors import Conflict, DomainError, InvalidInput
 from core.models import Customer, Sale, Store, User
 from core.services.phones import normalise_phone
-from core.services.sales import QUERY_EACH, Lookups, build_sale, find_sale_by_external_id, is_new_phone_race
+from core.services.fingerprint import fingerprint
+from core.services.sale_rows import forgotten_on_error, insert_sale
+from core.services.sales import (
+    QUERY_EACH, ExternalIdTaken, Lookups, build_sale, find_sale_by_external_id, is_new_phone_race, same_receipt,
+)
 
 log = logging.getLogger(__name__)
 CHUNK_SIZE = 100  # sales per transaction: a fraction of a second of the SQLite writer lock
@@ -33,7 +37,8 @@ class SaleNotRecorded(DomainError):
 
 @dataclass
 class SaleOutcome:
-    """201: recorded now; 200: recorded before (the first sale's id); else the error's status."""
+    """201: recorded now; 200: recorded before (the first sale's id); else the error's status
+    (with the first sale's id when the receipt was recorded before with another body)."""
 
     status: int
     sale_id: int | None = None
@@ -138,40 +143,48 @@ def record_chunk(session, items: list[tuple[Store, dict]], *, user=None, actor: 
     for store, data in items:
         key = (store.id, data.get("external_id"))
         if key[1] and key in recorded:
-            outcomes.append(SaleOutcome(200, recorded[key]))
+            sale_id, first = recorded[key]
+            try:
+                same_receipt(first, data)
+            except DomainError as exc:
+                outcomes.append(SaleOutcome(exc.status, sale_id, error=exc))  # the first sale's id, for the report
+                continue
+            outcomes.append(SaleOutcome(200, sale_id))
             continue
         outcome = _record_one(session, store, data, lookups, user, actor, with_events)
-        if outcome.sale_id is not None and key[1]:
-            recorded[key] = outcome.sale_id
+        if outcome.sale_id is not None and key[1] and key not in recorded:
+            recorded[key] = (outcome.sale_id, fingerprint(data))
         if outcome.status == 201 and outcome.customer_id is not None:
             buyers[(outcome.customer_id, store.id)] = None
         outcomes.append(outcome)
     if with_events:
-        from core.classification.compute import update_customer
+        from core.classification.one_customer import update_customer
 
         for customer_id, store_id in buyers:
             update_customer(session, customer_id, store_id)
     return outcomes
 
 
-def _recorded(session, items) -> dict[tuple[int, str], int]:
-    """(store id, external_id) -> sale id of the chunk's receipts recorded before."""
+def _recorded(session, items) -> dict[tuple[int, str], tuple[int, dict | None]]:
+    """(store id, external_id) -> (sale id, request fingerprint) of the chunk's receipts recorded before."""
     keys = {(store.id, data["external_id"]) for store, data in items if data.get("external_id")}
     if not keys:
         return {}
-    rows = session.execute(select(Sale.store_id, Sale.external_id, Sale.id)
+    rows = session.execute(select(Sale.store_id, Sale.external_id, Sale.id, Sale.request_fingerprint)
                            .where(tuple_(Sale.store_id, Sale.external_id).in_(keys)))
-    return {(store_id, external_id): sale_id for store_id, external_id, sale_id in rows}
+    return {(store_id, external_id): (sale_id, first) for store_id, external_id, sale_id, first in rows}
 
 
 def _record_one(session, store, data, lookups, user, actor, with_events) -> SaleOutcome:
     for attempt in (1, 2):
         try:
             with session.begin_nested():
-                sale = build_sale(session, store, data, user=user, actor=actor, lookups=lookups)
-                session.flush()
+                sale = build_sale(session, store, data, user=user, actor=actor, lookups=lookups, add=False)
+                if not insert_sale(session, sale):
+                    raise ExternalIdTaken()  # recorded by another till since the chunk began
                 if with_events:
-                    events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
+                    with forgotten_on_error(session, sale):
+                        events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
             return SaleOutcome(201, sale.id, customer_id=sale.customer_id)
         except Conflict as exc:
             if attempt == 2 or not is_new_phone_race(exc):
@@ -184,10 +197,14 @@ def _record_one(session, store, data, lookups, user, actor, with_events) -> Sale
             log.warning("sale %r of a batch is out of range: %s", data.get("external_id"), type(exc).__name__)
             return SaleOutcome(400, error=InvalidInput("a value of the sale is out of range",
                                                        fields={"_sale": [type(exc).__name__]}))
-        except IntegrityError:
+        except (IntegrityError, ExternalIdTaken):
             # Another till recorded the same receipt meanwhile: the first one stands.
             existing = find_sale_by_external_id(session, store, data.get("external_id"))
             if existing is not None:
+                try:
+                    same_receipt(existing.request_fingerprint, data)
+                except DomainError as exc:
+                    return SaleOutcome(exc.status, existing.id, error=exc)
                 return SaleOutcome(200, existing.id)
             # Or created the same new customer by phone: once more, asking the database.
             if attempt == 2:

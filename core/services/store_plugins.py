@@ -63,9 +63,9 @@ def _refuse_without_tables(session, names: list[str]) -> None:
     """A plugin installed without its migrations would break every sale of the store."""
     from flask import current_app
 
-    from core.migrate import pending_by_owner
+    from core.migrate import by_owner, pending_migrations
 
-    pending = pending_by_owner(current_app._get_current_object(), session.connection())
+    pending = by_owner(pending_migrations(current_app._get_current_object(), session.connection()))
     missing = [n for n in names if n in pending]
     if missing:
         raise Unprocessable(

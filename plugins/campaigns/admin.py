@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
+from core.admin.messages import describe
 from core.access import visible_customers
 from core.admin.base import StoreModelView, StoreView, current_store, registry, scope_store_ids
 from core.classification.rules import FINAL_CLASSES, LIFECYCLES, final_label, lifecycle_label
@@ -18,7 +19,7 @@ from core.errors import DomainError, NotFound
 from core.extensions import db
 from core.models import Customer
 from core.plugins import HookContext
-from plugins.campaigns.labels import OUTCOME, Labels
+from plugins.campaigns.labels import OUTCOME, Labels, describe_filters
 from plugins.campaigns.models import CallTask, Campaign, Coupon, CouponBatch, Message, OutboxEntry, Segment
 from plugins.campaigns.services import automations, effect, segments
 
@@ -39,6 +40,11 @@ def _fmt(labeller):
     return lambda view, context, model, name: labeller(getattr(model, name))
 
 
+def _subject(view, context, model, name):
+    # A notice without a subject of its own carries its topic code there: show the topic's label.
+    return Labels.topic(model.subject) if model.subject and model.subject == model.topic else model.subject or ""
+
+
 class VisibleCustomersOnly:
     def scope_query(self, query):
         return query.filter(self.model.customer_id.in_(select(Customer.id).where(visible_customers(scope_store_ids()))))
@@ -46,16 +52,17 @@ class VisibleCustomersOnly:
 
 class SegmentView(StoreModelView):
     plugin = "campaigns"
-    min_role = "manager"
     store_column = "store_id"
     can_create = False  # the builder below makes them
     column_list = ["name", "filters", "created_at"]
     column_labels = {"name": _l("Name"), "filters": _l("Filters"), "created_at": _l("Created")}
+    column_formatters = {"filters": lambda view, context, model, name: describe_filters(model.filters)}
+    form_columns = ["name"]  # the filters are built in the segment builder, never typed as JSON
+    column_formatters_detail = column_formatters
 
 
 class SegmentBuilder(StoreView):
     plugin = "campaigns"
-    min_role = "manager"
 
     def _filters(self, form) -> dict:
         filters = {}
@@ -109,7 +116,7 @@ class SegmentBuilder(StoreView):
                     return redirect(url_for("campaigns_segments.index_view"))
             except (DomainError, ValueError) as exc:
                 db.session.rollback()
-                errors.append(getattr(exc, "message", None) or str(exc))
+                errors.append(describe(exc))
         lang = _lang()
         choices = {"final_class": [(v, final_label(v, lang)) for v in FINAL_CLASSES],
                    "lifecycle": [(v, lifecycle_label(v, lang)) for v in LIFECYCLES]}
@@ -124,14 +131,15 @@ class SegmentBuilder(StoreView):
 
 
 def _report_link(view, context, model, name):
-    return Markup('<a href="{}">{}</a>').format(url_for("campaigns_report.index", campaign_id=model.id), _("Report"))
+    return Markup('<a href="{}">{}</a> · <a href="{}">{}</a>').format(
+        url_for("campaigns_composer.campaign", campaign_id=model.id), _("Open"),
+        url_for("campaigns_report.index", campaign_id=model.id), _("Report"))
 
 
 class CampaignView(StoreModelView):
     plugin = "campaigns"
-    min_role = "manager"
     store_column = "store_id"
-    can_create = False  # POST /api/v1/campaigns/campaigns (a form needs the whole flow)
+    can_create = False  # "New campaign" (admin_forms.py) walks through the whole flow
     can_edit = can_delete = False  # a sent campaign is the record of who was messaged
     column_list = ["name", "kind", "channel", "status", "audience_size", "started_at", "report"]
     column_labels = {"name": _l("Name"), "kind": _l("Kind"), "channel": _l("Channel"), "status": _l("State"),
@@ -142,7 +150,6 @@ class CampaignView(StoreModelView):
 
 class ReportView(StoreView):
     plugin = "campaigns"
-    min_role = "manager"
 
     def is_visible(self):
         return False  # reached from a campaign's "Report" link, never from the menu
@@ -171,7 +178,6 @@ class ReportView(StoreView):
 
 class CouponBatchView(StoreModelView):
     plugin = "campaigns"
-    min_role = "manager"
     store_column = "store_id"
     can_create = False
     can_edit = False
@@ -184,7 +190,6 @@ class CouponBatchView(StoreModelView):
 
 class CouponView(StoreModelView):
     plugin = "campaigns"
-    min_role = "manager"
     can_create = can_edit = can_delete = False
     column_list = ["code", "batch.name", "customer_id", "status", "expires_at"]
     column_labels = {"code": _l("Code"), "batch.name": _l("Coupon"), "customer_id": _l("Customer"),
@@ -197,25 +202,25 @@ class CouponView(StoreModelView):
 
 class MessageView(VisibleCustomersOnly, StoreModelView):
     plugin = "campaigns"
-    min_role = "manager"
     store_column = "store_id"
     can_create = can_edit = can_delete = False
     column_list = ["claimed_at", "customer_id", "channel", "purpose", "topic", "subject", "status"]
     column_labels = {"claimed_at": _l("When"), "customer_id": _l("Customer"), "channel": _l("Channel"),
                      "purpose": _l("Kind"), "topic": _l("Topic"), "subject": _l("Subject"), "status": _l("State")}
     column_formatters = {"channel": _fmt(Labels.channel), "purpose": _fmt(Labels.purpose),
-                         "status": _fmt(Labels.message_status)}
+                         "status": _fmt(Labels.message_status), "topic": _fmt(Labels.topic), "subject": _subject}
 
 
 class OutboxView(StoreModelView):
     plugin = "campaigns"
-    min_role = "manager"
     store_column = "store_id"
     can_create = can_edit = False
     can_export = True
     column_list = ["created_at", "customer_id", "user_id", "subject", "body"]
     column_labels = {"created_at": _l("When"), "customer_id": _l("Customer"), "user_id": _l("Staff member"),
                      "subject": _l("Subject"), "body": _l("Text")}
+    column_formatters = {"subject": _subject}
+    column_formatters_detail = column_formatters
 
 
 class CallTaskView(VisibleCustomersOnly, StoreModelView):
@@ -241,10 +246,13 @@ def register(admin, app) -> None:
                                url="/admin/campaigns/segments"))
     admin.add_view(SegmentBuilder(name=_l("New segment"), category=CATEGORY, endpoint="campaigns_segment_builder",
                                   url="/admin/campaigns/segment-builder"))
+    from plugins.campaigns import admin_forms
+
     admin.add_view(CampaignView(Campaign, session, name=_l("Campaigns"), category=CATEGORY,
                                 endpoint="campaigns_campaigns", url="/admin/campaigns/campaigns"))
     admin.add_view(ReportView(name=_l("Campaign report"), category=CATEGORY, endpoint="campaigns_report",
                               url="/admin/campaigns/report", menu_class_name="d-none"))
+    admin_forms.register(admin)
     admin.add_view(CouponBatchView(CouponBatch, session, name=_l("Coupons"), category=CATEGORY,
                                    endpoint="campaigns_coupon_batches", url="/admin/campaigns/coupon-batches"))
     admin.add_view(CouponView(Coupon, session, name=_l("Coupon codes"), category=CATEGORY,

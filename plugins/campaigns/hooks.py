@@ -47,7 +47,8 @@ def register_jobs(scheduler):
 
     scheduler.every(jobs.resume_campaigns, 300, name="campaigns.resume")
     scheduler.every(jobs.deliver_queued, 60, name="campaigns.deliver_queued")
-    scheduler.cron(jobs.run_automations, "5 * * * *", name="campaigns.automations")
+    # Care messages once a day at each store's `care_time`, on its own clock.
+    scheduler.store_daily(jobs.run_store_automations, "campaigns", "care_time", name="campaigns.automations")
 
 
 @hookimpl
@@ -152,5 +153,17 @@ def customer_erased(customer_id, ctx):
 
 
 @hookimpl
+def sandbox_reset(store, customer_ids, ctx):
+    from plugins.campaigns.services import sandbox
+
+    return sandbox.reset(ctx.session, store, customer_ids)
+
+
+@hookimpl
 def customer_merged(kept, merged, ctx):
     panels.merge(ctx.session, kept, merged)
+
+
+@hookimpl
+def webhook_event_types():
+    return [{"type": "campaigns.campaign_sent", "label": _l("Campaign sent")}]

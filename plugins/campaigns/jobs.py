@@ -52,8 +52,26 @@ def deliver_queued() -> int:
     return notifications.deliver_queued(db.session)
 
 
+def run_store_automations(store_id: int) -> dict:
+    """Daily in each store with campaigns on, at its `care_time` on its own clock (core/scheduling.py):
+    its care rules for the store's day of the slot, whenever the run happens (a run after an
+    outage does the day it was due; each action is keyed, so a second run adds nothing)."""
+    from core.scheduling import current_slot
+
+    store = db.session.get(Store, store_id)
+    if store is None or not current_app.extensions["storecrm.plugins"].is_enabled(store, "campaigns"):
+        return {}  # deleted, or campaigns switched off, since the slot was claimed
+    slot = current_slot()
+    ctx = _ctx(store)
+    day = automations.local_today(store, slot.at) if slot else None
+    done = automations.run_for_store(db.session, store, ctx.settings(), ctx, day=day)
+    db.session.commit()
+    return done
+
+
 def run_automations() -> dict:
-    """Hourly: each store with campaigns on runs its care rules (each rule once a day by key)."""
+    """By hand (`storecrm campaigns automations`): each store with campaigns on runs today's
+    care rules now (each action once a day by key, so after the scheduled run it adds nothing)."""
     reg = current_app.extensions["storecrm.plugins"]
     done = {}
     for store in db.session.scalars(select(Store).order_by(Store.id)).all():

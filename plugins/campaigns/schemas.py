@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from plugins.campaigns.models import CALL_OUTCOMES, CAMPAIGN_KINDS, COUPON_KINDS
@@ -38,6 +39,9 @@ class CampaignsSettings(Strict):
     reduced_cap = fields.Integer(load_default=1, validate=validate.Range(min=0, max=31))
     quiet_start = fields.String(load_default="21:00", validate=HHMM)
     quiet_end = fields.String(load_default="08:00", validate=HHMM)
+    care_time = fields.String(load_default="10:00", validate=HHMM,
+                              metadata={"label": _l("Care messages sent daily at (store time)"),
+                                        "description": _l("HH:MM on the store's clock, outside quiet hours")})
     send_rate_per_minute = fields.Integer(load_default=600, validate=validate.Range(min=1, max=1_000_000))
     cost_email = fields.Decimal(load_default="0.0100", places=4, as_string=True)
     cost_sms = fields.Decimal(load_default="0.0500", places=4, as_string=True)
@@ -57,6 +61,16 @@ class CampaignsSettings(Strict):
     referral_rewards = fields.Boolean(load_default=True)
     referral_amount = Money(load_default="20.00", validate=validate.Range(min=0, max=100000))
 
+    @validates_schema(pass_original=True)
+    def _care_time_outside_quiet_hours(self, data, original, **kwargs):
+        # The day's care messages are worked out at care_time; in quiet hours nobody is greeted.
+        # Only a time someone chose is refused: the default must never make stored settings invalid.
+        care, start, end = data.get("care_time"), data.get("quiet_start"), data.get("quiet_end")
+        chosen = isinstance(original, dict) and "care_time" in original
+        if chosen and care and start and end and start != end and ((care >= start or care < end) if start > end
+                                                                  else start <= care < end):
+            raise ValidationError({"care_time": ["Choose a time outside quiet hours."]})
+
 
 # --- segments ---------------------------------------------------------------------------------------
 
@@ -67,7 +81,7 @@ class SegmentIn(InStore):
 
 
 class SegmentOut(Strict):
-    id = fields.Integer()
+    id = fields.Integer(allow_none=True, metadata={"description": "null for a count that was not saved"})
     name = fields.String()
     filters = fields.Dict()
     count = fields.Integer()

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
+from core.admin.messages import describe
 from core.access import customer_or_404, visible_customers
 from core.admin.base import StoreModelView, StoreView, current_store, current_user_or_none, plugin_visible, scope_store_ids
 from core.errors import DomainError, NotFound
@@ -18,6 +19,7 @@ from core.extensions import db
 from core.models import Customer, Store, User, utcnow
 from core.models.user import user_store
 from core.plugins import HookContext
+from core.services.priority import customer_priorities
 from plugins.feedback.labels import (
     BREACH_LABELS, CATEGORY_LABELS, CHANNEL_LABELS, SLA_LABELS, STATE_LABELS, action_label, label,
 )
@@ -67,6 +69,20 @@ def _int(value):
     return int(value) if value.isdigit() and len(value) < 10 else None
 
 
+def _priority_first(rows: list[Complaint]) -> tuple[list[Complaint], set[int]]:
+    """Open complaints of customers with priority service first (membership's gold members
+    when the store says so, through `customer_priority`), most urgent first within each rank;
+    and the ids of the complaints so raised."""
+    user = current_user_or_none()
+    ranks: dict[tuple[int, int], int] = {}
+    for store_id in {c.store_id for c in rows}:
+        got = customer_priorities(db.session, _registry(), db.session.get(Store, store_id),
+                                  [c.customer_id for c in rows if c.store_id == store_id], "complaints", user=user)
+        ranks.update({(store_id, cid): rank for cid, rank in got.items()})
+    ordered = sorted(rows, key=lambda c: -ranks.get((c.store_id, c.customer_id), 0))  # stable: deadline order kept
+    return ordered, {c.id for c in rows if (c.store_id, c.customer_id) in ranks}
+
+
 def common() -> dict:
     return {"STATE_LABELS": STATE_LABELS, "CATEGORY_LABELS": CATEGORY_LABELS, "SLA_LABELS": SLA_LABELS,
             "CHANNEL_LABELS": CHANNEL_LABELS, "BREACH_LABELS": BREACH_LABELS, "label": label,
@@ -89,9 +105,12 @@ class ComplaintQueueView(StoreView):
         else:
             stmt = stmt.order_by(Complaint.id.desc())
         rows = list(db.session.scalars(stmt.limit(200)))
+        first = set()
+        if show == "open":
+            rows, first = _priority_first(rows)
         store = current_store()
         due_soon = _settings(store)["due_soon_hours"] if store else 4
-        queue = [{"c": c, "sla": sla_state(c, now, due_soon),
+        queue = [{"c": c, "sla": sla_state(c, now, due_soon), "priority": c.id in first,
                   "deadline": c.first_response_due_at if c.first_response_at is None else c.resolution_due_at}
                  for c in rows]
         return self.render("feedback/queue.html", queue=queue, show=show, now=now,
@@ -138,7 +157,7 @@ class ComplaintQueueView(StoreView):
             flash(_("The complaint is now %(state)s.", state=label(STATE_LABELS, to)), "success")
         except DomainError as exc:
             db.session.rollback()
-            flash(exc.message, "error")
+            flash(describe(exc), "error")
         return redirect(url_for(".ticket", complaint_id=complaint_id))
 
     @expose("/<int:complaint_id>/assign", methods=["POST"])
@@ -152,7 +171,7 @@ class ComplaintQueueView(StoreView):
             flash(_("Assigned."), "success")
         except DomainError as exc:
             db.session.rollback()
-            flash(exc.message, "error")
+            flash(describe(exc), "error")
         return redirect(url_for(".ticket", complaint_id=complaint_id))
 
     @expose("/new", methods=["GET", "POST"])
@@ -192,7 +211,7 @@ class ComplaintQueueView(StoreView):
                 return redirect(url_for("feedback_entries.index_view"))
             except DomainError as exc:
                 db.session.rollback()
-                flash(exc.message, "error")
+                flash(describe(exc), "error")
         return self.render("feedback/new.html", kind=kind, customer_id=customer_id,
                            staff=_store_staff(store) if store else [], form=request.form, **common())
 

@@ -50,7 +50,9 @@ def register_jobs(scheduler):
     from plugins.feedback import jobs
 
     scheduler.every(jobs.raise_breach_alerts, seconds=300, name="feedback.breach_alerts")
-    scheduler.every(jobs.send_due_surveys, seconds=3600, name="feedback.surveys")
+    # SLA breaches are told as they happen, day and night; surveys go to customers once a day at
+    # each store's `survey_time`, on its own clock.
+    scheduler.store_daily(jobs.send_store_surveys, "feedback", "survey_time", name="feedback.surveys")
 
 
 @hookimpl
@@ -155,5 +157,18 @@ def customer_erased(customer_id, ctx):
 
 
 @hookimpl
+def sandbox_reset(store, customer_ids, ctx):
+    from plugins.feedback.services import sandbox
+
+    return sandbox.reset(ctx.session, store, customer_ids)
+
+
+@hookimpl
 def customer_merged(kept, merged, ctx):
     privacy.merge(ctx.session, kept, merged)
+
+
+@hookimpl
+def webhook_event_types():
+    return [{"type": "feedback.complaint_opened", "label": _l("Complaint opened")},
+            {"type": "feedback.complaint_resolved", "label": _l("Complaint resolved")}]

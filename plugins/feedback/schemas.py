@@ -38,6 +38,9 @@ class FeedbackSettings(Strict):
                                                  metadata={"label": _l("Survey after a resolved complaint (days, 0 = off)")})
     survey_min_gap_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=365),
                                          metadata={"label": _l("At most one sale survey per customer every (days)")})
+    survey_time = fields.String(load_default="10:00",
+                                validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, 24-hour."),
+                                metadata={"label": _l("Surveys sent daily at (store time, HH:MM)")})
     public_form_enabled = fields.Boolean(load_default=True, metadata={"label": _l("Public feedback form")})
     form_limit_per_ip = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1000),
                                        metadata={"label": _l("Form entries per address per 10 minutes")})

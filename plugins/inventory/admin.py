@@ -14,11 +14,13 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import select
 
+from core.admin.messages import describe
 from core.admin.base import StoreModelView, StoreView, current_store, current_user_or_none, registry
 from core.errors import DomainError
 from core.extensions import db
 from core.models import Product, Store
 from core.plugins import HookContext
+from core.roles import may
 from plugins.inventory.hooks import staff_notifier
 from plugins.inventory.labels import MOVE_KIND_LABELS, SUGGESTION_METHOD_LABELS, label
 from plugins.inventory.models import Alert, Move, PurchaseOrder, Supplier
@@ -72,8 +74,7 @@ class InventoryPage(StoreView):
             flash(success, "success")
         except DomainError as exc:
             db.session.rollback()
-            detail = "; ".join(m for msgs in (exc.fields or {}).values() for m in msgs)
-            flash(f"{exc.message}{(' — ' + detail) if detail else ''}", "error")
+            flash(describe(exc), "error")
         return redirect(target)
 
 
@@ -93,11 +94,13 @@ class StockPage(InventoryPage):
             s["method_label"] = label(SUGGESTION_METHOD_LABELS, s["method"])
         return self.render("inventory/stock.html", store=store, items=items, suggestions=suggestions,
                            suppliers=suppliers, qty=qty, settings=settings,
-                           can_manage=current_user_or_none().at_least("manager"))
+                           can_manage=may(current_user_or_none(), "inventory.orders.change"))
 
     def _book_move(self, store):
         kind = request.form.get("kind")
-        if kind not in ("receipt", "adjustment") or (kind == "adjustment" and not current_user_or_none().at_least("manager")):
+        if kind not in ("receipt", "adjustment"):
+            abort(400)
+        if kind == "adjustment" and not may(current_user_or_none(), "inventory.adjust"):
             abort(403)
         quantity = _decimal(request.form.get("quantity"))
         if quantity is None:
@@ -114,7 +117,7 @@ class StockPage(InventoryPage):
     @expose("/order", methods=["POST"])
     def order_suggestions(self):
         store, picked = self.store_or_pick()
-        if store is None or not current_user_or_none().at_least("manager"):
+        if store is None:
             abort(403)
         created = {}
 
@@ -146,9 +149,7 @@ class ProductCard(InventoryPage):
         if store is None:
             return picked
         product = db.session.get(Product, product_id) or abort(404)
-        if request.method == "POST":
-            if not current_user_or_none().at_least("manager"):
-                abort(403)
+        if request.method == "POST":  # manager (core/roles.py: inventory_product.card POST)
             values = {key: _decimal(request.form.get(key)) for key in ("safety_stock", "max_level")}
             values["lead_time_days"] = request.form.get("lead_time_days", type=int)
             values["supplier_id"] = request.form.get("supplier_id", type=int)
@@ -164,12 +165,12 @@ class ProductCard(InventoryPage):
         suppliers = list(db.session.scalars(select(Supplier).where(Supplier.active.is_(True)).order_by(Supplier.name)))
         return self.render("inventory/product.html", store=store, product=product, moves=rows, card=card, stores=stores,
                            qty=qty, kind_label=lambda k: label(MOVE_KIND_LABELS, k), own=own, suppliers=suppliers,
-                           can_manage=current_user_or_none().at_least("manager"))
+                           can_manage=may(current_user_or_none(), "inventory.orders.change"))
 
     def _visible_stores(self):
-        from core.admin.base import accessible_stores
+        from core.admin.base import chain_view_stores
 
-        return [s for s in accessible_stores() if registry().is_enabled(s, PLUGIN)]
+        return [s for s in chain_view_stores() if registry().is_enabled(s, PLUGIN)]
 
 
 class OrdersPage(InventoryPage):
@@ -192,13 +193,13 @@ class OrdersPage(InventoryPage):
         if request.method == "POST":
             return self._act(store, order_id, request.form.get("action"))
         return self.render("inventory/order.html", store=store, order=purchasing.order_view(order), qty=qty,
-                           can_manage=current_user_or_none().at_least("manager"))
+                           can_manage=may(current_user_or_none(), "inventory.orders.change"))
 
     def _act(self, store, order_id, action):
         from flask import current_app
 
         target = url_for(".details", order_id=order_id)
-        if action in ("send", "cancel") and not current_user_or_none().at_least("manager"):
+        if action in ("send", "cancel") and not may(current_user_or_none(), "inventory.orders.change"):
             abort(403)
         if action == "receive":
             lines = [{"sku": key[4:], "quantity": _decimal(value)} for key, value in request.form.items()
@@ -231,9 +232,7 @@ class StocktakesPage(InventoryPage):
         store, picked = self.store_or_pick()
         if store is None:
             return picked
-        if request.method == "POST":
-            if not current_user_or_none().at_least("manager"):
-                abort(403)
+        if request.method == "POST":  # manager (core/roles.py: inventory_stocktakes.index POST)
             return self.run(lambda: stocktakes.open_stocktake(db.session, store, category=request.form.get("category") or None,
                                                               actor=current_user_or_none().username),
                             _("Stocktake opened: scan the shelf."), url_for(".index"))
@@ -261,7 +260,7 @@ class StocktakesPage(InventoryPage):
             return self.run(lambda: stocktakes.count(db.session, store, take, (request.form.get("barcode") or "").strip(),
                                                      quantity), _("Counted."), target)
         if action in ("post", "cancel"):
-            if not current_user_or_none().at_least("manager"):
+            if not may(current_user_or_none(), "inventory.stocktakes.manage"):
                 abort(403)
             if action == "post":
                 return self.run(lambda: stocktakes.post(db.session, store, take, **_effects(store)),
@@ -287,10 +286,10 @@ class TransfersPage(InventoryPage):
         others = [s for s in db.session.scalars(select(Store).order_by(Store.code))
                   if s.id != store.id and registry().is_enabled(s, PLUGIN)]
         return self.render("inventory/transfers.html", store=store, transfers=rows, qty=qty, others=others,
-                           can_manage=current_user_or_none().at_least("manager"))
+                           can_manage=may(current_user_or_none(), "inventory.orders.change"))
 
     def _send(self, store):
-        if not current_user_or_none().at_least("manager"):
+        if not may(current_user_or_none(), "inventory.transfers.send"):
             abort(403)
         target = db.session.scalars(select(Store).where(Store.code == request.form.get("to_store"))).first()
         quantity = _decimal(request.form.get("quantity"))
@@ -370,7 +369,6 @@ class AlertsView(StoreModelView):
 
 class SupplierView(StoreModelView):
     plugin = PLUGIN
-    min_role = "manager"
     can_delete = False  # orders refer to suppliers: mark one inactive
     column_list = ["name", "contact", "phone", "email", "lead_time_days", "active"]
     form_columns = ["name", "contact", "phone", "email", "lead_time_days", "note", "active"]

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from flask import Blueprint
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from core.models import Store, User
@@ -84,7 +85,8 @@ def register_cli_commands(cli):
 def register_jobs(scheduler):
     from plugins.inventory import jobs
 
-    scheduler.cron(jobs.review_alerts, "30 6 * * *", name="inventory.review_alerts")
+    # 06:30 on each store's clock, before opening.
+    scheduler.cron(jobs.review_alerts, "30 6 * * *", name="inventory.review_alerts", per_store=True)
 
 
 # --- checks and quotes (the till path) -----------------------------------------------------------------
@@ -120,10 +122,10 @@ def sale_refunded(sale, refund, ctx):
 
 @hookimpl
 def dashboard_widgets(store, period, ctx):
-    from core.admin.base import accessible_stores
+    from core.admin.base import chain_view_stores
 
     reg = ctx.registry
-    stores = [store] if store is not None else [s for s in accessible_stores() if reg.is_enabled(s, PLUGIN)]
+    stores = [store] if store is not None else [s for s in chain_view_stores() if reg.is_enabled(s, PLUGIN)]
     ids = [s.id for s in stores]
     defaults = {s.id: Decimal(reg.settings(s, PLUGIN)["default_safety_stock"]) for s in stores}
     below = stock.below_safety_count(ctx.session, ids, defaults)
@@ -135,7 +137,26 @@ def dashboard_widgets(store, period, ctx):
 
 
 @hookimpl
+def stock_change(store, sku, quantity, reason, source_key, ctx):
+    return ledger.change_for_plugin(ctx.session, store, sku, quantity, reason, source_key,
+                                    default_safety=default_safety(ctx), allow_negative=ctx.settings()["allow_negative_stock"],
+                                    user=ctx.user, actor=ctx.actor, notify=staff_notifier(ctx))
+
+
+@hookimpl
 def demo_seed(store, rng, today, ctx):
     from plugins.inventory.services.demo import seed
 
     seed(ctx.session, store, rng, today, actor=ctx.actor)
+
+
+@hookimpl
+def webhook_event_types():
+    return [{"type": "inventory.stock_below_safety", "label": _l("Stock below safety stock")}]
+
+
+@hookimpl
+def sandbox_reset(store, customer_ids, ctx):
+    from plugins.inventory.services import sandbox
+
+    return sandbox.reset(ctx.session, store, customer_ids)

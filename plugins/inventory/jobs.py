@@ -12,7 +12,7 @@ from core.models import Store
 from core.plugins import HookContext
 
 
-def review_alerts() -> int:
+def review_alerts(store_id: int | None = None) -> int:
     """Daily: raise or clear safety-stock alerts as the rows stand now, for the case where a
     store's default safety stock changed since the last move (moves review their own rows).
     Products with nothing on the shelf and no open alert are left alone: one never stocked
@@ -23,7 +23,10 @@ def review_alerts() -> int:
 
     reg = current_app.extensions["storecrm.plugins"]
     looked = 0
-    for store in db.session.scalars(select(Store).order_by(Store.id)):
+    query = select(Store).order_by(Store.id)
+    if store_id is not None:  # the scheduler runs it per store, on the store's clock
+        query = query.where(Store.id == store_id)
+    for store in db.session.scalars(query):
         if not reg.is_enabled(store, "inventory"):
             continue
         ctx = HookContext(session=db.session, store=store, actor="review_alerts", registry=reg, plugin="inventory")

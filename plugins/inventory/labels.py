@@ -7,7 +7,7 @@ from flask_babel import lazy_pgettext
 
 MOVE_KIND_LABELS = {
     # In a context of their own: the core reads "Sale" and "Refund" as a customer's 消费 and 退款.
-    "sale": lazy_pgettext("stock move", "Sale"), "refund": lazy_pgettext("stock move", "Refund"), "receipt": _l("Receipt"), "adjustment": _l("Adjustment"),
+    "sale": lazy_pgettext("stock move", "Sale"), "refund": lazy_pgettext("stock move", "Refund"), "receipt": lazy_pgettext("stock move", "Receipt"), "adjustment": lazy_pgettext("stock move", "Adjustment"),
     "transfer_out": _l("Transfer out"), "transfer_in": _l("Transfer in"), "stocktake": _l("Stocktake"),
 }
 ORDER_STATUS_LABELS = {

@@ -64,7 +64,8 @@ def get_member(customer_id, args):
 
 
 @endpoint(bp, "/members/<int:customer_id>/ledger", "GET", summary="Every points entry of a member, newest last",
-          query=MembershipLedgerQuery, response=PointsEntryOut, paginated=True, errors=(400, 401, 403, 404))
+          query=MembershipLedgerQuery, response=PointsEntryOut, paginated=True, errors=(400, 401, 403, 404),
+          operation_id="getMemberLedger")
 def get_ledger(customer_id, args):
     _customer(customer_id)
     stmt = select(PointsEntry).where(PointsEntry.customer_id == customer_id)
@@ -73,7 +74,7 @@ def get_ledger(customer_id, args):
 
 
 @endpoint(bp, "/members/<int:customer_id>/adjustments", "POST", summary="Add or take points by hand (manager, audited)",
-          body=PointsAdjustmentIn, response=MemberOut, status=201, role="manager", errors=(400, 401, 403, 404, 422))
+          body=PointsAdjustmentIn, response=MemberOut, status=201, role="manager", errors=(400, 401, 403, 404, 422), operation_id="adjustPoints")
 def adjust(customer_id, body):
     customer = _customer(customer_id)
     services.adjust_points(db.session, customer, body["points"], body["reason"], **_who())
@@ -83,7 +84,7 @@ def adjust(customer_id, body):
 
 @endpoint(bp, "/members/<int:customer_id>/redemptions", "POST",
           summary="Spend points on a gift; more than the balance is a 422", body=RedemptionIn, response=MemberOut,
-          status=201, errors=(400, 401, 403, 404, 422))
+          status=201, errors=(400, 401, 403, 404, 422), operation_id="redeemPoints")
 def redeem(customer_id, body):
     customer = _customer(customer_id)
     services.redeem_points(db.session, customer, body["points"], body["reason"], **_who())
@@ -92,7 +93,7 @@ def redeem(customer_id, body):
 
 
 @endpoint(bp, "/members/<int:customer_id>/enrol", "POST", summary="Make the customer a member at the first tier",
-          body=MembershipEnrolIn, response=MemberOut, errors=(400, 401, 403, 404, 422))
+          body=MembershipEnrolIn, response=MemberOut, errors=(400, 401, 403, 404, 422), operation_id="enrolMember")
 def enrol(customer_id, body):
     customer = _customer(customer_id)
     services.enrol(db.session, customer, notify=_notify(), **_who())
@@ -113,13 +114,13 @@ def tier_lock(customer_id, body):
 # --- tiers -------------------------------------------------------------------------------------------
 
 @endpoint(bp, "/tiers", "GET", summary="The program's tiers, lowest threshold first", query=MembershipStoreQuery,
-          response=TierOut, many=True, errors=(401, 403))
+          response=TierOut, many=True, errors=(401, 403), chain_wide=True)
 def list_tiers(args):
     return list(db.session.scalars(select(Tier).order_by(Tier.threshold, Tier.id)))
 
 
 @endpoint(bp, "/tiers", "POST", summary="Add a tier (owner)", body=TierIn, response=TierOut, status=201, role="owner",
-          errors=(400, 401, 403, 409))
+          errors=(400, 401, 403, 409), chain_wide=True)
 def create_tier(body):
     body.pop("store", None)
     data = {k: v for k, v in body.items() if v is not None}
@@ -129,7 +130,7 @@ def create_tier(body):
 
 
 @endpoint(bp, "/tiers/<int:tier_id>", "PATCH", summary="Change a tier (owner)", body=TierPatch, response=TierOut,
-          role="owner", errors=(400, 401, 403, 404))
+          role="owner", errors=(400, 401, 403, 404), chain_wide=True)
 def patch_tier(tier_id, body):
     body.pop("store", None)
     tier = _row(Tier, tier_id, "tier")
@@ -146,13 +147,13 @@ def _actor():
 # --- program -----------------------------------------------------------------------------------------
 
 @endpoint(bp, "/program", "GET", summary="The chain-wide program rules", query=MembershipStoreQuery, response=ProgramSchema,
-          errors=(401, 403))
+          errors=(401, 403), chain_wide=True)
 def get_program(args):
     return services.get_program(db.session)
 
 
 @endpoint(bp, "/program", "PATCH", summary="Change the program rules (owner)", body=ProgramSchema,
-          response=ProgramSchema, role="owner", errors=(400, 401, 403))
+          response=ProgramSchema, role="owner", errors=(400, 401, 403), chain_wide=True)
 def patch_program(body):
     body.pop("store", None)
     program = services.update_program(db.session, body, **_actor())
@@ -163,13 +164,13 @@ def patch_program(body):
 # --- member days -----------------------------------------------------------------------------------
 
 @endpoint(bp, "/member-days", "GET", summary="Member days (会员日)", query=MembershipStoreQuery, response=MemberDayOut, many=True,
-          errors=(401, 403))
+          errors=(401, 403), chain_wide=True)
 def list_member_days(args):
     return list(db.session.scalars(select(MemberDay).order_by(MemberDay.id)))
 
 
 @endpoint(bp, "/member-days", "POST", summary="Add a member day (owner)", body=MemberDayIn, response=MemberDayOut,
-          status=201, role="owner", errors=(400, 401, 403))
+          status=201, role="owner", errors=(400, 401, 403), chain_wide=True)
 def create_member_day(body):
     body.pop("store", None)
     day = services.save_member_day(db.session, body, **_actor())
@@ -178,10 +179,13 @@ def create_member_day(body):
 
 
 @endpoint(bp, "/member-days/<int:day_id>", "PATCH", summary="Change a member day (owner)", body=MemberDayPatch,
-          response=MemberDayOut, role="owner", errors=(400, 401, 403, 404))
+          response=MemberDayOut, role="owner", errors=(400, 401, 403, 404), chain_wide=True)
 def patch_member_day(day_id, body):
     body.pop("store", None)
     day = _row(MemberDay, day_id, "member day")
     day = services.save_member_day(db.session, body, day, **_actor())
     db.session.commit()
     return day
+from plugins.membership.rewards import api as _rewards_api  # noqa: E402,F401 - registers the rewards routes on bp
+from plugins.membership.gifts import api as _gifts_api  # noqa: E402,F401 - registers the yearly gift routes on bp
+from plugins.membership.events import api as _events_api  # noqa: E402,F401 - registers the member events routes on bp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, render_template
+from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -12,7 +12,12 @@ from sqlalchemy import select
 
 from core.models import Customer
 from core.plugins import HookContext, hookimpl, in_transaction
-from plugins.membership import kpi, services
+from plugins.membership import figures, kpi, labels, services
+from plugins.membership.events import services as events
+from plugins.membership.gifts import services as gifts
+from plugins.membership.insight import services as insight
+from plugins.membership.perks import discount, priority
+from plugins.membership.rewards import services as rewards
 from plugins.membership.models import Member, Tier
 
 log = logging.getLogger(__name__)
@@ -42,9 +47,7 @@ def notifier(ctx: HookContext):
     return notify
 
 
-# Seed 000's perks; a tier may carry any other code, shown as it is.
-PERKS = {"event_priority": _l("Priority for events"), "exclusive_gift": _l("Exclusive gift"),
-         "priority_service": _l("Priority service")}
+from plugins.membership.labels import PERKS  # noqa: E402 - seed 000's perks, labelled
 
 
 # --- registration -----------------------------------------------------------------------------------
@@ -76,19 +79,23 @@ def register_jobs(scheduler):
 
     scheduler.cron(jobs.expire_points, "15 2 * * *", name="membership.expire_points")
     scheduler.cron(jobs.yearly_review, "45 2 * * *", name="membership.yearly_review")
+    scheduler.cron(gifts.job_issue, "55 2 * * *", name="membership.issue_gifts")
 
 
 # --- events ------------------------------------------------------------------------------------------
 
 @hookimpl
 def plugin_enabled(store, ctx):
-    services.seed_defaults(ctx.session, current_app.config.get("LOCALE") or "zh_CN")
+    if services.seed_defaults(ctx.session, current_app.config.get("LOCALE") or "zh_CN"):
+        discount.seed_standing_discounts(ctx.session)
 
 
 @hookimpl
 @in_transaction
 def sale_recorded(sale, ctx):
-    services.record_sale(ctx.session, sale, ctx.store, user=ctx.user, actor=ctx.actor, notify=notifier(ctx))
+    services.record_sale(ctx.session, sale, ctx.store, user=ctx.user, actor=ctx.actor, notify=notifier(ctx),
+                         settings=ctx.settings)
+    gifts.mark_redeemed(ctx.session, sale)
 
 
 @hookimpl
@@ -101,7 +108,15 @@ def sale_refunded(sale, refund, ctx):
 
 @hookimpl
 def sale_quote(cart, customer, ctx):
-    return services.quote(ctx.session, ctx.store, ctx.settings(), cart, customer)
+    settings = ctx.settings()
+    adjustments = services.quote(ctx.session, ctx.store, settings, cart, customer)
+    adjustments = discount.with_standing_discount(ctx.session, settings, cart, customer, adjustments)
+    return gifts.with_gift(ctx.session, ctx.store, cart, customer, adjustments)
+
+
+@hookimpl
+def customer_priority(customer_ids, purpose, ctx):
+    return priority.priority(ctx.session, ctx.settings(), customer_ids, purpose)
 
 
 @hookimpl
@@ -114,19 +129,31 @@ def customer_panels(customer, ctx):
     view = services.member_view(ctx.session, customer, ledger_limit=10)
     can_adjust = ctx.user is not None and ctx.user.at_least("manager")
     perks = [str(PERKS.get(p, p)) for p in (view["tier"] or {}).get("perks", [])]
-    html = render_template("membership/panel.html", view=view, can_adjust=can_adjust, perks=perks)
-    return [{"title": _("Membership"), "html": Markup(html), "order": 20}]
+    html = render_template("membership/panel.html", view=view, can_adjust=can_adjust, perks=perks,
+                           kind_label=labels.kind_label, reason_label=labels.reason_label,
+                           priority_service=priority.PERK in (view["tier"] or {}).get("perks", []))
+    panels = [{"title": _("Membership"), "html": Markup(html), "order": 20}]
+    if view["member"]:
+        from plugins.membership.events.admin import panel as events_panel
+        from plugins.membership.rewards.admin import panel
+
+        panels.append(panel(customer, view))
+        panels.extend(p for p in [events_panel(customer)] if p)
+    return panels
 
 
 @hookimpl
 def dashboard_widgets(store, period, ctx):
-    per_tier = services.members_per_tier(ctx.session)
-    points, worth = services.points_liability(ctx.session)
+    # The same definitions and scope as the members list (figures.py): the counts agree.
+    scope = figures.dashboard_scope(store, ctx.user)
+    per_tier = figures.members_per_tier(ctx.session, scope)
+    points, worth = figures.points_liability(ctx.session, scope)
     return [
         {"title": _("Members by tier"), "chart": {"type": "bar", "labels": [t.name for t, _n in per_tier],
                                                   "datasets": [{"label": _("Members"),
                                                                 "data": [n for _t, n in per_tier]}]}},
-        {"title": _("Members"), "value": f"{sum(n for _t, n in per_tier):,}"},
+        {"title": _("Members"), "value": f"{sum(n for _t, n in per_tier):,}",
+         "link": url_for("membership_members.index_view")},
         {"title": _("Points liability"), "value": f"¥{worth:,.2f}",
          "note": _("%(points)s points outstanding", points=f"{points:,}")},
     ]
@@ -140,14 +167,22 @@ def segment_filters():
         return stmt.where(Customer.id.in_(members))
 
     def by_balance(stmt, params, ctx):
+        # What members may spend today: lots past their date count for nothing.
+        today = services.program_today(services.get_program(ctx.session))
+        spendable = Member.points_balance - services.expired_unwritten(Member.customer_id, today)
         members = select(Member.customer_id)
         if params.get("min") is not None:
-            members = members.where(Member.points_balance >= int(params["min"]))
+            members = members.where(spendable >= int(params["min"]))
         if params.get("max") is not None:
-            members = members.where(Member.points_balance <= int(params["max"]))
+            members = members.where(spendable <= int(params["max"]))
         return stmt.where(Customer.id.in_(members))
 
+    def to_recall(stmt, params, ctx):
+        return insight.recall_filter(stmt, params)
+
     return [
+        {"name": "membership_recall", "label": _l("Members to recall (no purchase for a number of days)"),
+         "params": {"days": {"type": "integer"}}, "apply": to_recall},
         {"name": "membership_tier", "label": _l("Membership tier"),
          "params": {"tiers": {"type": "list", "of": "tier code"}}, "apply": by_tier},
         {"name": "membership_points", "label": _l("Points balance"),
@@ -159,17 +194,34 @@ def segment_filters():
 
 @hookimpl
 def customer_export(customer, ctx):
-    return services.export(ctx.session, customer)
+    exported = services.export(ctx.session, customer)
+    extra = {"reward_redemptions": rewards.export(ctx.session, customer.id),
+             "gifts": gifts.export(ctx.session, customer.id), "events": events.export(ctx.session, customer.id)}
+    if any(extra.values()):
+        exported = {**(exported or {}), **extra}
+    return exported
 
 
 @hookimpl
 def customer_erased(customer_id, ctx):
+    rewards.erase(ctx.session, customer_id)
+    gifts.erase(ctx.session, customer_id)
+    events.erase(ctx.session, customer_id)
     services.erase(ctx.session, customer_id)
 
 
 @hookimpl
+def sandbox_reset(store, customer_ids, ctx):
+    from plugins.membership.services import sandbox
+
+    return sandbox.reset(ctx.session, store, customer_ids)
+
+
+@hookimpl
 def customer_merged(kept, merged, ctx):
-    return services.merge(ctx.session, kept, merged)
+    moved = {**rewards.merge(ctx.session, kept.id, merged.id), **gifts.merge(ctx.session, kept.id, merged.id),
+             **events.merge(ctx.session, kept.id, merged.id)}
+    return {**(services.merge(ctx.session, kept, merged) or {}), **moved}
 
 
 # --- staff performance (staff_kpi reads these through the hooks; no import either way) ----------------
@@ -192,3 +244,13 @@ def kpi_metrics(staff, period, ctx):
 @hookimpl
 def sale_validate(sale, customer, ctx):
     services.check_points_cover_sale(ctx.session, sale, customer, ctx.settings)
+
+
+@hookimpl
+def timeline_text(activities, ctx):
+    return labels.timeline_text(ctx.session, activities)
+
+
+@hookimpl
+def webhook_event_types():
+    return [{"type": "membership.tier_changed", "label": _l("Membership tier changed")}]

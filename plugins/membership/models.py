@@ -16,6 +16,8 @@ RATE = Numeric(6, 2, asdecimal=True)
 PERCENT = Numeric(5, 2, asdecimal=True)
 
 QUALIFICATIONS = ("lifetime", "rolling_12m")
+# What reaches a tier (seed 000: 根据客户的消费金额或消费次数): spend, number of purchases, or either.
+QUALIFY_BY = ("spend", "purchases", "either")
 REFUND_DOWNGRADES = ("immediate", "at_review")
 ENTRY_KINDS = ("earn", "redeem", "expire", "adjust", "reverse")
 
@@ -24,6 +26,7 @@ class Program(db.Model):
     """The business's one loyalty program: the rules every store that enables membership shares."""
 
     __tablename__ = "membership_program"
+    __config_record__ = True  # cached per process (core/config_cache.py, services/config.py)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # lifetime: seed 000's 累计消费; rolling_12m: the last 12 months, with a yearly review (保级).
@@ -40,6 +43,7 @@ class Program(db.Model):
     birthday_points_multiplier: Mapped[Decimal] = mapped_column(RATE, default=Decimal("2"))  # seed 002
     birthday_window_days: Mapped[int] = mapped_column(SmallInteger, default=3)  # ±3 days: the birthday week
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    qualify_by: Mapped[str] = mapped_column(String(16), default="spend")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -47,15 +51,20 @@ class Tier(db.Model):
     """A membership tier (会员等级): an admin edits its threshold, rate and perks."""
 
     __tablename__ = "membership_tier"
+    __config_record__ = True  # cached per process (core/config_cache.py, services/config.py)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)  # ordinary, silver, gold: what the API says
     name: Mapped[str] = mapped_column(String(100))
     threshold: Mapped[Decimal] = mapped_column(MONEY)  # spend that qualifies; exactly on it qualifies
+    # Purchases that qualify (exactly that many qualifies), when the program counts purchases.
+    min_purchases: Mapped[int | None] = mapped_column(Integer)
     points_rate: Mapped[Decimal] = mapped_column(RATE)  # points per ¥1 paid
     birthday_discount_percent: Mapped[Decimal] = mapped_column(PERCENT, default=Decimal("0"))
     # Seed 002's loyal-member price: a discount on full-price goods (9折 = 10).
     full_price_discount_percent: Mapped[Decimal] = mapped_column(PERCENT, default=Decimal("0"))
+    # A standing discount on every sale (seed 000: gold's 更高的折扣); the best one member discount wins.
+    standing_discount_percent: Mapped[Decimal] = mapped_column(PERCENT, default=Decimal("0"))
     perks: Mapped[list] = mapped_column(JSON, default=list)  # e.g. ["event_priority", "exclusive_gift"]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -88,6 +97,8 @@ class Member(db.Model):
     # row's lock; the ledger stays the truth (a test checks they agree).
     points_balance: Mapped[int] = mapped_column(Integer, default=0)
     lifetime_spend: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    # Sales with something paid, less those refunded in full: what qualification by purchases counts.
+    purchase_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tier: Mapped[Tier | None] = relationship()
@@ -149,6 +160,7 @@ class MemberDay(db.Model):
     and/or a points multiplier. `store_id` None means every store."""
 
     __tablename__ = "membership_member_day"
+    __config_record__ = True  # cached per process (core/config_cache.py, services/config.py)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -164,3 +176,8 @@ class MemberDay(db.Model):
         if self.weekday is not None and day.weekday() == self.weekday:
             return True
         return self.day_of_month is not None and day.day == self.day_of_month
+
+
+from plugins.membership.gifts.models import Gift, GiftPlan  # noqa: E402,F401 - the yearly gift's tables
+from plugins.membership.events.models import EventInvitation, EventRegistration, MemberEvent  # noqa: E402,F401
+from plugins.membership.rewards.models import Reward, RewardRedemption  # noqa: E402,F401 - the catalogue's tables

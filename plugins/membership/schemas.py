@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from plugins.membership.models import ENTRY_KINDS, QUALIFICATIONS, REFUND_DOWNGRADES
+from plugins.membership.models import ENTRY_KINDS, QUALIFICATIONS, QUALIFY_BY, REFUND_DOWNGRADES
 
 Money = lambda **kw: fields.Decimal(as_string=True, places=2, allow_nan=False, **kw)  # noqa: E731
 Rate = lambda **kw: fields.Decimal(as_string=True, places=2, allow_nan=False, **kw)  # noqa: E731
@@ -22,18 +23,27 @@ class InStore(Strict):
 
 
 class MembershipSettings(Strict):
-    """Per store: which perks this store's till offers. The program itself is chain-wide."""
+    """Per store: which perks this store's till offers. The program itself is chain-wide. Each
+    is honoured on every path (quote, sale, batch, import, refund): off, it has no effect."""
 
-    redemption_enabled = fields.Boolean(load_default=True, metadata={"description": "points as payment at this till"})
-    birthday_discount_enabled = fields.Boolean(load_default=True)
-    member_days_enabled = fields.Boolean(load_default=True)
-    member_price_enabled = fields.Boolean(load_default=True)
+    redemption_enabled = fields.Boolean(load_default=True, metadata={
+        "description": "points as payment at this till", "label": _l("Points as payment")})
+    birthday_discount_enabled = fields.Boolean(load_default=True, metadata={"label": _l("Birthday discount")})
+    birthday_points_enabled = fields.Boolean(load_default=True, metadata={"label": _l("Birthday points multiplier")})
+    member_days_enabled = fields.Boolean(load_default=True, metadata={"label": _l("Member days (discounts and points)")})
+    member_price_enabled = fields.Boolean(load_default=True, metadata={"label": _l("Member price on full-price goods")})
+    tier_discount_enabled = fields.Boolean(load_default=True, metadata={
+        "label": _l("Standing tier discount at this till (the largest member discount wins)")})
+    priority_complaints_first = fields.Boolean(load_default=True, metadata={
+        "label": _l("Priority-service members first in the complaint queue")})
 
 
 # --- program, tiers, member days -------------------------------------------------------------------
 
 class ProgramSchema(InStore):
     qualification = fields.String(validate=validate.OneOf(QUALIFICATIONS))
+    qualify_by = fields.String(validate=validate.OneOf(QUALIFY_BY), metadata={
+        "description": "what reaches a tier: spend (threshold), purchases (min_purchases) or either"})
     refund_downgrade = fields.String(validate=validate.OneOf(REFUND_DOWNGRADES))
     review_month = fields.Integer(validate=validate.Range(min=1, max=12))
     review_day = fields.Integer(validate=validate.Range(min=1, max=31))
@@ -51,9 +61,12 @@ class TierIn(InStore):
     code = fields.String(required=True, validate=[validate.Length(min=1, max=32), validate.Regexp(r"^[a-z0-9_]+$")])
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     threshold = Money(required=True, validate=validate.Range(min=0, max=100_000_000))
+    min_purchases = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=1_000_000),
+                                   metadata={"description": "purchases that reach the tier (when the program counts them)"})
     points_rate = Rate(required=True, validate=validate.Range(min=0, max=100))
     birthday_discount_percent = Rate(load_default=None, validate=validate.Range(min=0, max=100))
     full_price_discount_percent = Rate(load_default=None, validate=validate.Range(min=0, max=100))
+    standing_discount_percent = Rate(load_default=None, validate=validate.Range(min=0, max=100))
     perks = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=20))
     active = fields.Boolean()
 
@@ -68,6 +81,7 @@ class TierPatch(TierIn):
     points_rate = Rate(validate=validate.Range(min=0, max=100))
     birthday_discount_percent = Rate(validate=validate.Range(min=0, max=100))
     full_price_discount_percent = Rate(validate=validate.Range(min=0, max=100))
+    standing_discount_percent = Rate(validate=validate.Range(min=0, max=100))
 
 
 class TierOut(Strict):
@@ -75,9 +89,11 @@ class TierOut(Strict):
     code = fields.String()
     name = fields.String()
     threshold = Money()
+    min_purchases = fields.Integer(allow_none=True)
     points_rate = Rate()
     birthday_discount_percent = Rate()
     full_price_discount_percent = Rate()
+    standing_discount_percent = Rate()
     perks = fields.List(fields.String())
     active = fields.Boolean()
 
@@ -134,12 +150,17 @@ class PointsEntryOut(Strict):
     store_id = fields.Integer(allow_none=True)
     actor = fields.String()
     created_at = fields.AwareDateTime()
+    unrecovered = fields.Function(lambda e: (e.data or {}).get("unrecovered"), allow_none=True, metadata={
+        "description": "a refund's reversal: points it could not take back (already spent or expired)"})
+    expired = fields.Function(lambda e: (e.data or {}).get("expired"), allow_none=True, metadata={
+        "description": "points paid for refunded goods whose lot had expired meanwhile: gone, not given back"})
 
 
 class TierBrief(Strict):
     code = fields.String()
     name = fields.String()
     threshold = Money()
+    min_purchases = fields.Integer(allow_none=True)
     points_rate = Rate()
     birthday_discount_percent = Rate()
     perks = fields.List(fields.String())
@@ -160,9 +181,12 @@ class MemberOut(Strict):
     points_balance = fields.Integer()
     lifetime_spend = Money()
     qualifying_spend = Money()
+    qualifying_purchases = fields.Integer()
     qualification = fields.String()
+    qualify_by = fields.String()
     next_tier = fields.Nested(TierBrief, allow_none=True)
     spend_to_next_tier = Money(allow_none=True)
+    purchases_to_next_tier = fields.Integer(allow_none=True)
     expiring = fields.List(fields.Nested(ExpiringOut))
     ledger = fields.List(fields.Nested(PointsEntryOut), metadata={"description": "the 50 latest entries; all via /ledger"})
 

@@ -13,7 +13,7 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from core.admin.base import StoreView, accessible_stores, current_store, current_user_or_none
+from core.admin.base import StoreView, chain_view_stores, current_store, current_user_or_none
 from core.errors import DomainError
 from core.extensions import db
 from core.models import utcnow
@@ -34,7 +34,7 @@ def _store():
     store = current_store()
     if store is not None:
         return store
-    for candidate in accessible_stores():
+    for candidate in chain_view_stores():
         if _registry().is_enabled(candidate, "staff_kpi"):
             return candidate
     abort(404)
@@ -101,7 +101,6 @@ def _metric_columns(doc) -> list[dict]:
 
 class ReportView(StoreView):
     plugin = "staff_kpi"
-    min_role = "manager"
 
     @expose("/")
     def index(self):
@@ -110,7 +109,9 @@ class ReportView(StoreView):
         period = period_for(store.tz, first, last)
         doc = report.build(_ctx(store), store, period, month=_month_of(first, last))
         comparison = []
-        for other in accessible_stores():
+        # The chain's stores side by side: live ones (and the page's own, a sandbox picked).
+        side_by_side = chain_view_stores()
+        for other in side_by_side + ([store] if store not in side_by_side else []):
             if _registry().is_enabled(other, "staff_kpi"):
                 attribution = _registry().settings(other, "staff_kpi")["refund_attribution"]
                 sums = figures.from_rollup(db.session, other, period_for(other.tz, first, last), attribution)
@@ -131,7 +132,6 @@ class MyPerformanceView(StoreView):
     """Anyone signed in sees their own figures, and only theirs: no one else's row is ever built."""
 
     plugin = "staff_kpi"
-    min_role = "staff"
 
     @expose("/")
     def index(self):
@@ -147,7 +147,6 @@ class MyPerformanceView(StoreView):
 
 class LeaderboardView(StoreView):
     plugin = "staff_kpi"
-    min_role = "manager"
 
     @expose("/")
     def index(self):
@@ -179,7 +178,6 @@ class LeaderboardView(StoreView):
 
 class TargetsView(StoreView):
     plugin = "staff_kpi"
-    min_role = "manager"
 
     @expose("/", methods=["GET", "POST"])
     def index(self):

@@ -37,7 +37,8 @@ def register_cli_commands(cli):
 def register_jobs(scheduler):
     from plugins.staff_kpi import jobs
 
-    scheduler.cron(jobs.refresh_rollups, "20 3 * * *", name="staff_kpi.refresh_rollups")
+    # 03:20 on each store's clock, after closing.
+    scheduler.cron(jobs.refresh_rollups, "20 3 * * *", name="staff_kpi.refresh_rollups", per_store=True)
 
 
 # --- events: after the commit (undecorated) — the till never waits for a roll-up ------------------
@@ -68,6 +69,13 @@ def customer_export(customer, ctx):
 @hookimpl
 def customer_erased(customer_id, ctx):
     sale_facts.erase(ctx.session, customer_id)
+
+
+@hookimpl
+def sandbox_reset(store, customer_ids, ctx):
+    from plugins.staff_kpi.services import sandbox
+
+    return sandbox.reset(ctx.session, store, customer_ids)
 
 
 @hookimpl

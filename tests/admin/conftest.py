@@ -4,6 +4,7 @@ signed-in test client per role."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -128,16 +129,25 @@ def _unavailable(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture
-def live(admin_env):
+@contextlib.contextmanager
+def served_app(app):
+    """`app` served by werkzeug in a thread; yields its base URL."""
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, admin_env.app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def live(admin_env):
+    with served_app(admin_env.app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -160,3 +170,12 @@ def sign_in(page, username: str) -> None:
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url("**/admin/")
+
+
+@pytest.fixture(scope="session")
+def demo_chain(tmp_path_factory, templates):
+    """The tiny demo chain (tests/admin/crawl.py): the language crawl and the browser tour share it."""
+    from tests.admin.crawl import build_demo_app, data_values
+
+    app = build_demo_app(tmp_path_factory.mktemp("demo-chain"), templates["sqlite"])
+    return app, data_values(app)

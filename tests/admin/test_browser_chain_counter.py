@@ -4,6 +4,8 @@ earns them points, and the staff of both stores see them masked."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from tests.admin.conftest import make_customer, sign_in
@@ -18,7 +20,9 @@ def test_a_beijing_member_is_served_and_earns_points_in_shanghai(page, admin_env
     enable(app, "BJ001", "membership")
     api = Api(app.test_client())
     member = make_customer(app, "BJ001", "赵北京", "13698765432", email="zhao@example.com")
-    r = api.post("/sales", {"customer": {"id": member}, "occurred_at": "2020-01-01T10:00:00+08:00",
+    # Last week in Beijing (points from a sale years ago would have expired by now).
+    last_week = (datetime.now(timezone.utc) - timedelta(days=7)).isoformat()
+    r = api.post("/sales", {"customer": {"id": member}, "occurred_at": last_week,
                             "lines": [{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "1000.00"}]}, token=chain.till_bj)
     assert r.json["effects"]["membership"]["points_earned"] == 1000
     make_customer(app, "BJ001", "钱北京", "13611110000")

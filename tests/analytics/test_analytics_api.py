@@ -87,7 +87,13 @@ def test_best_and_slowest_sellers(app, chain, api):
     assert res.status_code == 200, res.json
     assert [(p["sku"], p["quantity"], p["amount"], p["sales"]) for p in res.json["best"]] == [
         ("LATTE-M", 4.0, "112.00", 2), ("CAKE-CHOC", 1.0, "35.00", 1)]  # one cake was returned
-    assert [p["sku"] for p in res.json["slowest"]] == ["BEANS-1KG", "CAKE-CHOC", "LATTE-M"]  # unsold first
+    # A best seller is never slow (issue 13: the coat that sold most by revenue was listed as slow).
+    assert [p["sku"] for p in res.json["slowest"]] == ["BEANS-1KG"]
+    res = api.get("/analytics/products?store=SH001&from=2026-03-01&to=2026-03-31&limit=1", token=chain.manager_token)
+    assert [p["sku"] for p in res.json["best"]] == ["LATTE-M"]
+    # Slow by net revenue, least first: the unsold beans, then the cake (1 sold, ¥35).
+    res = api.get("/analytics/products?store=SH001&from=2026-03-01&to=2026-03-31&limit=2", token=chain.manager_token)
+    assert [p["sku"] for p in res.json["slowest"]] == ["BEANS-1KG"]
 
 
 def test_forecast_names_its_method_and_backtest_error(app, chain, api):

@@ -70,7 +70,7 @@ def test_duplicates_inside_a_batch_across_chunks_and_across_batches(app, api, ch
     d0 = first.json["results"][0]["id"]
     batch = {"sales": [
         {"external_id": "d-1", "lines": [LATTE]},
-        {"external_id": "d-1", "lines": [LATTE, LATTE]},  # same chunk
+        {"external_id": "d-1", "lines": [LATTE, LATTE]},  # same chunk, another sale: refused (issue 24)
         {"external_id": "d-0", "lines": [LATTE]},  # an earlier batch
         {"external_id": "d-2", "lines": [LATTE]},
         {"external_id": "d-1", "lines": [LATTE]},  # a later chunk
@@ -78,12 +78,15 @@ def test_duplicates_inside_a_batch_across_chunks_and_across_batches(app, api, ch
         {"lines": [LATTE]},  # no external_id: two sales
     ]}
     results = api.post("/sales/batch", batch, token=chain.till).json["results"]
-    assert [x["status"] for x in results] == [201, 200, 200, 201, 200, 201, 201]
-    assert results[1]["id"] == results[4]["id"] == results[0]["id"] and results[2]["id"] == d0
+    assert [x["status"] for x in results] == [201, 422, 200, 201, 200, 201, 201]
+    assert results[4]["id"] == results[0]["id"] and results[2]["id"] == d0
+    # the receipt number again with other lines is not silently the first sale: 422 naming what differs
+    assert results[1]["error"]["code"] == "external_id_reused" and set(results[1]["error"]["fields"]) == {"lines"}
+    assert "id" not in results[1]
     assert results[5]["id"] != results[6]["id"]
     again = api.post("/sales/batch", batch, token=chain.till).json["results"]
-    assert [x["status"] for x in again[:5]] == [200] * 5
-    assert [x["id"] for x in again[:5]] == [x["id"] for x in results[:5]]
+    assert [x["status"] for x in again[:5]] == [200, 422, 200, 200, 200]
+    assert [again[i]["id"] for i in (0, 2, 3, 4)] == [results[i]["id"] for i in (0, 2, 3, 4)]
     assert count(app, Sale) == 3 + 4  # d-0, d-1, d-2 and the four without a receipt number (two batches)
     with app.app_context():
         assert db.session.get(Sale, results[0]["id"]).total == db.session.get(Sale, d0).total  # the first one stands

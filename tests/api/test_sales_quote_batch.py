@@ -77,7 +77,8 @@ def test_batch_of_offline_sales_gives_one_result_per_sale(app, api, chain):
         {"external_id": "off-2", "lines": [{"sku": "NOPE", "quantity": 1}]},
         {"external_id": "off-3", "lines": [{"sku": "LATTE-M", "quantity": 0}]},
         {"external_id": "off-4", "lines": [line], "adjustments": [{"source": "m", "code": "x", "amount": "-99.00"}]},
-        {"external_id": "off-1", "lines": [line]},
+        # the same receipt again, the same sale (with another sale it is a 422, issue 24)
+        {"external_id": "off-1", "lines": [line], "occurred_at": "2026-11-20T01:00:00Z"},
         {"external_id": "off-5", "lines": [line], "customer": {"phone": "13800138000"}},
     ]}
     r = api.post("/sales/batch", batch, token=chain.till)

@@ -3,8 +3,9 @@ straight as rows (then classified by the nightly recompute)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from core.extensions import db
 from core.models import Customer, Sale, Store, utcnow
 
 HOUR = timedelta(hours=1)
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # build_chain's stores
 
 
 def store(code="SH001") -> Store:
@@ -26,8 +28,13 @@ def customer(name: str, home="SH001", **extra) -> Customer:
 
 
 def ago(days: float, hours: float = 2):
-    """A moment `days` whole days (plus a few hours, clear of day boundaries) in the past."""
-    return utcnow() - timedelta(days=days) - timedelta(hours=hours)
+    """A moment `days` whole local days in the past, clear of day boundaries: `hours` before
+    noon on that date in the test stores' timezone (Shanghai). Classes count calendar days of
+    the store's timezone, so a moment counted back in UTC hours would land on the day before
+    when the suite runs between 00:00 and 02:00 in Shanghai."""
+    today = utcnow().astimezone(SHANGHAI).date()
+    noon = datetime.combine(today - timedelta(days=days), time(12), SHANGHAI)
+    return (noon - timedelta(hours=hours)).astimezone(timezone.utc)
 
 
 def buy(who: Customer | None, amount=None, days_ago: float = 1, at="SH001", lines=None, hours=2):

@@ -164,7 +164,7 @@ def test_explanations_name_the_timezone(app, chain):
             bulk_sale(who, 300, days_ago=3 + k)
         db.session.commit()
         recompute()
-        from core.classification.compute import update_customer
+        from core.classification.one_customer import update_customer
 
         bulk_sale(who, 5, days_ago=1)
         db.session.flush()

@@ -136,6 +136,15 @@ class Processes:
             raise AssertionError("storecrm run did not start:\n" + self.log(proc))
         return f"http://127.0.0.1:{port}"
 
+    def servers(self, count: int, **env) -> list[str]:
+        """`count` servers started at once (their start-up overlaps), once all listen."""
+        ports = [free_port() for _ in range(count)]
+        procs = [self._start(["run", "--port", str(port)], self.env(**env), "server") for port in ports]
+        for port, proc in zip(ports, procs):
+            if not _wait_port(port, timeout=60):
+                raise AssertionError("storecrm run did not start:\n" + self.log(proc))
+        return [f"http://127.0.0.1:{port}" for port in ports]
+
     def worker(self, *args, **env) -> subprocess.Popen:
         return self._start(["worker", *args], self.env(**env), "worker")
 

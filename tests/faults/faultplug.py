@@ -4,6 +4,7 @@ FAULTPLUG_MODE in the process's environment says what its `sale_recorded` does:
 - `raise`: writes an activity, then raises (the loyalty server is down);
 - `ok`: writes the activity (once per sale: the delivery is what makes it once);
 - `enqueue`: after the sale commits, enqueues `tests.faults.jobfuncs.note_sale` for it.
+Its periodic jobs write one audit row per run (`tests.faults.jobfuncs.periodic_note`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ def sale_recorded(sale, ctx):
         ctx.session.flush()
     if mode == "raise":
         raise ConnectionError("the loyalty server is down")
+
+
+@hookimpl
+def register_jobs(scheduler):
+    from tests.faults.jobfuncs import periodic_note
+
+    # Hourly and nightly as registered; the periodic fault tests shorten both with
+    # STORECRM_JOB_SCHEDULE so that a test sees many slots in seconds.
+    scheduler.every(periodic_note, seconds=3600, name="faultplug.tick")
+    scheduler.cron(periodic_note, "0 3 * * *", name="faultplug.nightly", per_store=True)
 
 
 manifest = Manifest(name="faultplug", version="1.0", summary="fails, heals or enqueues on demand", hooks=__name__)

@@ -33,3 +33,21 @@ def message_in_batches(run: str, batch: int = 10, pause: float = 0.25) -> int:
         db.session.commit()
         sent += len(ids)
         time.sleep(pause)
+
+
+def periodic_note(store_id: int | None = None) -> None:
+    """A periodic job that writes one row per run, naming its slot: what the periodic fault
+    tests count (each slot's row exactly once)."""
+    from core.scheduling import current_slot
+
+    slot = current_slot()
+    db.session.add(AuditLog(actor="fault-test", action="periodic_note", target_type=slot.job[:32], store_id=store_id,
+                            target_id=f"{slot.scope}@{slot.at:%Y-%m-%dT%H:%M:%S}", details={"pid": os.getpid()}))
+    db.session.commit()
+
+
+def sleep_then_note(seconds: float, mark: str) -> None:
+    """A long job: what a worker is running when it is killed."""
+    time.sleep(seconds)
+    db.session.add(AuditLog(actor="fault-test", action="slept", target_id=mark, details={"pid": os.getpid()}))
+    db.session.commit()

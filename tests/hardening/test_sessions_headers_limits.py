@@ -13,6 +13,9 @@ from core.extensions import db
 from core.models import User, UserSession, utcnow
 from tests.conftest import Api
 
+# Sessions, headers and body limits are the HTTP layer: one backend.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 PASSWORD = "correct horse battery"
 
 
@@ -51,6 +54,8 @@ def test_a_password_change_or_deactivation_ends_every_session(app, chain, change
         user = db.session.scalars(select(User).where(User.username == "manager")).one()
         if change == "password":
             user.set_password("a brand new secret")
+            # the app's own hash (the test chain's users have a cheap one, for speed)
+            assert user.password_hash.startswith("scrypt:") and user.check_password("a brand new secret")
         else:
             user.active = False
         db.session.commit()

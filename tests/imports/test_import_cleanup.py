@@ -3,17 +3,19 @@ the retention, and runs whose worker died failed by the periodic job instead of 
 
 from __future__ import annotations
 
+import io
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from core.extensions import db
+from core.imports import stored
 from core.imports.cleanup import WORKER_STOPPED, purge_expired_rejects, reap_stale_runs, tidy_imports_job
 from core.jobs import collect_periodic_jobs
-from core.models import ImportRun, JobOutbox, Store, utcnow
+from core.models import ImportChunk, ImportRun, JobOutbox, Store, utcnow
 from tests.admin.conftest import text
 from tests.conftest import build_chain
 from tests.imports.test_import_jobs import SAMPLE, listed, signed_in, upload
@@ -50,7 +52,7 @@ def test_rejected_rows_download_within_the_retention_and_are_purged_after_it(mak
     with app.app_context():
         assert purge_expired_rejects(db.session) == 1
         assert db.session.get(ImportRun, run["id"]).rejects_path is None
-    assert list(imports_folder(app).iterdir()) == []
+        assert db.session.scalar(select(func.count()).select_from(ImportChunk)) == 0  # upload and rejects gone
     [after] = listed(client)
     assert after["rejects"] is None and after["rejected"] == 3  # the counts stay
     page = text(client.get("/admin/import/"))
@@ -99,8 +101,7 @@ def test_the_reaper_fails_a_run_silent_too_long_and_leaves_a_fresh_one(make_app)
         for run_id in (stale["id"], fresh["id"]):
             db.session.execute(update(ImportRun).where(ImportRun.id == run_id)
                                .values(status="running", finished_at=None, progress_at=utcnow()))
-            path = Path(app.instance_path) / db.session.get(ImportRun, run_id).file_path
-            path.write_bytes(SAMPLE.read_bytes())
+            stored.save_stream(db.session, run_id, "upload", io.BytesIO(SAMPLE.read_bytes()))
         db.session.commit()
     age(app, stale["id"], hours=2, minutes=1)
     with app.app_context():
@@ -111,8 +112,8 @@ def test_the_reaper_fails_a_run_silent_too_long_and_leaves_a_fresh_one(make_app)
         assert reap_stale_runs(db.session) == [stale["id"]]
         reaped, left = db.session.get(ImportRun, stale["id"]), db.session.get(ImportRun, fresh["id"])
         assert (reaped.status, reaped.error) == ("failed", WORKER_STOPPED) and reaped.finished_at is not None
-        assert not (Path(app.instance_path) / reaped.file_path).exists()
-        assert left.status == "running" and (Path(app.instance_path) / left.file_path).exists()
+        assert not stored.has_part(db.session, reaped.id, "upload")
+        assert left.status == "running" and stored.has_part(db.session, left.id, "upload")
     rows = {r["id"]: r for r in listed(client)}
     assert rows[stale["id"]]["status"] == "failed"
     assert "the worker stopped; start the import again" in rows[stale["id"]]["status_text"]

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from core.extensions import db
-from core.models import Customer, ImportRun, JobOutbox, Store, User
+from core.models import Customer, ImportChunk, ImportRun, JobOutbox, Store, User
 from tests.admin.conftest import PASSWORD, login, text
 from tests.conftest import BUNDLED, build_chain
 from tests.data import CUSTOMERS_ZH
@@ -72,13 +72,15 @@ def test_an_upload_is_recorded_imported_and_listed_with_counts_and_its_rejected_
     with shop.app_context():
         record = db.session.get(ImportRun, run["id"])
         assert db.session.scalar(select(func.count()).select_from(Customer)) == 5
-        # the upload (names, phones in clear) is deleted once imported; only the encrypted rejects stay
-        assert record.file_path.startswith("imports" + os.sep)
-        assert not (Path(shop.instance_path) / record.file_path).exists()
-        assert [p.name for p in (Path(shop.instance_path) / "imports").iterdir()] == [Path(record.rejects_path).name]
-        stored = (Path(shop.instance_path) / record.rejects_path).read_bytes()
+        # the upload (names, phones) was never on disk and is deleted once imported; only the
+        # rejected rows stay, encrypted, in the database
+        assert (record.file_path, record.rejects_path) == ("db:upload.csv", "db:rejects")
+        assert not (Path(shop.instance_path) / "imports").exists()
+        kept = db.session.execute(select(ImportChunk.part, ImportChunk.data)
+                                  .where(ImportChunk.import_run_id == run["id"])).all()
+        assert [part for part, _ in kept] == ["rejects"]
         for clear in ("12345", "VIP0001", "phone", "line,field,reason", "手机"):
-            assert clear.encode() not in stored
+            assert not [part for part, data in kept if clear.encode() in data]
         assert record.started_at <= record.finished_at and record.user.username == "manager"
         # stored in UTC, shown on the store's clock (Shanghai)
         assert run["started"] == record.created_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
@@ -94,9 +96,11 @@ def test_a_rerun_after_a_worker_died_updates_the_same_customers_instead_of_dupli
         phones_before = sorted(c.phone for c in db.session.scalars(select(Customer)))
         # What a worker killed mid-file leaves behind (the upload is deleted only once the run
         # finished); rq hands the job to another worker.
+        from core.imports import stored
+
         db.session.execute(update(ImportRun).values(status="running", finished_at=None))
+        stored.save_stream(db.session, run["id"], "upload", io.BytesIO(SAMPLE.read_bytes()))
         db.session.commit()
-        (Path(shop.instance_path) / db.session.get(ImportRun, run["id"]).file_path).write_bytes(SAMPLE.read_bytes())
         assert run_import_job(run["id"]) == "done"
         assert sorted(c.phone for c in db.session.scalars(select(Customer))) == phones_before
         assert db.session.scalar(select(func.count()).select_from(Customer)) == 5
@@ -105,7 +109,8 @@ def test_a_rerun_after_a_worker_died_updates_the_same_customers_instead_of_dupli
         # a duplicate delivery of a finished job does nothing
         assert run_import_job(run["id"]) == "done"
         assert db.session.get(ImportRun, run["id"]).attempts == 2
-        assert not (Path(shop.instance_path) / record.file_path).exists()
+        assert db.session.scalars(select(ImportChunk.part).where(ImportChunk.import_run_id == run["id"])).all() \
+            == ["rejects"]
     assert listed(client)[0]["updated"] == 5
 
 
@@ -140,11 +145,11 @@ def test_a_file_without_known_columns_fails_with_the_reason_and_a_wrong_type_is_
     assert run["status"] == "failed" and "no customer columns found" in run["status_text"]
     with shop.app_context():
         # failed for good: the upload is deleted too
-        assert not (Path(shop.instance_path) / db.session.get(ImportRun, run["id"]).file_path).exists()
+        assert db.session.scalar(select(func.count()).select_from(ImportChunk)) == 0
     refused = upload(client, b"hello", name="notes.txt")
     assert refused.status_code == 200 and "The file must be CSV or XLSX." in text(refused)
     assert len(listed(client)) == 1
-    assert not [p for p in (Path(shop.instance_path) / "imports").iterdir() if p.suffix == ".txt"]
+    assert not (Path(shop.instance_path) / "imports").exists()
 
 
 def test_the_import_page_speaks_chinese(make_app):
@@ -156,12 +161,12 @@ def test_the_import_page_speaks_chinese(make_app):
     assert "导入记录" in page and "已完成" in page and "下载被拒绝的行" in page
 
 
-def run_worker(app, cwd: Path) -> subprocess.CompletedProcess:
+def run_worker(app, cwd: Path, instance_path: str) -> subprocess.CompletedProcess:
     env = {**os.environ,
            "STORECRM_DATABASE_URL": app.config["DATABASE_URL"], "STORECRM_REDIS_URL": app.config["REDIS_URL"],
            "STORECRM_DATA_KEY": app.config["DATA_KEY"], "STORECRM_SECRET_KEY": app.config["SECRET_KEY"],
            "STORECRM_PLUGINS": ",".join(BUNDLED) or "-", "STORECRM_PLUGINS_STRICT": "1",
-           "STORECRM_QUEUE": app.config["QUEUE_NAME"], "STORECRM_INSTANCE_PATH": app.config["INSTANCE_PATH"],
+           "STORECRM_QUEUE": app.config["QUEUE_NAME"], "STORECRM_INSTANCE_PATH": instance_path,
            "PYTHONPATH": str(ROOT)}
     result = subprocess.run([STORECRM, "worker", "--burst"], env=env, cwd=str(cwd), capture_output=True, text=True,
                             timeout=120)
@@ -169,7 +174,8 @@ def run_worker(app, cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
-def test_with_redis_the_upload_waits_queued_until_a_worker_process_imports_it(make_app, redis_server, tmp_path):
+def test_with_redis_the_upload_waits_queued_until_a_worker_on_another_host_imports_it(make_app, redis_server,
+                                                                                     tmp_path):
     app = make_app(REDIS_URL=redis_server.url, QUEUE_NAME=f"test-{uuid.uuid4().hex[:8]}")
     build_chain(app)
     client = signed_in(app, "manager")
@@ -181,12 +187,16 @@ def test_with_redis_the_upload_waits_queued_until_a_worker_process_imports_it(ma
         with app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
             assert app.extensions["storecrm.jobs"].queue().count == 1
-        run_worker(app, tmp_path)
+        # Another host: its own working directory and instance folder, no disk shared with the web.
+        other_host = tmp_path / "worker-host"
+        other_host.mkdir()
+        run_worker(app, other_host, str(other_host / "instance"))
         [run] = listed(client)
         assert (run["status"], run["rows"], run["created"], run["updated"], run["rejected"]) == ("done", 8, 5, 0, 3)
         assert "not a valid phone number: 12345" in client.get(run["rejects"]).get_data().decode("utf-8-sig")
         with app.app_context():
             assert db.session.scalar(select(func.count()).select_from(Customer)) == 5
+        assert not (other_host / "instance" / "imports").exists() and not (tmp_path / "instance" / "imports").exists()
     finally:
         app.extensions["storecrm.jobs"].connection().flushdb()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -81,8 +82,9 @@ def test_a_queued_job_waits_in_redis_and_a_worker_process_runs_it(rq_app, entry_
     assert title.startswith("from the worker (pid ") and f"pid {os.getpid()})" not in title
 
 
-def test_the_delivery_retry_and_plugin_periodic_jobs_run_through_rq_cron(rq_app, entry_point_dir):
-    from core.jobs import rq_cron_scheduler
+def test_the_delivery_retry_and_plugin_periodic_jobs_run_through_the_scheduler(rq_app, entry_point_dir):
+    from core.models import PeriodicRun
+    from core.scheduling import PeriodicScheduler
 
     chain = build_chain(rq_app)
     enable(rq_app, "SH001", "flaky")
@@ -94,18 +96,21 @@ def test_the_delivery_retry_and_plugin_periodic_jobs_run_through_rq_cron(rq_app,
         db.session.execute(update(EventDelivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
 
-    cron = rq_cron_scheduler(rq_app)
-    jobs = {job.name: job for job in cron.get_jobs()}  # bundled plugins register theirs too
+    scheduler = PeriodicScheduler(rq_app)
+    jobs = {job.name: job for job in scheduler.jobs}  # bundled plugins register theirs too
     assert {"core.retry_deliveries", "nightly tick", "tests.jobs.jobfuncs.periodic_tick"} <= set(jobs)
-    assert (jobs["nightly tick"].cron, jobs["tests.jobs.jobfuncs.periodic_tick"].interval) == ("0 3 * * *", 3600)
-    enqueued = {job.name for job in cron.enqueue_jobs()}
-    # interval jobs start at once; the nightly one waits for 03:00
+    assert (jobs["nightly tick"].cron, jobs["tests.jobs.jobfuncs.periodic_tick"].seconds) == ("0 3 * * *", 3600)
+    now = utcnow()
+    claimed = scheduler.tick_once(now)
+    with rq_app.app_context():
+        enqueued = set(db.session.scalars(select(PeriodicRun.job).where(PeriodicRun.id.in_(claimed))))
+    # interval jobs start at once; the nightly one's schedule starts with its next 03:00
     assert {"core.retry_deliveries", "tests.jobs.jobfuncs.periodic_tick"} <= enqueued
     assert "nightly tick" not in enqueued
-    # a second worker's scheduler does not enqueue the same jobs again
-    assert rq_cron_scheduler(rq_app).enqueue_jobs() == []
+    # a second worker's scheduler does not claim the same slots again
+    assert PeriodicScheduler(rq_app).tick_once(now) == []
     # and the drain of the outbox the sale's commit queued (its classification, after the commit)
-    assert rq_app.extensions["storecrm.jobs"].queue().count == len(enqueued) + 1
+    assert rq_app.extensions["storecrm.jobs"].queue().count == len(claimed) + 1
 
     run_worker(rq_app, entry_point_dir)
     with rq_app.app_context():
@@ -144,7 +149,7 @@ def test_the_worker_refuses_to_start_without_redis(tmp_path):
     assert "STORECRM_REDIS_URL is not set" in result.stderr
 
 
-def test_a_long_running_worker_starts_rqs_cron_scheduler_which_runs_plugin_periodic_jobs(rq_app, entry_point_dir,
+def test_a_long_running_worker_starts_the_periodic_scheduler_which_runs_plugin_periodic_jobs(rq_app, entry_point_dir,
                                                                                        backend):
     import signal
     import time
@@ -170,6 +175,13 @@ def test_a_long_running_worker_starts_rqs_cron_scheduler_which_runs_plugin_perio
                 ticks = db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "test_tick"))
                 db.session.rollback()
         assert ticks == 1
+        # SIGTERM stops an idle worker cleanly, at once (systemd's stop; rq alone would leave
+        # run_worker to start a new rq worker, and the unit would be killed after its timeout).
+        worker.send_signal(signal.SIGTERM)
+        stopped = worker.wait(20)
+        output = worker.stdout.read().decode()
+        assert stopped == 0, output[-3000:]
+        assert len(re.findall(r"Worker \w+: started with PID", output)) == 1, output[-3000:]  # no new rq worker after the signal
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

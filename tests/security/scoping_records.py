@@ -232,9 +232,15 @@ chain_param("code", const("BJ001"))  # a store's code: its settings and modules 
 chain_param("name", const("membership"))
 chain_param("plugin_name", const("membership"))
 chain_param("export_type", const("csv"))
+chain_param("fmt", const("csv"))  # a list's export (issue 13): the rows are the caller's scope
+chain_param("kind", const("customers"))  # an import template: headers only
 chain_param("filename", const("none.css"))  # static files
 chain_param("product_id", const(1))  # the catalogue is chain-wide; editing it is the owner's
+# Webhooks (core/api/webhooks.py): the owner's, chain-wide; every other caller is refused.
+chain_param("subscription_id", const(1))
+chain_param("webhook_delivery_id", const(1))
 chain_param("tier_id", const(1))  # membership tiers: one program for the chain, the owner's
+chain_param("store_id", bj_store)  # a store (its sandbox reset page): the owner's, 403 for anyone else
 chain_param("day_id", post("/membership/member-days", {"name": "周三会员日", "weekday": 2, "points_multiplier": "2",
                                                     "store": "BJ001"},
                            token="owner_token"))
@@ -243,6 +249,9 @@ SALE_LINE = [{"sku": "LATTE-M", "quantity": 1}]
 body("POST", "api.sales.create_sale", {"store": "SH001", "customer": {"id": "{customer_id}"}, "lines": SALE_LINE})
 body("POST", "api.sales.quote", {"store": "SH001", "customer": {"id": "{customer_id}"}, "lines": SALE_LINE})
 body("POST", "api.sales.create_visit", {"store": "SH001", "customer": {"id": "{customer_id}"}})
+body("GET", "api.webhooks.list_deliveries", {"subscription": 1})  # owner-only: refused to every other caller
+# sync: a till of SH001 asking for BJ001's customer's sales is refused (404), not answered empty
+body("GET", "api.sales_sync.list_sales", {"customer": "{customer_id}"})
 body("POST", "api.privacy.open_request", {"kind": "access", "customer_id": "{customer_id}", "store": "SH001"})
 # merge BJ001's customer into SH001's own (the path names SH001's: the body is the attack)
 body("POST", "api.customers.merge_customer", {"merge_id": "{customer_id}"})
@@ -265,13 +274,16 @@ body("POST", "api.sales.create_sales_batch",
 admin_model("Sale", lambda env: env.bj.sale_id)
 admin_model("Visit", _bj_row("core.models.Visit", "customer_id", lambda env: env.bj.customer_id))
 admin_model("EventDelivery", lambda env: env.value(RECORD_PARAMS, "delivery_id"))
-admin_model("Member", _bj_member)
-admin_model("PointsEntry", _bj_row("plugins.membership.models.PointsEntry", "customer_id", _bj_member))
+# Members and ledger entries have no details view (issue 13): a row links to the customer page.
+admin_model("Member", None)
+admin_model("PointsEntry", None)
 for chain_wide in ("Store", "User", "ApiToken", "Product", "AuditLog", "Tier", "MemberDay", "Customer"):
     # Customer: the admin's customer list has no details/edit view (the customer page is
     # /admin/customers/<id>, in the matrix through customer_id)
     admin_model(chain_wide, None)
 
+admin_form("sales_entry.index", {"customer_id": "{customer_id}", "sku_0": "LATTE-M", "quantity_0": "1",
+                                 "action": "record"})
 admin_form("membership_adjust.index", {"customer_id": "{customer_id}", "points": "5", "reason": "matrix"})
 
 

@@ -20,7 +20,7 @@ from tests.security.conftest import BJ_PERSON
 # Routes about the whole chain, not about one store's customers: any answer is fine as long as
 # it carries no BJ001 personal data.
 CHAIN_WIDE = {"api.openapi", "api.catalog.list_products", "api.catalog.list_stores", "api.plugins.list_plugins",
-              "api.catalog.create_product", "api.catalog.patch_product", "api.catalog.create_store",
+              "api.catalog.create_product", "api.catalog.patch_product", "api.catalog.get_product", "api.catalog.create_store",
               "api.classification.recompute"}  # recomputes every scope; answers counts only
 # Query-string ids that only filter a list of what the caller may see (never a capability).
 LIST_FILTERS: dict[tuple[str, str], set[str]] = {}

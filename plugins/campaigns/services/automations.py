@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from core.access import visible_customers
+from core.live_stores import live_customer
 from core.classification.filters import class_condition
 from core.models import Customer, Sale, Store, utcnow
 from plugins.campaigns.models import CallTask, Message
@@ -87,14 +88,18 @@ def _gift(session, store, customer, topic, amount, reason, key, settings) -> boo
     return sent is not None
 
 
-def run_for_store(session, store: Store, settings: dict, ctx=None, now: datetime | None = None) -> dict:
-    """Every switched-on rule for one store, for its local today. Returns counts per rule."""
+def run_for_store(session, store: Store, settings: dict, ctx=None, now: datetime | None = None,
+                  day: date | None = None) -> dict:
+    """Every switched-on rule for one store, for `day` (its local today unless given: a late
+    scheduled run does the day it was due). Returns counts per rule."""
     now = now or utcnow()
     if messaging.in_quiet_hours(now, store.timezone, settings):
-        return {}  # nobody is greeted at night: the first run after 08:00 does the day's work
-    today = local_today(store, now)
+        return {}  # nobody is greeted at night
+    today = day or local_today(store, now)
     done = {}
     seen = visible_customers([store.id])
+    if not store.sandbox:  # a live store's greetings never reach a sandbox store's customers
+        seen = seen & live_customer()
 
     if settings["birthday_greeting"]:
         ahead = today + timedelta(days=3)

@@ -14,14 +14,16 @@ from core.models import Customer, Sale
 from plugins.campaigns.models import Campaign, CouponBatch, Message, Recipient, Redemption, Segment
 from plugins.campaigns.services import coupons
 
-DEMO_NAME = "中秋回馈 · Mid-Autumn thank-you"
+# The demo chain's stores are Chinese shops: their data reads in Chinese, like a real one's.
+DEMO_NAME = "中秋回馈"
+EARLIER_NAMES = (DEMO_NAME, "中秋回馈 · Mid-Autumn thank-you")  # a demo built before keeps its one campaign
 
 
 def seed(session, store, rng, today, ctx) -> None:
-    if session.scalar(select(Campaign.id).where(Campaign.store_id == store.id, Campaign.name == DEMO_NAME)):
+    if session.scalar(select(Campaign.id).where(Campaign.store_id == store.id, Campaign.name.in_(EARLIER_NAMES))):
         return
     started = datetime.combine(today - timedelta(days=40), time(10), tzinfo=ZoneInfo(store.timezone))
-    segment = Segment(store_id=store.id, name="忠诚客户 · Loyal customers", filters={"final_class": ["loyal", "key"]},
+    segment = Segment(store_id=store.id, name="忠诚客户", filters={"final_class": ["loyal", "key"]},
                       created_by="demo")
     batch = CouponBatch(store_id=store.id, name="满100减15", kind="amount", value=Decimal("15.00"),
                         min_spend=Decimal("100.00"), valid_days=30, per_customer_limit=1)

@@ -140,9 +140,15 @@ def month_start(now: datetime, timezone: str) -> datetime:
 def over_cap(session, customer_ids: list[int], now: datetime, timezone: str, settings: dict) -> set[int]:
     """Of `customer_ids`, those who may receive no more marketing this month: 2 already this
     calendar month, or 1 already while their last 3 messages went unanswered (no purchase
-    since the third-last). Two grouped statements for the whole batch."""
+    since the third-last). Two grouped statements for the whole batch.
+
+    The customers' rows are locked first (FOR UPDATE, in id order) until the caller commits the
+    messages it writes: two campaigns, or a campaign and an automation, counting for the same
+    customer at the same moment count one after the other, so neither sends past the cap."""
     if not customer_ids:
         return set()
+    session.execute(select(Customer.id).where(Customer.id.in_(sorted(customer_ids))).order_by(Customer.id)
+                    .with_for_update())
     marketing = (Message.purpose == "marketing", Message.status.in_(COUNTED_STATES))
     this_month = dict(session.execute(
         select(Message.customer_id, func.count()).where(Message.customer_id.in_(customer_ids), *marketing,

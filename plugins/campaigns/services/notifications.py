@@ -11,10 +11,13 @@ from core.models import Consent, Store, User, utcnow
 from plugins.campaigns.models import Message, OutboxEntry
 from plugins.campaigns.services import channels, messaging
 
-# Texts for the topics other plugins send; any other topic uses data["title"] / data["text"].
+# Texts for the topics other plugins send; any other topic uses the sender's data["texts"][lang]
+# (subject, body), else data["title"] / data["text"].
 TOPICS = {
     "membership.upgrade": ("恭喜升级为{{ tier }}", "{{ name }}，恭喜您在{{ store }}升级为{{ tier }}会员！",
                            "You are now {{ tier }}", "{{ name }}, congratulations: you are now a {{ tier }} member at {{ store }}!"),
+    "membership.welcome": ("欢迎加入会员", "{{ name }}，欢迎成为{{ store }}的{{ tier }}会员！",
+                           "Welcome to the membership", "{{ name }}, welcome: you are now a {{ tier }} member at {{ store }}!"),
     "membership.downgrade": ("会员等级变更", "{{ name }}，您在{{ store }}的会员等级已调整为{{ tier }}。",
                              "Your membership tier changed", "{{ name }}, your membership tier at {{ store }} is now {{ tier }}."),
 }
@@ -39,6 +42,11 @@ CARE_TOPICS = {
 def texts_for(topic: str, data: dict, lang: str) -> tuple[str, str]:
     texts = TOPICS.get(topic) or CARE_TOPICS.get(topic)
     if texts is None:
+        # The sender's own words, per language (the customer_notification hook's `texts`).
+        own = data.get("texts") or {}
+        words = own.get(lang) or own.get("zh")
+        if words:
+            return str(words[0]), str(words[1])
         title, text = str(data.get("title") or topic), str(data.get("text") or data.get("message") or "")
         return title, text
     return (texts[2], texts[3]) if lang == "en" else (texts[0], texts[1])
@@ -63,8 +71,12 @@ def send_to_customer(session, store: Store | None, customer, topic: str, data: d
         return None
     lang = messaging.language_of(customer)
     subject_t, body_t = texts_for(topic, data, lang)
-    values = {"name": customer.name, "store": store.name if store else "", **{k: data.get(k) for k in messaging.FIELDS
-                                                                            if data.get(k) is not None}}
+    # The customer's and the store's names come from their records (a sender's data may name the
+    # store by its code); the other fields from the data.
+    values = {**{k: data.get(k) for k in messaging.FIELDS if data.get(k) is not None},
+              "name": customer.name, "store": store.name if store else ""}
+    if data.get("tier_name"):
+        values["tier"] = data["tier_name"]  # a person reads the tier's name, never its code
     label = messaging.CARE_LABEL[lang] if purpose == "care" else ""
     token = messaging.unsubscribe_token(customer.id, consent)
     body = label + messaging.render(body_t, values) + messaging.FOOTER[lang].format(

@@ -18,6 +18,7 @@ from datetime import timedelta
 from sqlalchemy import exists, func, or_, select
 
 from core.access import visible_customers
+from core.live_stores import live_customer
 from core.classification.filters import class_condition
 from core.classification.rules import FINAL_CLASSES, LIFECYCLES, RFM_SEGMENT_NAMES
 from core.errors import InvalidInput
@@ -63,12 +64,15 @@ def _days(filters: dict, key: str) -> int | None:
 
 
 def audience_query(session, store: Store, filters: dict, ctx=None, *, now=None):
-    """SELECT Customer.id of the customers `filters` describe, seen by `store`, not erased."""
+    """SELECT Customer.id of the customers `filters` describe, seen by `store`, not erased. A
+    live store's campaign never reaches a sandbox (test) store's customers."""
     unknown = set(filters) - KNOWN
     if unknown:
         raise InvalidInput(f"unknown filters {sorted(unknown)}",
                            fields={f"filters.{k}": [f"Unknown filter; use one of {', '.join(sorted(KNOWN))}."] for k in unknown})
     stmt = select(Customer.id).where(visible_customers([store.id]), Customer.erased_at.is_(None))
+    if not store.sandbox:
+        stmt = stmt.where(live_customer())
     for key, allowed in CLASS_KEYS.items():
         values = _list(filters, key)
         bad = [v for v in values if v not in allowed]

@@ -21,6 +21,7 @@ from sqlalchemy import exists, func, insert, select, update
 
 from core.errors import Conflict, NotFound
 from core.models import Customer, Store, utcnow
+from core.webhooks import emit_event
 from plugins.campaigns.models import Campaign, CouponBatch, Message, Recipient, Redemption, Segment
 from plugins.campaigns.services import channels, coupons, messaging, segments
 
@@ -176,6 +177,7 @@ def _finish_if_done(session, campaign: Campaign) -> None:
             select(Message.id).where(Message.campaign_id == campaign.id, (Message.status == "claimed") | (
                 (Message.status == "failed") & (Message.attempts < MAX_ATTEMPTS))).limit(1)):
         campaign.status, campaign.finished_at = "sent", utcnow()
+        emit_event(session, campaign.store_id, "campaigns.campaign_sent", {"campaign_id": campaign.id})
 
 
 def run_shard(session, campaign_id: int, shard: int, settings: dict, store: Store, ctx=None, *, batch: int = BATCH,

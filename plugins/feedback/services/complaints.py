@@ -12,6 +12,7 @@ from core.access import customer_or_404
 from core.errors import NotFound, Unprocessable
 from core.models import Customer, Sale, User, utcnow
 from core.services.customers import add_activity
+from core.webhooks import emit_event
 from plugins.feedback.labels import CATEGORY_LABELS, STATE_LABELS, label
 from plugins.feedback.models import OPEN_STATES, TRANSITIONS, Complaint, ComplaintTransition, Survey
 from plugins.feedback.services import messages
@@ -82,6 +83,7 @@ def create_complaint(session, ctx, *, store, settings: dict, category: str, desc
                                     actor_user_id=getattr(user, "id", None), actor=actor, at=now))
     if customer is not None:
         acknowledge(session, ctx, complaint, customer, store)
+    emit_event(session, store, "feedback.complaint_opened", webhook_data(complaint), customer_id=complaint.customer_id)
     return complaint
 
 
@@ -90,7 +92,12 @@ def acknowledge(session, ctx, complaint: Complaint, customer, store) -> None:
     local_due = store.local(complaint.first_response_due_at).strftime("%Y-%m-%d %H:%M")
     data = {"complaint_id": complaint.id, "store": store.code, "store_name": store.name,
             "category": complaint.category, "respond_by": complaint.first_response_due_at.isoformat(),
-            "respond_by_local": local_due}
+            "respond_by_local": local_due,
+            "texts": {"zh": ("我们已收到您的反馈",
+                             f"{{{{ name }}}}，您在{{{{ store }}}}的反馈（编号 {complaint.id}）已收到，我们会在 {local_due} 前答复您。"),
+                      "en": ("We have your complaint",
+                             f"{{{{ name }}}}, we have received your complaint #{complaint.id} at {{{{ store }}}} "
+                             f"and will answer by {local_due}.")}}
     if messages.notify_customer(ctx, customer, "feedback.complaint_acknowledged", data):
         complaint.acknowledgement = "notification"
         return
@@ -136,6 +143,8 @@ def transition(session, ctx, complaint: Complaint, to: str, *, note: str = "", r
     complaint.state = to
     if to == "resolved":
         owe_complaint_survey(session, complaint, now)
+        emit_event(session, complaint.store_id, "feedback.complaint_resolved", webhook_data(complaint),
+                   customer_id=complaint.customer_id)
     session.flush()
     return complaint
 
@@ -205,3 +214,9 @@ def view(complaint: Complaint, now: datetime, settings: dict, *, history: bool =
 
 def is_open(complaint: Complaint) -> bool:
     return complaint.state in OPEN_STATES
+
+
+def webhook_data(complaint: Complaint) -> dict:
+    """What webhook subscribers get about a complaint: ids and codes, no description (it may name people)."""
+    return {"complaint_id": complaint.id, "customer_id": complaint.customer_id, "sale_id": complaint.sale_id,
+            "category": complaint.category, "channel": complaint.channel, "state": complaint.state}

@@ -59,14 +59,27 @@ def survey_link(survey_id: int) -> dict:
     return {"path": path, "url": base + path if base else path}
 
 
+def survey_texts(after_complaint: bool, url: str) -> dict:
+    """What the customer reads, in Chinese and English (customer_notification's `texts`)."""
+    if after_complaint:
+        return {"zh": ("您的问题解决了吗？", f"{{{{ name }}}}，关于您在{{{{ store }}}}的反馈，处理结果您满意吗？请告诉我们：{url}"),
+                "en": ("Was your complaint resolved?",
+                       f"{{{{ name }}}}, were you satisfied with how {{{{ store }}}} handled your complaint? Tell us: {url}")}
+    return {"zh": ("请为本次服务打分", f"{{{{ name }}}}，感谢光临{{{{ store }}}}！请花一分钟为本次服务打分：{url}"),
+            "en": ("How did we do?", f"{{{{ name }}}}, thank you for visiting {{{{ store }}}}! Please rate our service in a minute: {url}")}
+
+
 # --- the job --------------------------------------------------------------------------------------------
 
-def send_due_surveys(session, registry, now: datetime | None = None) -> dict:
-    """Send what is due in every store with feedback on; commits per survey. Returns counts."""
+def send_due_surveys(session, registry, now: datetime | None = None, store_id: int | None = None) -> dict:
+    """Send what is due in every store with feedback on (or in `store_id` alone); commits per
+    survey. Returns counts."""
     now = now or utcnow()
     counts = {"sent": 0, "no_channel": 0, "skipped": 0}
-    store_ids = session.scalars(select(StorePlugin.store_id).where(StorePlugin.plugin == "feedback",
-                                                                   StorePlugin.enabled.is_(True)))
+    enabled = select(StorePlugin.store_id).where(StorePlugin.plugin == "feedback", StorePlugin.enabled.is_(True))
+    if store_id is not None:
+        enabled = enabled.where(StorePlugin.store_id == store_id)
+    store_ids = session.scalars(enabled)
     for store in session.scalars(select(Store).where(Store.id.in_(list(store_ids))).order_by(Store.id)).all():
         settings = registry.settings(store, "feedback")
         ctx = HookContext(session=session, store=store, actor="feedback.survey", registry=registry, plugin="feedback")
@@ -101,8 +114,10 @@ def _send(session, ctx, survey: Survey, settings: dict, now: datetime) -> str:
         survey.state = "skipped"
         return "skipped"
     topic = "feedback.survey_after_complaint" if after_complaint else "feedback.survey_after_sale"
+    link = survey_link(survey.id)
     data = {"survey_id": survey.id, "sale_id": survey.sale_id, "complaint_id": survey.complaint_id,
-            "store": ctx.store.code, "store_name": ctx.store.name, **{f"link_{k}": v for k, v in survey_link(survey.id).items()}}
+            "store": ctx.store.code, "store_name": ctx.store.name, **{f"link_{k}": v for k, v in link.items()},
+            "texts": survey_texts(after_complaint, link["url"])}
     if messages.notify_customer(ctx, customer, topic, data):
         survey.state, survey.sent_at = "sent", now
         return "sent"

@@ -76,7 +76,7 @@ def seed(session, store, rng, today, *, actor: str = "demo") -> None:
         needed = target - Decimal(levels.get(product.id, 0))
         if needed:
             opening.append({"product_id": product.id, "kind": "receipt", "quantity": needed, "unit_cost": product.cost,
-                            "reason": "期初库存 opening stock", "actor": actor,
+                            "reason": "期初库存", "actor": actor,
                             "source_key": f"demo:opening:{store.id}:{product.id}",
                             "occurred_at": _at(store, today - timedelta(days=120), 9)})
     apply_moves(session, store.id, opening, default_safety=Decimal("5"))

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import InvalidInput, Unprocessable
 from core.models import Product, utcnow
+from core.webhooks import emit_event
 from plugins.inventory.models import Alert, Move, Stock
 
 ZERO = Decimal("0")
@@ -101,6 +102,8 @@ def _raise(session, store_id: int, below: list[tuple[int, Decimal, Decimal]], no
          "safety_stock": threshold, "raised_at": now, "notified": False} for pid, level, threshold in below
     ]).on_conflict_do_nothing(index_elements=["open_key"])  # an alert already open stays the one
     raised = session.execute(insert.returning(alert.c.id, alert.c.product_id)).all()
+    for alert_id, pid in raised:
+        emit_event(session, store_id, "inventory.stock_below_safety", {"alert_id": alert_id, "product_id": pid})
     session.execute(update(Stock).where(Stock.store_id == store_id, Stock.product_id.in_([p for p, _l, _t in below]))
                     .values(alert_open=True).execution_options(synchronize_session=False))
     if not raised or notify is None:
@@ -294,3 +297,28 @@ def ledger_level(session, store_id: int, product_id: int) -> Decimal:
     """The level as the sum of the moves (the truth the running total must equal)."""
     return Decimal(session.scalar(select(func.coalesce(func.sum(Move.quantity), 0))
                                   .where(Move.store_id == store_id, Move.product_id == product_id)) or 0)
+
+
+def change_for_plugin(session, store, sku: str, quantity: Decimal, reason: str, source_key: str, *,
+                      default_safety: Decimal, allow_negative: bool, user=None, actor: str = "system",
+                      notify: Notify | None = None) -> bool:
+    """Another plugin hands goods over or takes them back outside a sale (membership's rewards,
+    through `stock_change`): an adjustment move with its reason. Taking out more than the store
+    has is a 422 unless the store allows negative stock. The same `source_key` moves once."""
+    product = session.scalars(select(Product).where(Product.sku == sku)).first()
+    if product is None:
+        raise Unprocessable(f"no product {sku}", fields={"stock": [f"No product with SKU {sku}."]},
+                            details={"available": 0})
+    quantity = Decimal(quantity)
+    if quantity < 0 and not allow_negative:
+        row = session.scalars(select(Stock).where(Stock.store_id == store.id, Stock.product_id == product.id)
+                              .with_for_update()).first()
+        have = Decimal(row.quantity) if row is not None else ZERO
+        if have + quantity < 0:
+            raise Unprocessable(f"only {qty(have)} of {sku} in stock", details={"available": qty(have)},
+                                fields={"stock": [f"Only {qty(have)} of {sku} in stock at {store.code}."]})
+    apply_moves(session, store.id, [{"product_id": product.id, "kind": "adjustment", "quantity": quantity,
+                                     "reason": reason[:300], "source_key": source_key[:100], "unit_cost": product.cost,
+                                     "actor": actor, "actor_user_id": getattr(user, "id", None)}],
+                default_safety=default_safety, notify=notify)
+    return True

@@ -4,9 +4,11 @@ unsubscribe round trip (link and reply keyword), and the budget stop."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from core.extensions import db
@@ -169,3 +171,45 @@ def test_sending_stops_when_the_budget_is_spent_and_the_report_says_so(shop):
         control = set(db.session.scalars(select(Recipient.customer_id).where(Recipient.campaign_id == camp["id"],
                                                                              Recipient.is_control.is_(True))))
     assert len(control) == 2 and not control & set(sent) and set(sent) <= set(people)
+
+
+@pytest.mark.postgres_only
+def test_two_sends_counting_for_one_customer_at_once_count_one_after_the_other(shop, backend):
+    """A customer with one marketing message this month; two campaigns (or a campaign and an
+    automation) claim for them at the same moment. The second count waits for the first claim's
+    commit and finds the cap (2) reached: a third message never goes out."""
+    if backend != "postgresql":
+        pytest.skip("row locks across connections")
+    import threading
+
+    from plugins.campaigns.services import messaging
+
+    cid = shop.customer("并发")
+    settings = {"monthly_cap": 2, "reduced_cap": 1, "unanswered_after": 3}
+    with shop.app.app_context():
+        _message(cid, datetime.now(timezone.utc), key="earlier")
+        db.session.commit()
+    first_counted, second_result = threading.Event(), []
+
+    def first():
+        with shop.app.app_context():
+            now = datetime.now(timezone.utc)
+            assert messaging.over_cap(db.session, [cid], now, "Asia/Shanghai", settings) == set()
+            first_counted.set()
+            time.sleep(0.5)  # the second claim is counting now, if it can
+            _message(cid, now, key="first")
+            db.session.commit()
+
+    def second():
+        first_counted.wait(10)
+        with shop.app.app_context():
+            second_result.append(messaging.over_cap(db.session, [cid], datetime.now(timezone.utc), "Asia/Shanghai",
+                                                    settings))
+            db.session.rollback()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert second_result == [{cid}]  # it counted after the first claim: the cap is reached

@@ -21,13 +21,15 @@ def test_members_ledger_and_customer_panel_show_tier_and_balance(shop):
     assert "3600" in manager.get("/admin/membership/ledger/").get_data(as_text=True)
     panel = manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
     assert "membership-panel" in panel and "3600" in panel
+    # the timeline words the tier change in the reader's language, with its reason (timeline_text)
+    assert "Became Silver member" in panel and "Spend reached ¥3000.00" in panel
     dashboard = manager.get("/admin/").get_data(as_text=True)
     assert "¥36.00" in dashboard  # 3,600 points at 100 points = ¥1
     # the tier editor is the owner's
     assert manager.get("/admin/membership/tiers/").status_code == 403
     owner = login(shop.app, "owner")
     tiers = owner.get("/admin/membership/tiers/").get_data(as_text=True)
-    assert "¥3,000.00" in tiers and "event_priority" in tiers
+    assert "¥3,000.00" in tiers and "Priority for events" in tiers  # the perk by its label, not its code
 
 
 def test_adjusting_points_in_the_admin_needs_a_manager_and_a_reason(shop):
@@ -61,8 +63,12 @@ def test_membership_pages_speak_chinese(shop):
     assert "积分" in page and "累计消费" in page
     panel = manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
     assert "1000 积分" in panel and "再消费 ¥2000.00 升级为" in panel
+    # the tier's name is the owner's data (seeded in English here), the wording is the reader's
+    assert "成为 Ordinary member" in panel and "累计消费达到 ¥1000.00" in panel
     shop.till.sell(cid, "2000.00")
-    assert "优先参加活动" in manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
+    panel = manager.get(f"/admin/customers/{cid}").get_data(as_text=True)
+    assert "优先参加活动" in panel
+    assert "升级为 Silver member" in panel and "累计消费达到 ¥3000.00" in panel
 
 
 def test_the_owner_edits_tiers_and_member_days_in_the_admin(shop):

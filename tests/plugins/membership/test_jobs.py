@@ -63,6 +63,8 @@ def test_segment_filters_select_by_tier_and_balance(shop):
     till.sell(ordinary, "1000.00")
     till.sell(silver, "3000.00")
     till.sell(prospect, "10.00")
+    lapsed = till.customer("13500135009")
+    till.sell(lapsed, "2000.00", occurred_at="2024-06-01T10:00:00+08:00")  # 2,000 points that expired 2025-12-31
     with shop.app.app_context():
         reg = shop.app.extensions["storecrm.plugins"]
         filters = {f["name"]: f for f in reg.caller_for("segment_filters", "membership")()[0]}
@@ -70,7 +72,7 @@ def test_segment_filters_select_by_tier_and_balance(shop):
         by_tier = filters["membership_tier"]["apply"](select(Customer.id), {"tiers": ["silver", "gold"]}, ctx)
         assert list(db.session.scalars(by_tier)) == [silver]
         rich = filters["membership_points"]["apply"](select(Customer.id), {"min": 1000}, ctx)
-        assert sorted(db.session.scalars(rich)) == [ordinary, silver]
+        assert sorted(db.session.scalars(rich)) == [ordinary, silver]  # not `lapsed`: expired, job or no job
 
 
 def test_recount_counts_history_from_before_membership_once(app, chain):

@@ -88,11 +88,13 @@ def test_refund_after_an_upgrade_reverses_the_lines_points_and_downgrades_at_onc
     assert r["effects"]["membership"]["points_reversed"] == 60 and r["effects"]["membership"]["tier"] == "silver"
     # the cake back: spend ¥2,950 is below ¥3,000 → ordinary at once (the program's default)
     r = till.refund(sale["id"], [{"sku": "CAKE-CHOC", "quantity": 1}])
-    assert r["effects"]["membership"]["points_reversed"] == 60 + 120
-    assert r["effects"]["membership"]["tier"] == "ordinary"
+    effects = r["effects"]["membership"]
+    assert effects["points_reversed"] == 120  # this refund's, not the sale's running total
+    assert (effects["tier"], effects["downgraded"], effects["previous_tier"], effects["upgraded"]) == (
+        "ordinary", True, "silver", False)
     # the last latte: every point the sale earned is back out, none left over by rounding
     r = till.refund(sale["id"])
-    assert r["effects"]["membership"]["points_reversed"] == 240
+    assert r["effects"]["membership"]["points_reversed"] == 60 and r["effects"]["membership"]["downgraded"] is False
     view = till.member(cid)
     assert view["points_balance"] == 2900 and view["lifetime_spend"] == "2900.00"
     assert ledger_sum(shop.app, cid) == (2900, 2900)
@@ -205,7 +207,7 @@ def test_redemption_beyond_the_balance_is_a_422_and_changes_nothing(shop):
     shop.till.sell(cid, "1000.00")
     r = shop.api.post(f"/membership/members/{cid}/redemptions", {"points": 1001}, token=shop.chain.till)
     assert r.status_code == 422
-    assert r.json["error"]["fields"]["points"] == ["The balance is 1000 points."]
+    assert r.json["error"]["fields"]["points"] == ["The balance is 1000 points; 1001 were asked for."]
     assert shop.till.member(cid)["points_balance"] == 1000
     assert shop.api.post(f"/membership/members/{cid}/redemptions", {"points": 1000}, token=shop.chain.till).json["points_balance"] == 0
 
@@ -275,8 +277,8 @@ def test_refunding_goods_paid_with_points_gives_those_points_back(shop):
     assert r["amount"] == "24.00"
     effects = r["effects"]["membership"]
     assert (effects["points_returned"], effects["points_reversed"]) == (600, 24)
-    r = till.refund(sale["id"])
-    assert (r["effects"]["membership"]["points_returned"], r["effects"]["membership"]["points_reversed"]) == (1000, 40)
+    r = till.refund(sale["id"])  # this refund's share: the other 400 points and 16 earned
+    assert (r["effects"]["membership"]["points_returned"], r["effects"]["membership"]["points_reversed"]) == (400, 16)
     assert till.member(cid)["points_balance"] == 1000 and ledger_sum(shop.app, cid) == (1000, 1000)
 
 

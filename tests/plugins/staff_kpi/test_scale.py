@@ -32,11 +32,11 @@ def build_history(app):
         first_customer = db.session.scalar(sa.select(sa.func.min(Customer.id)))
         db.session.execute(sa.text(
             "INSERT INTO sale (store_id, staff_id, customer_id, occurred_at, channel, status, subtotal, adjustment_total,"
-            " total, refunded_total, created_at) "
+            " total, refunded_total, created_at, updated_at) "
             "SELECT :store, u.id, CASE WHEN (d * 7 + n * 3 + u.id) % 10 < 7"
             "  THEN :c0 + (d * 131 + n * 17 + u.id * 7) % :customers END,"
             " timestamp '2025-09-30 17:00' + d * interval '1 day' + (n * 97 + (d + u.id) % 60) * interval '1 minute',"
-            " 'store', 'completed', p.t, 0, p.t, 0, now() "
+            " 'store', 'completed', p.t, 0, p.t, 0, now(), now() "
             "FROM generate_series(0, :days - 1) d, generate_series(0, :per_day - 1) n,"
             " (SELECT id FROM user_account WHERE username LIKE 'clerk%') u,"
             " LATERAL (SELECT (ARRAY[28.00, 35.00, 63.00, 1200.00])[1 + (d + n + u.id) % 4]::numeric(12, 2) AS t) p"),

@@ -1,0 +1,208 @@
+"""Member rows: locking, counted spend, tier changes, enrolment and tier locks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.audit import audit
+from core.errors import Unprocessable
+from core.models import Activity, Customer, Sale, utcnow
+from core.webhooks import emit_event
+from plugins.membership.models import Member, Program, Spend, Tier
+from plugins.membership.services.common import CENT, SOURCE, ZERO
+from plugins.membership.services.program import active_tiers, get_tier, rank, tier_for
+
+# --- member rows and locking --------------------------------------------------------------------
+
+def _locked_member(customer_id: int):
+    """SELECT the member row FOR UPDATE, refreshed: what another till committed is what counts."""
+    return (select(Member).where(Member.customer_id == customer_id).with_for_update()
+            .execution_options(populate_existing=True))
+
+
+def lock_member(session, customer_id: int) -> Member:
+    """The member row of `customer_id`, created if missing, locked for this transaction.
+
+    A returning member (the usual case at a till) costs one statement: the locking SELECT.
+    Only when it finds nothing is the row inserted and selected again."""
+    locked = _locked_member(customer_id)
+    member = session.scalars(locked).first()
+    if member is not None:
+        return member
+    insert_member_row(session, customer_id)
+    return session.scalars(locked).one()
+
+
+def insert_member_row(session, customer_id: int) -> None:
+    """A new member row (not a member yet: no tier), unless another till just inserted it."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Member)
+        # Two tills creating the same member at once: one inserts, the other waits and skips.
+        session.execute(insert.values(customer_id=customer_id, points_balance=0, lifetime_spend=ZERO,
+                                      purchase_count=0, tier_locked=False, created_at=utcnow())
+                        .on_conflict_do_nothing(index_elements=["customer_id"]))
+    elif session.get(Member, customer_id) is None:
+        session.add(Member(customer_id=customer_id, points_balance=0, lifetime_spend=ZERO, tier_locked=False))
+        session.flush()
+
+
+def find_member(session, customer_id: int) -> Member | None:
+    return session.get(Member, customer_id)
+
+
+def counted_spend(session, program: Program, customer_id: int, now: datetime) -> Decimal:
+    """Spend that qualifies for tiers: lifetime, or the last 12 months (program setting)."""
+    return Decimal(session.scalar(_counted_spend_query(program, customer_id, now))).quantize(CENT)
+
+
+def counted_purchases(session, program: Program, customer_id: int, now: datetime) -> int:
+    """Purchases that qualify: sales with something paid, not refunded in full; lifetime or
+    the last 12 months."""
+    return int(session.scalar(select(purchases_sql(program, customer_id, now))))
+
+
+def _counted_spend_query(program: Program, customer_id, now: datetime):
+    query = select(func.coalesce(func.sum(Spend.amount), 0)).where(Spend.customer_id == customer_id)
+    if program.qualification == "rolling_12m":
+        query = query.where(Spend.occurred_at >= now - timedelta(days=365))
+    return query
+
+
+def purchases_sql(program: Program | None, customer_id, now: datetime | None = None):
+    """The counted purchases of `customer_id` (a value or a column) as a scalar subquery: sales
+    whose spend rows (the sale's and its refunds', all dated at the sale) add up to more than 0.
+    `program` None: lifetime, whatever the program counts (the member row's `purchase_count`)."""
+    net = aliased(Spend)
+    query = (select(func.count(sa.distinct(Spend.sale_id)))
+             .where(Spend.customer_id == customer_id, Spend.sale_id.is_not(None), Spend.amount > 0,
+                    select(func.sum(net.amount)).where(net.customer_id == Spend.customer_id,
+                                                       net.sale_id == Spend.sale_id).scalar_subquery() > 0))
+    if program is not None and program.qualification == "rolling_12m":
+        query = query.where(Spend.occurred_at >= now - timedelta(days=365))
+    if isinstance(customer_id, sa.ColumnElement):
+        query = query.correlate(Member)  # asked of many members at once, from inside other subqueries
+    return query.scalar_subquery()
+
+
+def tiers_and_counted_spend(session, program: Program, customer_id: int, now: datetime) -> tuple[list[Tier], Decimal]:
+    """`active_tiers` and `counted_spend` in one round trip: the spend rides on every tier row
+    (without tiers it is not needed, as no tier can be reached: 0 is returned)."""
+    tiers, spend, _purchases = tiers_and_counts(session, program, customer_id, now)
+    return tiers, spend
+
+
+def tiers_and_counts(session, program: Program, customer_id: int, now: datetime) -> tuple[list[Tier], Decimal, int]:
+    """`active_tiers`, counted spend and counted purchases in one round trip (they ride on
+    every tier row; without tiers no tier can be reached and 0s are returned)."""
+    by_count = program.qualify_by in ("purchases", "either")
+    purchases = purchases_sql(program, customer_id, now) if by_count else sa.literal(0)
+    rows = session.execute(select(Tier, _counted_spend_query(program, customer_id, now).scalar_subquery(), purchases)
+                           .where(Tier.active.is_(True)).order_by(Tier.threshold, Tier.id)).all()
+    if not rows:
+        return [], ZERO, 0
+    return [row[0] for row in rows], Decimal(rows[0][1]).quantize(CENT), int(rows[0][2])
+
+
+def member_qualifies_for(session, program: Program, member: Member, now: datetime, tiers=None) -> Tier | None:
+    """The tier `member`'s counted spend and purchases reach now (None: below the first)."""
+    if tiers is None:
+        tiers, spend, purchases = tiers_and_counts(session, program, member.customer_id, now)
+    else:
+        spend = counted_spend(session, program, member.customer_id, now)
+        purchases = counted_purchases(session, program, member.customer_id, now)
+    return tier_for(tiers, spend, purchases, program.qualify_by)
+
+
+def _add_spend(session, member: Member, amount: Decimal, occurred_at: datetime, sale_id: int | None, key: str,
+               *, checked: bool = False, flush: bool = True) -> bool:
+    """`checked`: the caller already knows, under the member's lock, that `key` is not counted.
+    `flush=False`: the caller's next flush writes it (with the member's other changes)."""
+    if not checked and session.scalars(select(Spend.id).where(Spend.source_key == key)).first() is not None:
+        return False
+    session.add(Spend(customer_id=member.customer_id, amount=amount, occurred_at=occurred_at, sale_id=sale_id,
+                      source_key=key))
+    member.lifetime_spend = (member.lifetime_spend or ZERO) + amount
+    if flush:
+        session.flush()
+    return True
+
+
+# --- tier changes -------------------------------------------------------------------------------------
+
+def change_tier(session, member: Member, new: Tier | None, *, reason: str, store=None, user=None, notify=None,
+                occurred_at: datetime | None = None, sale: Sale | None = None) -> dict | None:
+    """Move `member` to `new`, write it on the customer's timeline and ask for a notification.
+    A first tier is an enrolment, credited to `sale`'s store and salesperson when a sale reached
+    it, else to `store` and the signed-in `user` who enrolled them (none for a job)."""
+    old = member.tier
+    if (old.id if old else None) == (new.id if new else None):
+        return None
+    tiers = active_tiers(session)
+    direction = "upgrade" if rank(tiers, new) > rank(tiers, old) else "downgrade"
+    now = occurred_at or utcnow()
+    member.tier = new
+    member.tier_id = new.id if new else None
+    member.tier_since = now
+    if old is None and new is not None and member.enrolled_at is None:
+        member.enrolled_at = now
+        member.enrolled_by = member.enrolled_by or "spend"
+        if sale is not None:
+            member.enrolled_sale_id, member.enrolled_store_id, member.enrolled_staff_id = sale.id, sale.store_id, sale.staff_id
+        else:
+            member.enrolled_store_id, member.enrolled_staff_id = getattr(store, "id", None), getattr(user, "id", None)
+    change = {"from": old.code if old else None, "to": new.code if new else None, "direction": direction,
+              "reason": reason}
+    session.flush()
+    if notify is not None and new is not None:
+        change["notified"] = bool(notify(member.customer, f"membership.{direction}" if old else "membership.welcome",
+                                         {"tier": new.code, "tier_name": new.name,
+                                          "previous_tier": old.code if old else None}))
+    session.add(Activity(customer_id=member.customer_id, store_id=getattr(store, "id", None), kind="tier_change",
+                         source=SOURCE, title=f"{old.name if old else '—'} → {new.name if new else '—'}",
+                         # The reason is a code of the rules (labelled where shown, e.g. the ledger): the
+                         # timeline's title says the change; the reason stays in `data`.
+                         body=None, data=dict(change), actor_user_id=getattr(user, "id", None), occurred_at=now))
+    session.flush()
+    emit_event(session, store if store is not None else getattr(sale, "store_id", None), "membership.tier_changed",
+               {"customer_id": member.customer_id, **{k: change[k] for k in ("from", "to", "direction", "reason")}},
+               customer_id=member.customer_id)
+    return change
+
+
+def enrol(session, customer: Customer, *, store=None, user=None, actor="system", notify=None) -> Member:
+    """Make `customer` a member by hand, at the first tier (a member already stays as they are)."""
+    member = lock_member(session, customer.id)
+    if member.is_member:
+        return member
+    tiers = active_tiers(session)
+    if not tiers:
+        raise Unprocessable("the program has no tiers yet", fields={"tiers": ["Create a tier first."]})
+    member.enrolled_by = "manual"
+    member.enrolled_at = utcnow()
+    member.enrolled_store_id, member.enrolled_staff_id = getattr(store, "id", None), getattr(user, "id", None)
+    change_tier(session, member, tiers[0], reason="enrolled by hand", store=store, user=user, notify=notify)
+    audit("membership_enrolled", actor=user or actor, target=("customer", customer.id), store=store, session=session)
+    return member
+
+
+def set_tier_lock(session, customer: Customer, locked: bool, tier_code: str | None = None, *, store=None, user=None,
+                  actor="system", notify=None) -> Member:
+    """A manager pins a member's tier (optionally setting it): no automatic change while locked."""
+    member = lock_member(session, customer.id)
+    if tier_code:
+        change_tier(session, member, get_tier(session, tier_code), reason="set by a manager", store=store, user=user,
+                    notify=notify)
+    elif locked and not member.is_member:
+        raise Unprocessable("lock which tier? the customer is not a member", fields={"tier": ["Give a tier."]})
+    member.tier_locked = locked
+    audit("membership_tier_lock", actor=user or actor, target=("customer", customer.id), store=store, session=session,
+          details={"locked": locked, "tier": member.tier.code if member.tier else None})
+    session.flush()
+    return member
