@@ -78,6 +78,12 @@ THREADS = 16  # one per till of the benchmark
 
 
 def _ready(worker) -> None:
+    # As `storecrm run` does without Redis: the reactions after the commit are delivered by the
+    # worker's background thread, after the answer is sent (with Redis, by a `storecrm worker`).
+    from core.delivery import BackgroundDelivery
+
+    if not worker.wsgi.config.get("REDIS_URL"):
+        BackgroundDelivery.start_for(worker.wsgi)
     print("ready", flush=True)
 
 

@@ -3,7 +3,9 @@
 `core.events.emit` writes a `pending` EventDelivery for every reaction that is not marked
 `@in_transaction`, in the same transaction as the change. Once that transaction commits:
 
-- without Redis, the committing process delivers them right away, in a session of its own;
+- without Redis, the committing process delivers them right away, in a session of its own: a
+  serving process hands them to its background thread (`BackgroundDelivery`), so the till's
+  answer does not wait for them; any other (a CLI command, a test) delivers them before going on;
 - with Redis, the committing process only makes sure a `drain_outbox` job is queued (one
   Redis SET per commit); an rq worker drains every pending delivery in batches, oldest event
   first, one drainer at a time (a Redis lock), so a customer's reactions run in order.
@@ -17,7 +19,9 @@ core's own reaction (the buyer's classes) runs once per customer and store per b
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
 from datetime import timedelta
 
 from sqlalchemy import event as sa_event
@@ -35,6 +39,7 @@ BATCH_SIZE = 200
 SWEEP_AGE = timedelta(seconds=10)  # pending this long: its process did not deliver it
 DRAIN_SCHEDULED_KEY = "storecrm:outbox:drain-scheduled:{queue}"
 DRAIN_LOCK_KEY = "storecrm:outbox:drain-lock:{queue}"
+BACKGROUND_KEY = "storecrm.outbox_background"
 
 
 # --- after each commit ---------------------------------------------------------------------------
@@ -78,10 +83,76 @@ def deliver_committed(event_ids: list[int]) -> None:
         if queue.uses_redis:
             schedule_drain(queue)
             return
+        background = app.extensions.get(BACKGROUND_KEY)
+        if background is not None:
+            background.wake()
+            return
         with app.app_context():
             deliver(event_ids=event_ids)
     except Exception:  # noqa: BLE001 - see the docstring
         log.exception("delivering the reactions of events %s failed; they stay pending", event_ids[:10])
+
+
+# --- without Redis, serving: a thread of the process delivers ------------------------------------------
+
+class BackgroundDelivery:
+    """Without Redis, in a serving process: one thread of the app's delivers the reactions after
+    the commit, so a till's answer does not wait for them. Each commit wakes it; it delivers
+    every pending reaction in batches until none is left, then sleeps. Under load one batch
+    carries the reactions of many sales, which is where a busy store saves (a roll-up per store
+    and day, a class update per customer, once per batch). At exit it delivers what is left; what a
+    killed process leaves pending, the periodic sweep delivers."""
+
+    def __init__(self, app):
+        self.app = app
+        self._wake = threading.Event()
+        self._stopping = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start_for(cls, app) -> "BackgroundDelivery":
+        """Start the thread of `app` (once) and route its commits' reactions to it."""
+        background = app.extensions.get(BACKGROUND_KEY)
+        if background is None:
+            background = app.extensions[BACKGROUND_KEY] = cls(app)
+            background._thread = threading.Thread(target=background._run, name="storecrm-outbox", daemon=True)
+            background._thread.start()
+            atexit.register(background.stop)
+        return background
+
+    def wake(self) -> None:
+        with self._lock:
+            self._idle.clear()
+            self._wake.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until every reaction woken so far is delivered (tests, shutdown)."""
+        return self._idle.wait(timeout)
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.app.extensions.pop(BACKGROUND_KEY, None)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            try:
+                with self.app.app_context():
+                    deliver()
+            except Exception:  # noqa: BLE001 - the thread must live on; the sweep retries
+                log.exception("delivering reactions in the background failed; they stay pending")
+            with self._lock:
+                if not self._wake.is_set():  # no commit came in while it delivered
+                    self._idle.set()
+            if self._stopping:
+                return
 
 
 # --- with Redis: one drainer at a time, woken by commits ---------------------------------------------
@@ -180,6 +251,7 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
     """Run the reactions of `batch` (deliveries of committed events, their `event` loaded) in the
     caller's transaction: plugins in event order, then the buyers' classes once per customer."""
     reg = events.registry()
+    shared = BatchWork()
     reactions = [d for d in batch if d.plugin not in events.CORE_REACTIONS]
     classify = [d for d in batch if d.plugin == events.CLASSIFICATION]
     webhooks = [d for d in batch if d.plugin == events.WEBHOOKS]
@@ -196,8 +268,9 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
             continue
         user = session.get(User, event.actor_user_id) if event.actor_user_id else None
         ctx = HookContext(session=session, store=store, user=user, actor=event.payload.get("actor") or "system",
-                          event_id=event.id, registry=reg)
+                          event_id=event.id, registry=reg, batch=shared)
         events.attempt_reaction(session, reg, delivery, event.name, ctx, events.hook_kwargs_for(session, event))
+    shared.flush(session, {(d.plugin, d.event_id): d for d in reactions})
     if classify:
         _classify(session, classify)
     if webhooks:
@@ -205,6 +278,34 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
 
         fan_out(session, webhooks)
     return [d.status for d in batch]
+
+
+class BatchWork:
+    """What the reactions of one batch asked to do once for all (`HookContext.once_per_batch`)."""
+
+    def __init__(self):
+        self._work: dict = {}  # key -> (flush, items, contributors)
+
+    def add(self, key, flush, items, contributor) -> None:
+        _, pending, contributors = self._work.setdefault(key, (flush, {}, set()))
+        pending.update(dict.fromkeys(items))  # an ordered set
+        contributors.add(contributor)
+
+    def flush(self, session, deliveries: dict) -> None:
+        """Run each key's work in a savepoint; if it raises, the deliveries that asked for it
+        are recorded as failed (and retried), like a reaction that raised."""
+        for key, (flush, items, contributors) in self._work.items():
+            try:
+                with session.begin_nested():
+                    flush(session, list(items))
+            except Exception as exc:  # noqa: BLE001 - recorded and retried, like a reaction
+                log.warning("the shared work %s of a delivery batch failed: %s", key, exc)
+                for contributor in contributors:
+                    delivery = deliveries.get(contributor)
+                    if delivery is not None and delivery.status == "done":
+                        delivery.delivered_at = None
+                        events.record_failure(delivery, exc)
+        self._work.clear()
 
 
 def _classify(session, deliveries: list[EventDelivery]) -> None:

@@ -103,8 +103,13 @@ def _forget_worker_metrics(server, worker) -> None:
 
 
 def _start_ticker(app) -> None:
+    """Without Redis, the serving process itself runs the periodic jobs and delivers the
+    reactions after the commit (in a thread of its own, after the answer is sent)."""
+    from core.delivery import BackgroundDelivery
     from core.scheduling import PeriodicScheduler
 
     if not app.config.get("REDIS_URL"):
+        BackgroundDelivery.start_for(app)
         PeriodicScheduler(app).start()
-        logging.getLogger(__name__).info("periodic jobs run in this process (no STORECRM_REDIS_URL)")
+        logging.getLogger(__name__).info("periodic jobs and reactions after the commit run in this process "
+                                         "(no STORECRM_REDIS_URL)")

@@ -214,3 +214,90 @@ def test_with_redis_a_real_rq_worker_classifies_the_buyer_within_seconds(make_ap
         assert again.status_code == 201
     finally:
         app.extensions["storecrm.jobs"].connection().flushdb()
+
+
+def test_a_serving_process_answers_the_till_before_its_background_thread_delivers(make_app):
+    """Without Redis, `storecrm run` delivers the reactions after the commit from a thread of
+    its own: the till's answer does not wait for a slow reaction, which still runs, once."""
+    import threading
+
+    from core.delivery import BackgroundDelivery
+
+    class Slow(Later):
+        def __init__(self):
+            super().__init__()
+            self.release = threading.Event()
+
+        @hookimpl
+        def sale_recorded(self, sale, ctx):
+            assert self.release.wait(30)
+            self.note(sale, ctx)
+
+    slow = Slow()
+    app, chain, api = setup(make_app, Manifest(name="slow", version="1", summary="x", hooks=slow))
+    background = BackgroundDelivery.start_for(app)
+    try:
+        r = api.post("/sales", SALE)
+        assert r.status_code == 201  # answered while the reaction waits
+        assert slow.seen == []
+        assert not background.wait_idle(0.2)
+        slow.release.set()
+        assert background.wait_idle(30)
+        assert [seen[:2] for seen in slow.seen] == [(r.json["id"], True)]
+        assert deliveries(app) == {"slow": ("done", 1), "core.classification": ("done", 1)}
+        assert class_of(app, r.json["customer_id"]) == (1, "new")
+    finally:
+        slow.release.set()
+        background.stop()
+    assert "storecrm.outbox_background" not in app.extensions  # stopped: commits deliver in-process again
+
+
+class Tally:
+    """A reaction that asks for shared work once per batch (as staff_kpi's roll-up does)."""
+
+    def __init__(self):
+        self.flushes, self.failing = [], False
+
+    def _flush(self, session, items):
+        self.flushes.append(list(items))
+        if self.failing:
+            raise RuntimeError("roll-up table locked")
+
+    @hookimpl
+    def sale_recorded(self, sale, ctx):
+        ctx.once_per_batch(("tally", sale.store_id), self._flush, ("customer", sale.customer_id), ("sale", sale.id))
+
+
+def test_shared_work_runs_once_per_batch_and_a_failure_is_retried_per_reaction(make_app):
+    from core import events
+    from core.delivery import deliver
+
+    tally = Tally()
+    manifest = Manifest(name="tally", version="1", summary="x", hooks=tally)
+    with socket_closed() as dead_port:
+        app, chain, api = setup(make_app, manifest, REDIS_URL=f"redis://127.0.0.1:{dead_port}/0")
+    sales = [api.post("/sales", {**SALE, "external_id": f"t-{i}"}).json for i in range(3)]
+    customer = sales[0]["customer_id"]
+    restarted = make_app(plugins=[manifest])
+    with restarted.app_context():
+        assert deliver() == {"done": 6}
+    # one flush for the three sales, their items in order, the customer once
+    assert tally.flushes == [[("customer", customer), *[("sale", s["id"]) for s in sales]]]
+
+    # the shared work fails: each reaction that asked for it is failed, then retried alone
+    tally.flushes.clear()
+    tally.failing = True
+    more = [api.post("/sales", {**SALE, "customer": {"phone": f"1390013900{i}"}, "external_id": f"u-{i}"}).json
+            for i in range(2)]
+    with restarted.app_context():
+        assert deliver() == {"failed": 2, "done": 2}
+        assert len(tally.flushes) == 1
+        tally.failing = False
+        db.session.execute(update(EventDelivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert events.retry_due_deliveries() == {"done": 2}
+    assert tally.flushes[1:] == [[("customer", m["customer_id"]), ("sale", m["id"])] for m in more]
+    with app.app_context():
+        assert sorted(db.session.execute(select(EventDelivery.plugin, EventDelivery.status, EventDelivery.attempts)
+                                         .where(EventDelivery.plugin == "tally"))) == \
+            [("tally", "done", 1)] * 3 + [("tally", "done", 2)] * 2

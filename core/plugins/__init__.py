@@ -72,6 +72,20 @@ class HookContext:
     event_id: int | None = None
     plugin: str | None = None
     registry: Any = field(default=None, repr=False)
+    # Set while the outbox delivers a batch of events (core.delivery): see `once_per_batch`.
+    batch: Any = field(default=None, repr=False)
+
+    def once_per_batch(self, key, flush, *items) -> None:
+        """Work that many reactions of one delivery batch share, done once for the batch: a
+        roll-up of one store's day rather than one per sale. Adds `items` under `key` (hashable,
+        e.g. ``("staff_kpi", store_id)``); after the batch's reactions, `flush(session, items)`
+        runs once with every item added under `key`, in order, repeats dropped. Should it
+        raise, each reaction that added to it is recorded as failed and retried. A reaction
+        run alone (in the transaction, or a retry) flushes at once."""
+        if self.batch is None:
+            flush(self.session, list(dict.fromkeys(items)))
+        else:
+            self.batch.add(key, flush, items, (self.plugin, self.event_id))
 
     def settings(self, plugin: str | None = None) -> dict:
         """The settings of `plugin` (default: the plugin being called) for `ctx.store`."""

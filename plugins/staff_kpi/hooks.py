@@ -48,14 +48,20 @@ def plugin_enabled(store, ctx):
     rollup.rebuild_history(ctx.session, store)
 
 
+# After the commit, once per delivery batch and store: a busy till's sales share their roll-up.
 @hookimpl
 def sale_recorded(sale, ctx):
-    rollup.refresh_for_sale(ctx.session, sale)
+    ctx.once_per_batch(("staff_kpi", sale.store_id), _refresh_store(sale.store_id), *rollup.touched_by_sale(sale))
 
 
 @hookimpl
 def sale_refunded(sale, refund, ctx):
-    rollup.refresh_for_refund(ctx.session, sale, refund)
+    ctx.once_per_batch(("staff_kpi", sale.store_id), _refresh_store(sale.store_id),
+                       *rollup.touched_by_refund(sale, refund))
+
+
+def _refresh_store(store_id):
+    return lambda session, touched: rollup.refresh(session, store_id, touched)
 
 
 # --- personal data: the sale facts name the customer --------------------------------------------------

@@ -50,8 +50,11 @@ def apply_moves(session, store_id: int, moves: list[dict], *, default_safety: De
     rows = [{column: None for column in MOVE_COLUMNS} | {"reason": "", "actor": "system", "occurred_at": now,
                                                          "store_id": store_id} | move for move in moves]
     table = Move.__table__
-    insert = upsert(session, table).values(rows).on_conflict_do_nothing(index_elements=["source_key"])
-    written = session.execute(insert.returning(table.c.product_id, table.c.quantity)).all()
+    # Statement and rows apart (not .values(rows)): SQLAlchemy then sends one multi-row INSERT
+    # ("insertmanyvalues") from a statement compiled once per process; a .values() list is
+    # compiled again on every sale.
+    insert = upsert(session, table).on_conflict_do_nothing(index_elements=["source_key"])
+    written = session.execute(insert.returning(table.c.product_id, table.c.quantity), rows).all()
     delta: dict[int, Decimal] = defaultdict(Decimal)
     for product_id, quantity in written:
         delta[product_id] += Decimal(quantity)
@@ -61,12 +64,12 @@ def apply_moves(session, store_id: int, moves: list[dict], *, default_safety: De
     # Sorted: two sales of the same products lock their rows in the same order (no deadlock).
     values = [{"store_id": store_id, "product_id": pid, "quantity": delta[pid], "in_transit": ZERO, "alert_open": False,
                "updated_at": now} for pid in sorted(delta)]
-    totals = upsert(session, stock).values(values)
+    totals = upsert(session, stock)
     totals = totals.on_conflict_do_update(
         index_elements=["store_id", "product_id"],
-        set_={"quantity": stock.c.quantity + totals.excluded.quantity, "updated_at": now},
+        set_={"quantity": stock.c.quantity + totals.excluded.quantity, "updated_at": totals.excluded.updated_at},
     ).returning(stock.c.product_id, stock.c.quantity, stock.c.safety_stock, stock.c.alert_open)
-    result = session.execute(totals).all()
+    result = session.execute(totals, values).all()
     review_alerts(session, store_id, result, default_safety=default_safety, notify=notify, deltas=delta)
     return {pid: Decimal(level) for pid, level, _s, _a in result}
 

@@ -66,20 +66,35 @@ def rebuild(session, store: Store, first_day: date, last_day: date, staff=ledger
     session.execute(insert(DailyFigure).from_select(COLUMNS, rows))
 
 
-def refresh_for_sale(session, sale: Sale) -> None:
-    """After a sale: its salesperson's day in its store."""
-    day = local_day(sale.occurred_at, sale.store.tz)
-    rebuild(session, sale.store, day, day, sale.staff_id, kinds=("sale",))  # a new sale has no refund yet
-    sale_facts.refresh_customer(session, sale.store, sale.customer_id)
+def touched_by_sale(sale: Sale) -> list[tuple]:
+    """What a new sale changes: its salesperson's day of sales, and its customer's facts."""
+    return [("sale", local_day(sale.occurred_at, sale.store.tz), sale.staff_id, sale.customer_id)]
 
 
-def refresh_for_refund(session, sale: Sale, refund) -> None:
-    """After a refund: the original salesperson's day of the refund and day of the sale."""
+def touched_by_refund(sale: Sale, refund) -> list[tuple]:
+    """What a refund changes: the original salesperson's day of the refund and day of the sale,
+    and the customer's facts (refunded in full, the sale is no longer counted)."""
     tz = sale.store.tz
-    refund_day, sale_day = local_day(refund.created_at, tz), local_day(sale.occurred_at, tz)
-    rebuild(session, sale.store, refund_day, refund_day, sale.staff_id, kinds=("refund_at_refund",))
-    rebuild(session, sale.store, sale_day, sale_day, sale.staff_id, kinds=("refund_at_sale",))
-    sale_facts.refresh_customer(session, sale.store, sale.customer_id)  # refunded in full: no longer counted
+    return [("refund_at_refund", local_day(refund.created_at, tz), sale.staff_id, sale.customer_id),
+            ("refund_at_sale", local_day(sale.occurred_at, tz), sale.staff_id, sale.customer_id)]
+
+
+def refresh(session, store_id: int, touched: list[tuple]) -> None:
+    """Rewrite what `touched` (items of `touched_by_sale` / `touched_by_refund`, any number of
+    sales of one store) changed: each (kind, day) slice once — one salesperson's, or every
+    salesperson's when several share it — and the facts of all their customers in one statement.
+    The after-commit reactions hand a whole delivery batch here (`ctx.once_per_batch`)."""
+    store = session.get(Store, store_id)
+    slices: dict[tuple, set] = {}
+    customers = set()
+    for kind, day, staff_id, customer_id in touched:
+        slices.setdefault((kind, day), set()).add(staff_id)
+        if customer_id is not None:
+            customers.add(customer_id)
+    for (kind, day), staff in sorted(slices.items(), key=lambda item: (item[0][0], item[0][1])):
+        rebuild(session, store, day, day, next(iter(staff)) if len(staff) == 1 else ledger.ALL, kinds=(kind,))
+    if customers:
+        sale_facts.rewrite(session, store.id, sorted(customers))
 
 
 def rebuild_history(session, store: Store, today: date | None = None) -> tuple[date, date] | None:

@@ -73,8 +73,12 @@ class Till:
 
 @pytest.fixture
 def kpi(make_app):
+    return build_kpi(make_app)
+
+
+def build_kpi(make_app, **config):
     hooks = StarsHooks()
-    app = make_app(plugins=[Manifest(name="stars", version="1", summary="Stars", hooks=hooks)])
+    app = make_app(plugins=[Manifest(name="stars", version="1", summary="Stars", hooks=hooks)], **config)
     chain = build_chain(app)
     with app.app_context():  # a product the catalogue has no cost for
         from core.extensions import db

@@ -108,3 +108,46 @@ def test_check_finds_a_damaged_rollup_and_rebuild_and_the_nightly_job_mend_it(kp
         assert jobs.refresh_rollups() == 1  # the last 3 days: today's sale is back, October's is not
     assert runner.invoke(args=check).exit_code == 1
     assert runner.invoke(args=["staff_kpi", "rebuild", "--store", "XX9"]).output.endswith("unknown store code: XX9\n")
+
+
+def test_a_delivery_batch_rewrites_each_day_once_and_equals_the_recomputation(make_app):
+    """Reactions delivered in one batch (a busy till, or the outbox catching up) share the
+    roll-up: one rewrite per (kind, local day) and one of the customers' facts, whatever the
+    number of sales, with the same figures as a recomputation."""
+    import socket
+
+    from sqlalchemy import event
+
+    from core.delivery import deliver
+    from core.extensions import db
+    from tests.plugins.staff_kpi.conftest import build_kpi
+
+    with socket.socket() as probe:  # a Redis nobody answers: the reactions stay pending
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    kpi = build_kpi(make_app, REDIS_URL=f"redis://127.0.0.1:{dead}/0")
+    customers = [kpi.till.customer(str(next(PHONES))) for _ in range(3)]
+    sold = []
+    for i in range(12):  # four salespeople's sales on two local days, three customers
+        staff = ["alice", "manager", None][i % 3]
+        sold.append(kpi.till.sell(staff, f"2026-10-{5 + i % 2:02d} {9 + i}:15", [("LATTE-M", 1 + i % 2, None)],
+                                  customer=customers[i % 3]))
+    kpi.till.refund(sold[0]["id"])
+    kpi.till.refund(sold[1]["id"], [("LATTE-M", 1)])
+    statements = []
+    delivering = make_app(plugins=[])
+    with delivering.app_context():
+        def note(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            assert deliver() == {"done": 2 * 14}  # 12 sales and 2 refunds: staff_kpi's and the classes' reactions
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+    daily = [s for s in statements if s.lstrip().upper().startswith("DELETE FROM STAFF_KPI_DAILY")]
+    facts = [s for s in statements if s.lstrip().upper().startswith("DELETE FROM STAFF_KPI_SALE_FACT")]
+    # sales on 10-05 and 10-06; the refunds happened today (refund day) of sales on 10-05 and 10-06
+    assert len(daily) == 2 + 1 + 2
+    assert len(facts) == 1
+    compare(kpi)
