@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from core.extensions import db
-from core.models import Activity, EventDelivery, utcnow
+from core.models import Activity, Event, EventDelivery, utcnow
 from core.plugins import Manifest, hookimpl, in_transaction
 from tests.conftest import Api, build_chain, enable
 from tests.jobs.test_worker import entry_point_dir, run_worker  # noqa: F401 - a fixture, reused
@@ -301,3 +301,41 @@ def test_shared_work_runs_once_per_batch_and_a_failure_is_retried_per_reaction(m
         assert sorted(db.session.execute(select(EventDelivery.plugin, EventDelivery.status, EventDelivery.attempts)
                                          .where(EventDelivery.plugin == "tally"))) == \
             [("tally", "done", 1)] * 3 + [("tally", "done", 2)] * 2
+
+
+def test_a_failing_in_transaction_reaction_keeps_the_sale_at_the_till_and_in_a_batch(make_app):
+    """In-transaction reactions run without savepoints; when one raises, the sale is written
+    again with them guarded: the sale stands, that reaction's delivery is failed (and retried),
+    its half-done write is gone, and the batch's other sales keep their reactions."""
+
+    class Picky(Now):
+        calls: list = []
+
+        @hookimpl
+        @in_transaction
+        def sale_recorded(self, sale, ctx):
+            self.calls.append(sale.external_id)
+            self.note(sale, ctx)
+            ctx.session.flush()
+            if sale.external_id.endswith("-bad"):
+                raise ValueError("stock service refused")
+
+    picky = Picky()
+    app, chain, api = setup(make_app, Manifest(name="picky", version="1", summary="x", hooks=picky))
+    till = api.post("/sales", {**SALE, "external_id": "till-bad"})
+    assert till.status_code == 201
+    batch = api.post("/sales/batch", {"sales": [{**SALE, "external_id": name} for name in ("b-1", "b-bad", "b-3")]})
+    assert batch.status_code == 200
+    assert [r["status"] for r in batch.json["results"]] == [201, 201, 201]
+    # each failing sale: once unguarded (rolled back), once guarded
+    assert picky.calls == ["till-bad", "till-bad", "b-1", "b-bad", "b-bad", "b-3"]
+    with app.app_context():
+        from core.models import Sale
+
+        outcome = dict(db.session.execute(
+            select(Sale.external_id, EventDelivery.status).join(Event, Event.subject_id == Sale.id)
+            .join(EventDelivery, EventDelivery.event_id == Event.id).where(EventDelivery.plugin == "picky")).all())
+        assert outcome == {"till-bad": "failed", "b-1": "done", "b-bad": "failed", "b-3": "done"}
+        ids = dict(db.session.execute(select(Sale.external_id, Sale.id)).all())
+        assert sorted(db.session.scalars(select(Activity.title))) == sorted(
+            [f"picky saw {ids['b-1']}", f"picky saw {ids['b-3']}"])

@@ -176,9 +176,14 @@ def _recorded(session, items) -> dict[tuple[int, str], tuple[int, dict | None]]:
 
 
 def _record_one(session, store, data, lookups, user, actor, with_events) -> SaleOutcome:
-    for attempt in (1, 2):
+    # The plugins' in-transaction reactions run without a savepoint each (as at the till): should
+    # one raise, the sale's savepoint is rolled back and the sale written again with them guarded.
+    guarded = False
+    attempt = 0
+    while attempt < 2:
+        attempt += 1
         try:
-            with session.begin_nested():
+            with session.begin_nested(), events.optimistic(session, enabled=not guarded):
                 sale = build_sale(session, store, data, user=user, actor=actor, lookups=lookups, add=False)
                 if not insert_sale(session, sale):
                     raise ExternalIdTaken()  # recorded by another till since the chunk began
@@ -186,6 +191,12 @@ def _record_one(session, store, data, lookups, user, actor, with_events) -> Sale
                     with forgotten_on_error(session, sale):
                         events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
             return SaleOutcome(201, sale.id, customer_id=sale.customer_id)
+        except events.ReactionFailed as exc:
+            if guarded:  # guarded reactions record their failure instead of raising
+                return _failed(data)
+            log.warning("%s; writing the sale of the batch again with the reaction guarded", exc)
+            guarded = True
+            attempt -= 1
         except Conflict as exc:
             if attempt == 2 or not is_new_phone_race(exc):
                 return SaleOutcome(exc.status, error=exc)
@@ -212,7 +223,7 @@ def _record_one(session, store, data, lookups, user, actor, with_events) -> Sale
             lookups = QUERY_EACH
         except Exception:  # noqa: BLE001 - one broken sale must not take the batch down
             return _failed(data)
-    raise AssertionError("unreachable")
+    return _failed(data)
 
 
 def _failed(data) -> SaleOutcome:
