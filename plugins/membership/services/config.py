@@ -8,7 +8,7 @@ sale everywhere, with no TTL; a change rolled back never reaches a cache."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -65,6 +65,8 @@ class Config:
     program: ProgramConf
     tiers: tuple  # active tiers, lowest threshold first
     member_days: tuple
+    # Statements built from this configuration, kept as long as it is current (sales.py).
+    statements: dict = field(default_factory=dict, compare=False, repr=False)
 
     def tier(self, tier_id: int | None) -> TierConf | None:
         return next((t for t in self.tiers if t.id == tier_id), None)

@@ -203,10 +203,10 @@ def record_sale_in_one_update(session, sale: Sale, store, *, user=None, actor="s
                                                    member_days=config.member_days_on(store_id, day))
     earn = {tier.id: whole_points(paid * tier.points_rate * multiplier) for tier in config.tiers}
     today = local_date(utcnow(), program.timezone)
-    row = _update_member(session, sale.customer_id, paid, bought, earn, today)
+    row = _update_member(session, config, sale.customer_id, paid, bought, earn, today)
     if row is None:
         insert_member_row(session, sale.customer_id)  # a first sale: the row, then the same UPDATE
-        row = _update_member(session, sale.customer_id, paid, bought, earn, today)
+        row = _update_member(session, config, sale.customer_id, paid, bought, earn, today)
     member, expired = row[0], int(row[1])
     added = earn.get(member.tier_id, 0)
     current = config.tier(member.tier_id) if member.tier_id is not None else None
@@ -241,17 +241,29 @@ def record_sale_in_one_update(session, sale: Sale, store, *, user=None, actor="s
     return {"member": True, "points_earned": added, "tier_change": None}
 
 
-def _update_member(session, customer_id: int, paid, bought: int, earn: dict[int, int], today):
+def _update_member(session, config, customer_id: int, paid, bought: int, earn: dict[int, int], today):
     """The one locking statement: (member as updated, points in lots past their date), or None
     when the customer has no member row yet."""
+    statement = config.statements.get("update_member")
+    if statement is None:  # built once per configuration: only its parameters change per sale
+        statement = config.statements["update_member"] = _update_member_statement(config)
+    params = {"m_customer": customer_id, "m_paid": paid, "m_bought": bought, "m_today": today,
+              **{f"m_earn_{tier_id}": points for tier_id, points in earn.items()}}
+    return session.execute(statement, params).first()
+
+
+def _update_member_statement(config):
+    # Bind names that are no column's (a column's name would be read as a value to SET).
+    customer = sa.bindparam("m_customer", type_=sa.Integer)
+    earn = {tier.id: sa.bindparam(f"m_earn_{tier.id}", type_=sa.Integer) for tier in config.tiers}
     points = sa.case(earn, value=Member.tier_id, else_=0) if earn else 0
-    statement = (update(Member).where(Member.customer_id == customer_id)
-                 .values(lifetime_spend=sa.func.coalesce(Member.lifetime_spend, 0) + paid,
-                         purchase_count=sa.func.coalesce(Member.purchase_count, 0) + bought,
-                         points_balance=Member.points_balance + points)
-                 .returning(Member, expired_unwritten(customer_id, today))
-                 .execution_options(populate_existing=True, synchronize_session=False))
-    return session.execute(statement).first()
+    return (update(Member).where(Member.customer_id == customer)
+            .values(lifetime_spend=sa.func.coalesce(Member.lifetime_spend, 0)
+                    + sa.bindparam("m_paid", type_=Member.__table__.c.lifetime_spend.type),
+                    purchase_count=sa.func.coalesce(Member.purchase_count, 0) + sa.bindparam("m_bought", type_=sa.Integer),
+                    points_balance=Member.points_balance + points)
+            .returning(Member, expired_unwritten(customer, sa.bindparam("m_today", type_=sa.Date)))
+            .execution_options(populate_existing=True, synchronize_session=False))
 
 
 VALIDATED = "membership.validated_sale"
