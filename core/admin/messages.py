@@ -49,6 +49,7 @@ PATTERNS = [  # English msgids are the messages as they come, so an English page
     (rf"Length must be {_NUMBER}\.", _l("Length must be %(a)s.")),
     (r"Must be one of: (.*)\.", _l("Must be one of: %(a)s.")),
     (rf"only {_NUMBER} points available", _l("only %(a)s points available")),
+    (r"Use HH:MM, 24-hour\.", _l("Use HH:MM, 24-hour.")),  # core.api.fields.TimeOfDay
 ]
 _COMPILED = [(re.compile(pattern + r"\Z"), text) for pattern, text in PATTERNS]
 

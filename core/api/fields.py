@@ -1,11 +1,12 @@
 """Input fields with the bounds a shop's data lives in (api.md): money that fits
 `Numeric(12,2)` with at most 2 decimals (more is refused, never rounded), times between
 2000 and the far future that convert to UTC, ids that fit the database, text that is more
-than blanks, and free-form objects of a bounded size."""
+than blanks, free-form objects of a bounded size, and a time of day ("HH:MM") for settings."""
 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -105,3 +106,17 @@ def bounded_object(max_chars: int = OBJECT_MAX_CHARS):
 def SmallObject(**kwargs):  # noqa: N802
     """A free-form JSON object (a payment's `data`) of at most OBJECT_MAX_CHARS."""
     return fields.Dict(validate=bounded_object(kwargs.pop("max_chars", OBJECT_MAX_CHARS)), **kwargs)
+
+
+class TimeOfDay(fields.String):
+    """A local time of day, "HH:MM" on the 24-hour clock: a store's daily job time
+    (`scheduler.store_daily`), quiet hours. The admin shows the message in the page's language."""
+
+    PATTERN = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+    default_error_messages = {"time_of_day": "Use HH:MM, 24-hour."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not self.PATTERN.fullmatch(text):
+            raise self.make_error("time_of_day")
+        return text

@@ -7,10 +7,10 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core.api.fields import TimeOfDay
 from plugins.campaigns.models import CALL_OUTCOMES, CAMPAIGN_KINDS, COUPON_KINDS
 
 Money = lambda **kw: fields.Decimal(as_string=True, places=2, allow_nan=False, **kw)  # noqa: E731
-HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, 24-hour.")
 MMDD = validate.Regexp(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$", error="Use MM-DD.")
 
 
@@ -37,9 +37,9 @@ class CampaignsSettings(Strict):
     unanswered_after = fields.Integer(load_default=3, validate=validate.Range(min=1, max=100),
                                       metadata={"description": "messages without a purchase since, before the reduced cap"})
     reduced_cap = fields.Integer(load_default=1, validate=validate.Range(min=0, max=31))
-    quiet_start = fields.String(load_default="21:00", validate=HHMM)
-    quiet_end = fields.String(load_default="08:00", validate=HHMM)
-    care_time = fields.String(load_default="10:00", validate=HHMM,
+    quiet_start = TimeOfDay(load_default="21:00")
+    quiet_end = TimeOfDay(load_default="08:00")
+    care_time = TimeOfDay(load_default="10:00",
                               metadata={"label": _l("Care messages sent daily at (store time)"),
                                         "description": _l("HH:MM on the store's clock, outside quiet hours")})
     send_rate_per_minute = fields.Integer(load_default=600, validate=validate.Range(min=1, max=1_000_000))

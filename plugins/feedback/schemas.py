@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core.api.fields import TimeOfDay
 from plugins.feedback.models import CATEGORIES, CHANNELS, STATES
 
 SLA_STATES = ("on_track", "due_soon", "overdue", "met", "missed")
@@ -38,8 +39,7 @@ class FeedbackSettings(Strict):
                                                  metadata={"label": _l("Survey after a resolved complaint (days, 0 = off)")})
     survey_min_gap_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=365),
                                          metadata={"label": _l("At most one sale survey per customer every (days)")})
-    survey_time = fields.String(load_default="10:00",
-                                validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Use HH:MM, 24-hour."),
+    survey_time = TimeOfDay(load_default="10:00",
                                 metadata={"label": _l("Surveys sent daily at (store time, HH:MM)")})
     public_form_enabled = fields.Boolean(load_default=True, metadata={"label": _l("Public feedback form")})
     form_limit_per_ip = fields.Integer(load_default=5, validate=validate.Range(min=1, max=1000),

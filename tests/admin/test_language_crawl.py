@@ -70,3 +70,31 @@ def test_validation_messages_read_in_the_page_language(demo):
             assert translate("only 22125 points available") == "只有 22125 积分可用"
         with force_locale("en"):  # English reads as the services wrote it
             assert translate("Must be less than or equal to 10.") == "Must be less than or equal to 10."
+
+
+def test_a_time_of_day_setting_is_checked_and_explained_in_chinese(demo):
+    """feedback's survey time and campaigns' quiet hours share one field (core.api.fields.TimeOfDay):
+    "24:00", "9:30" and "10:60" are refused with the message in the page's language, nothing stored."""
+    app, _data = demo
+    owner = sign_in(app, ROLES["owner"], "zh_CN")
+    from core.extensions import db
+    from core.models import Store, StorePlugin
+
+    with app.app_context():
+        store = db.session.query(Store).filter(Store.sandbox.is_(False)).order_by(Store.id).first()
+        before = {p: (db.session.get(StorePlugin, (store.id, p)).settings or {}).copy() for p in ("feedback", "campaigns")}
+        registry = app.extensions["storecrm.plugins"]
+        # the form as the page fills it: every setting's current value (a checkbox sent only when on)
+        form = {p: {k: ("1" if v is True else str(v)) for k, v in registry.settings(store, p).items()
+                    if v is not False and v is not None and not isinstance(v, (list, dict))}
+                for p in ("feedback", "campaigns")}
+    assert owner.post("/admin/switch-store", data={"store": str(store.id)}).status_code == 302
+    for plugin, field in (("feedback", "survey_time"), ("campaigns", "quiet_start")):
+        for bad in ("24:00", "9:30", "10:60"):
+            page = owner.post(f"/admin/modules/{plugin}/settings", data={**form[plugin], field: bad})
+            assert page.status_code == 400, (plugin, bad)
+            html = page.get_data(as_text=True)
+            assert f'data-field="{field}">请按 24 小时制填写“时:分”，例如 10:00。' in html, (plugin, bad)
+    with app.app_context():
+        after = {p: db.session.get(StorePlugin, (store.id, p)).settings or {} for p in ("feedback", "campaigns")}
+    assert after == before
