@@ -205,3 +205,33 @@ def test_loyal_member_price_is_a_discount_on_full_price_goods_only(shop):
     ordinary = till.customer("13900139010")
     till.sell(ordinary, "1000.00", occurred_at="2020-01-01T10:00:00+08:00")
     assert till.quote(ordinary, cart)["adjustments"] == []
+
+
+def test_a_negative_fractional_or_non_numeric_redeem_points_is_refused_naming_the_balance(shop):
+    """At the quote and at the sale: 422 on options.redeem_points, with the balance, nothing written."""
+    from sqlalchemy import func, select
+
+    from core.extensions import db
+    from core.models import Sale
+
+    till = shop.till
+    cid = till.customer("13900139077")
+    till.sell(cid, "300.00")  # 300 points
+    lines = [{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "100.00"}]
+    whole = "Give a whole number of points or \"max\"; the balance is 300 points."
+    expected = [(-5, "Give a positive number of points; the balance is 300 points."),
+                ("-5", whole), (1.5, whole), ("abc", whole), (True, whole), ([100], whole)]
+    with shop.app.app_context():
+        sales_before = db.session.scalar(select(func.count()).select_from(Sale))
+    for value, message in expected:
+        for path in ("/sales/quote", "/sales"):
+            body = {"lines": lines, "customer": {"id": cid}, "options": {"redeem_points": value}}
+            if path == "/sales":
+                body["external_id"] = f"bad-redeem-{value!r}"
+            r = shop.api.post(path, body, token=shop.chain.till)
+            assert r.status_code == 422, (path, value, r.json)
+            assert r.json["error"]["fields"] == {"options.redeem_points": [message]}, (path, value)
+            assert r.json["error"]["balance"] == 300, (path, value)
+    with shop.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Sale)) == sales_before
+    assert till.member(cid)["points_balance"] == 300
