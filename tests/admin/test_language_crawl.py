@@ -98,3 +98,44 @@ def test_a_time_of_day_setting_is_checked_and_explained_in_chinese(demo):
     with app.app_context():
         after = {p: db.session.get(StorePlugin, (store.id, p)).settings or {} for p in ("feedback", "campaigns")}
     assert after == before
+
+
+class Boom:
+    """A plugin page that fails: the 500 a shop manager may meet."""
+
+    @staticmethod
+    def _blueprint():
+        from flask import Blueprint
+
+        bp = Blueprint("boom", __name__)
+
+        @bp.get("/admin/boom/")
+        def boom():
+            raise RuntimeError("customer 13800138000 broke the page")
+
+        return bp
+
+    from core.plugins import hookimpl as _hookimpl
+
+    @_hookimpl
+    def register_blueprints(self, app):
+        app.register_blueprint(self._blueprint())
+
+
+@pytest.mark.parametrize("locale, title", [("zh_CN", "出错了"), ("en", "Something went wrong")])
+def test_an_unexpected_error_is_a_500_page_in_the_admin_layout_and_language(make_app, locale, title):
+    from core.plugins import Manifest
+    from tests.admin.conftest import login
+    from tests.conftest import build_chain
+
+    app = make_app(plugins=[Manifest(name="boom", version="1", summary="x", hooks=Boom())], PROPAGATE_EXCEPTIONS=False)
+    build_chain(app)
+    client = app.test_client()
+    login(client, "manager")
+    assert client.post("/admin/language", data={"locale": locale}).status_code == 302
+    response = client.get("/admin/boom/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert 'id="main-menu"' in html and 'id="error-page"' in html
+    assert title in readable_text(html)
+    assert "13800138000" not in html and "RuntimeError" not in html  # no trace, no customer data
