@@ -216,10 +216,10 @@ def test_a_negative_fractional_or_non_numeric_redeem_points_is_refused_naming_th
 
     till = shop.till
     cid = till.customer("13900139077")
-    till.sell(cid, "300.00")  # 300 points
+    till.sell(cid, "1000.00")  # 1,000 points (a member from the first tier's threshold)
     lines = [{"sku": "BEANS-1KG", "quantity": 1, "unit_price": "100.00"}]
-    whole = "Give a whole number of points or \"max\"; the balance is 300 points."
-    expected = [(-5, "Give a positive number of points; the balance is 300 points."),
+    whole = "Give a whole number of points or \"max\"; the balance is 1000 points."
+    expected = [(-5, "Give a positive number of points; the balance is 1000 points."),
                 ("-5", whole), (1.5, whole), ("abc", whole), (True, whole), ([100], whole)]
     with shop.app.app_context():
         sales_before = db.session.scalar(select(func.count()).select_from(Sale))
@@ -231,7 +231,7 @@ def test_a_negative_fractional_or_non_numeric_redeem_points_is_refused_naming_th
             r = shop.api.post(path, body, token=shop.chain.till)
             assert r.status_code == 422, (path, value, r.json)
             assert r.json["error"]["fields"] == {"options.redeem_points": [message]}, (path, value)
-            assert r.json["error"]["balance"] == 300, (path, value)
+            assert r.json["error"]["balance"] == 1000, (path, value)
     with shop.app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Sale)) == sales_before
-    assert till.member(cid)["points_balance"] == 300
+    assert till.member(cid)["points_balance"] == 1000
