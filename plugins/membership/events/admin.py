@@ -14,7 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from core.access import customer_or_404
-from core.admin.base import StoreView, current_store, current_user_or_none
+from core.admin.base import StoreView, current_store, current_user_or_none, scope_store_ids
 from core.errors import DomainError, NotFound
 from core.extensions import db
 from core.models import utcnow
@@ -47,7 +47,8 @@ class EventsView(StoreView):
 
     @expose("/")
     def index(self):
-        rows = list(db.session.scalars(select(MemberEvent).order_by(MemberEvent.starts_at.desc()).limit(50)))
+        rows = list(db.session.scalars(select(MemberEvent).where(MemberEvent.store_id.in_(scope_store_ids()))
+                                       .order_by(MemberEvent.starts_at.desc()).limit(50)))
         tiers = services.active_tiers(db.session)
         return self.render("membership/events.html", rows=[events.view(db.session, e) for e in rows], tiers=tiers,
                            names={t.code: t.name for t in tiers},

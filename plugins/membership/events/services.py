@@ -53,7 +53,14 @@ def save_event(session, data: dict, event: MemberEvent | None = None) -> MemberE
 
 
 def event_or_404(session, event_id: int, *, lock: bool = False) -> MemberEvent:
+    """An event held in one of the caller's stores (core.access.caller_store_ids: every store
+    for a job), or NotFound: another branch's event is not this counter's to read or fill."""
+    from core.access import caller_store_ids
+
     stmt = select(MemberEvent).where(MemberEvent.id == event_id)
+    store_ids = caller_store_ids()
+    if store_ids is not None:
+        stmt = stmt.where(MemberEvent.store_id.in_(store_ids))
     if lock:
         stmt = stmt.with_for_update()
     event = session.scalars(stmt).first() if 0 < event_id < 2**31 else None

@@ -70,3 +70,11 @@ def test_gold_registers_first_silver_later_ordinary_never_and_the_last_place_goe
     assert "秋季新豆品鉴会" in page and "member-events" in page
     listing = client.get("/admin/membership/events/").get_data(as_text=True)
     assert "秋季新豆品鉴会" in listing and "1 / 1" in listing and "event-new" not in listing  # staff: no planning form
+
+    # Another branch (membership on there too) neither reads nor fills SH001's event.
+    enable(shop.app, "BJ001", "membership")
+    bj = Api(shop.app.test_client(), token=shop.chain.till_bj)
+    assert bj.get(f"/membership/events/{event['id']}?store=BJ001").status_code == 404
+    bob = shop.app.test_client()
+    assert login(bob, "bob").status_code == 302
+    assert "秋季新豆品鉴会" not in bob.get("/admin/membership/events/").get_data(as_text=True)
