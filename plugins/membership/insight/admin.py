@@ -28,7 +28,7 @@ def _visible():
 
 def _days(name: str, default: int) -> int:
     value = request.args.get(name, type=int)
-    return value if value is not None and 1 <= value <= 3650 else default
+    return value if value is not None and 1 <= value <= insight.MAX_RECALL_DAYS else default
 
 
 class InsightView(StoreView):

@@ -139,13 +139,16 @@ def members_by_tier_over_time(session, tz: str, today: date | None = None, month
             "counts": counts}
 
 
+MAX_RECALL_DAYS = 3650  # ten years, as the insight page allows
+
+
 def recall_filter(stmt, params: dict, now: datetime | None = None):
     """`segment_filters`' `membership_recall`: members with no purchase for `days` days."""
-    days = params.get("days")
-    try:
-        days = int(days) if days is not None else DEFAULT_RECALL_DAYS
-    except (TypeError, ValueError):
-        days = DEFAULT_RECALL_DAYS
-    return stmt.where(Customer.id.in_(recall_ids(max(days, 1), now)))
+    days = params.get("days", DEFAULT_RECALL_DAYS)
+    if isinstance(days, bool) or not isinstance(days, (int, str)) or not str(days).strip().isdigit() \
+            or not 1 <= int(days) <= MAX_RECALL_DAYS:
+        # campaigns answers a ValueError with a 400 naming the filter
+        raise ValueError(f"days is a whole number of days from 1 to {MAX_RECALL_DAYS}")
+    return stmt.where(Customer.id.in_(recall_ids(int(days), now)))
 
 

@@ -4,6 +4,8 @@ and points liability / redemption rate per month."""
 
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import select
 
 
@@ -41,6 +43,9 @@ def test_members_to_recall_page_and_segment_filter(shop):
         assert sorted(db.session.scalars(stmt)) == sorted([old_big, old_small])
         stmt = insight.recall_filter(select(Customer.id), {"days": 1000})
         assert list(db.session.scalars(stmt)) == []
+        for hostile in (10**9, 0, -5, "abc", True, 2.5, None):  # a ValueError: campaigns' 400 naming the filter
+            with pytest.raises(ValueError, match="from 1 to 3650"):
+                insight.recall_filter(select(Customer.id), {"days": hostile})
         split = insight.active_and_dormant(db.session, 90)
     assert (split["codes"], split["active"], split["dormant"]) == (["ordinary", "silver", "gold"], [1, 0, 0], [1, 0, 1])
     names = {f["name"] for found in shop.app.extensions["storecrm.plugins"].call_registration("segment_filters")
