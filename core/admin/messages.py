@@ -50,6 +50,8 @@ PATTERNS = [  # English msgids are the messages as they come, so an English page
     (r"Must be one of: (.*)\.", _l("Must be one of: %(a)s.")),
     (rf"only {_NUMBER} points available", _l("only %(a)s points available")),
     (r"Use HH:MM, 24-hour\.", _l("Use HH:MM, 24-hour.")),  # core.api.fields.TimeOfDay
+    (r"Out of range\.", _l("Out of range.")),  # core.api.fields.Timestamp
+    (r"Must be between 2000-01-01 and 2100-01-01\.", _l("Must be between 2000-01-01 and 2100-01-01.")),
 ]
 _COMPILED = [(re.compile(pattern + r"\Z"), text) for pattern, text in PATTERNS]
 

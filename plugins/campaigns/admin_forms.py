@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from core.admin.base import StoreView, current_store, scope_store_ids
+from core.admin.messages import describe, translate
 from core.errors import DomainError, NotFound
 from core.extensions import db
 from core.models import Store
@@ -43,7 +44,7 @@ def _errors(messages: dict) -> list[str]:
     for field, problems in (messages or {}).items():
         label = str(FIELD_LABELS.get(field, field))
         for problem in problems if isinstance(problems, list) else [problems]:
-            lines.append(f"{label}: {_(str(problem))}")
+            lines.append(f"{label}: {translate(problem) if isinstance(problem, str) else problem}")
     return lines
 
 
@@ -83,7 +84,7 @@ def _save(form, store, schema, keys, time_field: str, parse_time, write):
         return None, [f"{FIELD_LABELS[time_field]}: {_('Not a valid date.')}"]
     except DomainError as exc:
         db.session.rollback()
-        return None, _errors(exc.fields) or [exc.message]
+        return None, _errors(exc.fields) or [describe(exc)]
 
 
 class CouponBatchComposer(StoreView):
@@ -177,7 +178,7 @@ class CampaignComposer(StoreView):
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            flash(exc.message, "error")
+            flash(describe(exc), "error")
             return redirect(url_for(".campaign", campaign_id=campaign_id))
         if go:
             enqueue_campaign(campaign_id)  # without Redis this sends now, in this process

@@ -7,7 +7,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.api.fields import TimeOfDay
+from core.api.fields import TimeOfDay, Timestamp
 from plugins.campaigns.models import CALL_OUTCOMES, CAMPAIGN_KINDS, COUPON_KINDS
 
 Money = lambda **kw: fields.Decimal(as_string=True, places=2, allow_nan=False, **kw)  # noqa: E731
@@ -99,8 +99,8 @@ class CouponBatchIn(InStore):
     value = Money(load_default=Decimal("0.00"), validate=validate.Range(min=0, max=1_000_000))
     gift = fields.String(load_default=None, validate=validate.Length(max=200))
     min_spend = Money(load_default=Decimal("0.00"), validate=validate.Range(min=0, max=1_000_000))
-    valid_from = fields.AwareDateTime(load_default=None)
-    valid_until = fields.AwareDateTime(load_default=None)
+    valid_from = Timestamp(load_default=None)
+    valid_until = Timestamp(load_default=None)
     valid_days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))
     per_customer_limit = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1000))
     partner_stores = fields.List(fields.String(), load_default=list,
@@ -152,7 +152,7 @@ class CampaignIn(InStore):
     control_percent = fields.Decimal(load_default="10", places=2, as_string=True, validate=validate.Range(min=0, max=90))
     attribution_days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=365))
     partner_name = fields.String(load_default=None, validate=validate.Length(max=200))
-    scheduled_at = fields.AwareDateTime(load_default=None)
+    scheduled_at = Timestamp(load_default=None)
 
 
 class CampaignOut(Strict):

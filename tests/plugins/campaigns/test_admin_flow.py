@@ -40,6 +40,10 @@ def test_a_bad_coupon_batch_is_refused_with_the_field_named_and_nothing_written(
     r = manager.post("/admin/campaigns/coupons/new/", data={"name": "九折", "kind": "percent", "value": "10",
                                                             "valid_until": "2026-13-40"})
     assert "Valid until: Not a valid date." in r.get_data(as_text=True)
+    # a date no database can hold as UTC (year 1 on the store's clock): named, not a 500
+    r = manager.post("/admin/campaigns/coupons/new/", data={"name": "九折", "kind": "percent", "value": "10",
+                                                            "valid_until": "0001-01-01"})
+    assert r.status_code == 200 and "Valid until: Must be between 2000-01-01 and 2100-01-01." in r.get_data(as_text=True)
     assert _count(shop.app, CouponBatch) == 0
 
 
@@ -69,6 +73,9 @@ def test_a_campaign_made_and_sent_from_the_admin_reaches_the_consented_audience_
     # A template that does not render is named, and no campaign is written.
     bad = manager.post("/admin/campaigns/new/", data={**form, "body_zh": "{{ name "})
     assert bad.status_code == 200 and "Text (Chinese):" in bad.get_data(as_text=True)
+    assert _count(shop.app, Campaign) == 0
+    hostile = manager.post("/admin/campaigns/new/", data={**form, "scheduled_at": "0001-01-01T00:00"})
+    assert hostile.status_code == 200 and "Out of range." in hostile.get_data(as_text=True)
     assert _count(shop.app, Campaign) == 0
     made = manager.post("/admin/campaigns/new/", data=form)
     assert made.status_code in (302, 303)
