@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_babel import gettext as _
 
+from core.errors import DomainError
+
 
 def _texts(status: int) -> tuple[str, str]:
     if status == 403:
@@ -23,7 +25,8 @@ def is_admin_page() -> bool:
 
 def admin_error_page(exc):
     """The page for an HTTP error under /admin, or None to let Flask answer as before."""
-    status = getattr(exc, "code", None) or 500
+    # An HTTPException's `code`, or a DomainError's `status` (its `code` is a word: "not_found").
+    status = exc.status if isinstance(exc, DomainError) else (getattr(exc, "code", None) or 500)
     admin = current_app.extensions.get("storecrm.admin")
     if admin is None:
         return None

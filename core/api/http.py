@@ -54,6 +54,14 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         db.session.rollback()
+        if not is_api():
+            from core.admin.errors import admin_error_page, is_admin_page
+
+            # An admin page that meets a missing or refused record: the admin's page, not JSON
+            # (a form's own 400/422 stays with the form or the script that reads it).
+            page = admin_error_page(exc) if is_admin_page() and exc.status in (403, 404) else None
+            if page is not None:
+                return page
         return error_response(exc.status, exc.code, exc.message, exc.fields, exc.details)
 
     @app.errorhandler(ValidationError)

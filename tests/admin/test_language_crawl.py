@@ -47,6 +47,12 @@ def test_error_pages_are_in_the_admin_layout_and_language(demo, locale, forbidde
         assert 'id="main-menu"' in html and 'id="error-page"' in html  # the menu is there: the way on
         assert title in readable_text(html)
         assert not foreign_words(readable_text(html), locale, data), url
+    # A record the page looks up that does not exist (a DomainError, not werkzeug's NotFound):
+    # the same admin page, not the API's JSON.
+    manager = sign_in(app, ROLES["manager"], locale)
+    response = manager.get("/admin/campaigns/new/999999")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 404 and 'id="error-page"' in html and missing in readable_text(html)
     anonymous = app.test_client()
     response = anonymous.get("/admin/no-such-page")
     assert response.status_code == 404 and 'id="error-page"' in response.get_data(as_text=True)
