@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from flask import g, has_request_context
 from sqlalchemy import exists, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound
 from core.extensions import db
 from core.models import Customer, CustomerStoreLink, Sale, Visit, utcnow
+from core.models.types import upsert
 
 _CALLER = object()
 
@@ -116,9 +116,8 @@ def link_customer(session, customer: Customer, store, *, via: str, user=None, ac
 
     name = getattr(user, "username", None) or actor
     table = CustomerStoreLink.__table__
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
     linked = session.execute(
-        insert.values(customer_id=customer.id, store_id=store.id, via=via, linked_at=utcnow(),
+        upsert(session, table).values(customer_id=customer.id, store_id=store.id, via=via, linked_at=utcnow(),
                       linked_by_user_id=getattr(user, "id", None), linked_by=name)
         .on_conflict_do_nothing(index_elements=["customer_id", "store_id"]).returning(table.c.id)).first()
     if linked is None:

@@ -29,6 +29,7 @@ from sqlalchemy import insert, select
 from core.extensions import db
 from core.models import Customer, Event, EventDelivery, Refund, Sale, Visit, utcnow
 from core.plugins import HookContext
+from core.webhooks.outbox import WEBHOOKS
 from core.webhooks.outbox import wanted_for as webhooks_wanted
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,7 @@ MAX_BACKOFF = timedelta(hours=6)
 # The core's own reaction after the commit: a delivery row like a plugin's ("plugin" holds a
 # name no plugin can have, plugin names being identifiers).
 CLASSIFICATION = "core.classification"
-# Webhooks (core.webhooks): written only for an event someone subscribed to.
-WEBHOOKS = "core.webhooks"
+# Webhooks (core.webhooks): written only for an event someone subscribed to (WEBHOOKS, imported below).
 CORE_REACTIONS = frozenset({CLASSIFICATION, WEBHOOKS})
 # session.info key: ids of events written in the open transaction that have reactions after the
 # commit (core.delivery moves them on commit and delivers them).

@@ -269,5 +269,3 @@ def collect_periodic_jobs(app):
     app.extensions["storecrm.plugins"].call_registration("register_jobs", scheduler=scheduler)
     return scheduler
 
-
-from core.scheduling import JobScheduler, PeriodicJob  # noqa: E402,F401 - their home before core/scheduling.py

@@ -140,19 +140,12 @@ def scopes_of(job: PeriodicJob, chain_tz: str, stores: list[tuple[int, str]],
     return [(CHAIN, chain_tz, {}, None)]
 
 
-def _insert(session):
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def claim(session, job: str, scope: str, slot: datetime, by: str, outcome: str | None = None) -> int | None:
     """Insert the slot's row; its id when this call made it, None when another scheduler did."""
     from core.models.periodic import PeriodicRun
-    from core.models.types import utcnow
+    from core.models.types import upsert, utcnow
 
-    stmt = (_insert(session)(PeriodicRun)
+    stmt = (upsert(session, PeriodicRun)
             .values(job=job, scope=scope, slot=slot, claimed_at=utcnow(), claimed_by=by, attempts=0, outcome=outcome)
             .on_conflict_do_nothing(index_elements=["job", "scope", "slot"]).returning(PeriodicRun.id))
     return session.execute(stmt).scalar()

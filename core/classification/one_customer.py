@@ -21,7 +21,7 @@ from core.classification.compute import (
 from core.classification.models import CHAIN_SCOPE, ClassificationCut, ClassificationSettings, CustomerClass
 from core.classification.rules import change_title
 from core.models import Activity, Customer, Store, utcnow
-from core.models.types import MONEY, UTCDateTime
+from core.models.types import MONEY, UTCDateTime, upsert
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,7 @@ def cuts_on_demand(session, scope_id: int, s: dict, now) -> dict:
     row["scope_id"] = scope_id
     for key in ("high_amount", "medium_amount"):  # SQLite sums money as floats
         row[key] = None if row[key] is None else Decimal(str(row[key])).quantize(Decimal("0.01"))
-    insert_ = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    session.execute(insert_(_cut).values(**row).on_conflict_do_nothing(index_elements=[_cut.c.scope_id]))
+    session.execute(upsert(session, _cut).values(**row).on_conflict_do_nothing(index_elements=[_cut.c.scope_id]))
     return row
 
 

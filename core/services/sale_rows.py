@@ -12,16 +12,10 @@ from __future__ import annotations
 import contextlib
 
 from sqlalchemy import inspect
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
 from core.models import Sale, SaleAdjustment, SaleLine, SalePayment
-
-
-def dialect_insert(session, table):
-    """INSERT with ON CONFLICT for the two databases we run on."""
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+from core.models.types import upsert
 
 
 def fill_defaults(obj) -> dict:
@@ -51,7 +45,7 @@ def insert_sale(session, sale: Sale) -> bool:
     sale.customer_id = sale.customer.id if sale.customer is not None else None
     sale.staff_id = sale.staff.id if sale.staff is not None else None
     table = Sale.__table__
-    statement = dialect_insert(session, table).values(fill_defaults(sale)).returning(table.c.id)
+    statement = upsert(session, table).values(fill_defaults(sale)).returning(table.c.id)
     if sale.external_id:
         statement = statement.on_conflict_do_nothing(index_elements=["store_id", "external_id"])
     sale_id = session.execute(statement).scalar()
@@ -97,11 +91,11 @@ def insert_children(session, model, children: list, sale_id: int) -> None:
     rows = [fill_defaults(child) for child in children]
     if model is SaleLine:
         by_position = {child.position: child for child in children}
-        statement = dialect_insert(session, table).returning(table.c.id, table.c.position)
+        statement = upsert(session, table).returning(table.c.id, table.c.position)
         for child_id, position in session.execute(statement, rows):
             by_position[position].id = child_id
         return
-    ids = session.execute(dialect_insert(session, table).returning(table.c.id, sort_by_parameter_order=True),
+    ids = session.execute(upsert(session, table).returning(table.c.id, sort_by_parameter_order=True),
                           rows).scalars().all()
     for child, child_id in zip(children, ids, strict=True):
         child.id = child_id

@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import Callable
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import InvalidInput, Unprocessable
 from core.models import Product, utcnow
+from core.models.types import upsert  # inventory's other modules import it from here
 from core.webhooks import emit_event
 from plugins.inventory.models import Alert, Move, Stock
 
@@ -34,10 +34,6 @@ def qty(value) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def upsert(session, table):
-    """INSERT … ON CONFLICT for the session's database (PostgreSQL or SQLite, both support it)."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def apply_moves(session, store_id: int, moves: list[dict], *, default_safety: Decimal,

@@ -57,11 +57,6 @@ def rewrite(session, store_id: int, customers=None, merged_into: tuple[int, int]
     session.execute(insert(SaleFact).from_select(COLUMNS, facts_select(store_id, customers, merged_into)))
 
 
-def refresh_customer(session, store: Store, customer_id: int | None) -> None:
-    if customer_id is not None:
-        rewrite(session, store.id, [customer_id])
-
-
 def refresh_recent(session, store: Store, since: datetime) -> None:
     """The customers with a sale or a refund written since `since`, in any store."""
     touched = union(select(Sale.customer_id).where(Sale.created_at >= since, Sale.customer_id.is_not(None)),
