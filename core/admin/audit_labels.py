@@ -21,6 +21,11 @@ ACTIONS = {
     "sandbox_reset": _l("Test store reset"),
     "token_create": _l("API token issued"), "token_revoke": _l("API token revoked"), "unmask": _l("Contact details shown"),
     "user_create": _l("Staff account created"), "user_update": _l("Staff account changed"),
+    "customer_lookup_last4": _l("Looked up by the last four digits"), "customers_exported": _l("Customer list exported"),
+    "membership_reward_redeemed": _l("Reward exchanged for points"),
+    "membership_reward_returned": _l("Reward returned"),
+    "webhook_subscribe": _l("Webhook subscribed"), "webhook_change": _l("Webhook changed"),
+    "webhook_delete": _l("Webhook deleted"), "webhook_replay": _l("Webhook delivery sent again"),
 }
 TARGETS = {
     "api_token": _l("API token"), "apitoken": _l("API token"), "customer": _l("Customer"),
@@ -28,6 +33,7 @@ TARGETS = {
     "membership_member_day": _l("Member day"), "membership_program": _l("Membership rules"),
     "membership_tier": _l("Tier"), "plugin": _l("Module"), "user": _l("Staff account"), "username": _l("Username"),
     "store": _l("Store"), "privacyrequest": _l("Privacy request"), "importrun": _l("Import"),
+    "webhook_subscription": _l("Webhook"), "webhook_delivery": _l("Webhook delivery"),
 }
 
 
