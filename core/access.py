@@ -12,18 +12,20 @@ Plugins use the same functions (docs/hooks.md, "Loading customers in a plugin").
 from __future__ import annotations
 
 from flask import g, has_request_context
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 
 from core.errors import NotFound
 from core.extensions import db
 from core.models import Customer, CustomerStoreLink, Sale, Visit, utcnow
-from core.models.types import upsert
+from core.models.prepared import Prepared
+from core.models.types import insert_for
 
 _CALLER = object()
 
 
 def visible_customers(store_ids):
-    """A WHERE clause: customers a caller working in `store_ids` sees. `None` = every store."""
+    """A WHERE clause: customers a caller working in `store_ids` sees. `None` = every store.
+    `store_ids` may also be an expanding bind parameter (a statement built once)."""
     if store_ids is None:
         return Customer.id.isnot(None)
     return or_(
@@ -102,7 +104,15 @@ def record_or_404(model, record_id, *, store_ids=_CALLER, session=None):
 
 
 def store_sees(session, customer_id: int, store_id: int) -> bool:
-    return session.scalar(select(Customer.id).where(Customer.id == customer_id, visible_customers([store_id]))) is not None
+    return SEEN_BY.execute(session, {"customer_id": customer_id, "store_ids": [store_id]}).first() is not None
+
+
+# Built once (core/models/prepared.py): a till serving a chain customer asks both on every sale.
+SEEN_BY = Prepared(lambda dialect: select(Customer.id).where(
+    Customer.id == bindparam("customer_id"), visible_customers(bindparam("store_ids", expanding=True))))
+LINK_INSERT = Prepared(lambda dialect: insert_for(dialect, CustomerStoreLink.__table__)
+                       .on_conflict_do_nothing(index_elements=["customer_id", "store_id"])
+                       .returning(CustomerStoreLink.__table__.c.id))
 
 
 def link_customer(session, customer: Customer, store, *, via: str, user=None, actor: str = "system") -> bool:
@@ -112,16 +122,14 @@ def link_customer(session, customer: Customer, store, *, via: str, user=None, ac
     a link was made. The caller commits."""
     if customer.id is None or customer.home_store_id == store.id or store_sees(session, customer.id, store.id):
         return False
-    from core.audit import audit
+    from core.audit import audit_now
 
     name = getattr(user, "username", None) or actor
-    table = CustomerStoreLink.__table__
-    linked = session.execute(
-        upsert(session, table).values(customer_id=customer.id, store_id=store.id, via=via, linked_at=utcnow(),
-                      linked_by_user_id=getattr(user, "id", None), linked_by=name)
-        .on_conflict_do_nothing(index_elements=["customer_id", "store_id"]).returning(table.c.id)).first()
+    linked = LINK_INSERT.execute(session, {
+        "customer_id": customer.id, "store_id": store.id, "via": via, "linked_at": utcnow(),
+        "linked_by_user_id": getattr(user, "id", None), "linked_by": name}).first()
     if linked is None:
         return False  # another counter linked them at the same moment: linked either way
-    audit("customer_linked", actor=user or actor, target=customer, store=store,
-          details={"via": via, "store": store.code}, session=session)
+    audit_now(session, "customer_linked", actor=user or actor, target=customer, store=store,
+              details={"via": via, "store": store.code})
     return True

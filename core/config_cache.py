@@ -23,9 +23,12 @@ from sqlalchemy.orm import Session
 
 from core.extensions import db
 from core.models.config import ConfigVersion
+from core.models.prepared import Prepared
 
 _G_KEY = "storecrm_config_version"
 _UNVERSIONED = -1  # no version row (a database not upgraded yet): nothing is cached
+# Built once (core/models/prepared.py): every request reads it.
+VERSION = Prepared(lambda dialect: select(ConfigVersion.__table__.c.version).where(ConfigVersion.__table__.c.id == 1))
 
 
 class ConfigCache:
@@ -67,7 +70,7 @@ def current_version(session=None) -> int:
     """The configuration version, read once per app context (a request, a job)."""
     if has_app_context() and _G_KEY in g:
         return g.get(_G_KEY)
-    version = (session or db.session).scalar(select(ConfigVersion.version).where(ConfigVersion.id == 1))
+    version = VERSION.execute(session or db.session).scalar()
     version = _UNVERSIONED if version is None else version
     if has_app_context():
         setattr(g, _G_KEY, version)

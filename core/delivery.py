@@ -30,7 +30,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from core import events
 from core.extensions import db
-from core.models import Event, EventDelivery, Refund, Sale, Store, User, utcnow
+from core.models import EventDelivery, Refund, Sale, Store, User, utcnow
 from core.plugins import HookContext
 
 log = logging.getLogger(__name__)

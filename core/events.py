@@ -25,9 +25,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql
 
 from core.extensions import db
 from core.models import Customer, Event, EventDelivery, Refund, Sale, Visit, utcnow
+from core.models.prepared import Prepared
 from core.plugins import HookContext
 from core.webhooks.outbox import WEBHOOKS
 from core.webhooks.outbox import wanted_for as webhooks_wanted
@@ -142,36 +144,66 @@ def _delivery_row(d: EventDelivery, now) -> dict:
 
 def insert_event(session, event: Event, deliveries: list[EventDelivery], now) -> None:
     """INSERT `event` (Core; its id set on it) and `deliveries` with it: on PostgreSQL in the
-    same statement, elsewhere in a second one."""
-    table = Event.__table__
-    values = {"store_id": event.store_id, "name": event.name, "subject_type": event.subject_type,
-              "subject_id": event.subject_id, "payload": event.payload, "actor_user_id": event.actor_user_id,
-              "created_at": event.created_at}
-    written = insert(table).values(values).returning(table.c.id)
-    if deliveries and session.get_bind().dialect.name == "postgresql":
-        deliveries_table = EventDelivery.__table__
-        rows = [_delivery_row(d, now) for d in deliveries]
-        names = list(rows[0])
-        # Cast: a column of NULLs in VALUES would be text to PostgreSQL.
-        each = sa.values(*(sa.column(n, deliveries_table.c[n].type) for n in names), name="d").data(
-            [tuple(r[n] for n in names) for r in rows])
-        new_event = written.cte("new_event")
-        typed = [sa.cast(each.c[n], deliveries_table.c[n].type) for n in names]
-        statement = (insert(deliveries_table)
-                     .from_select(["event_id", *names],
-                                  select(new_event.c.id, *typed).select_from(new_event.join(each, sa.true())))
-                     .returning(deliveries_table.c.event_id))
-        event.id = session.execute(statement).scalars().first()
+    same statement when they are what `emit` writes unguarded (done now or pending), elsewhere
+    in a second one."""
+    values = {"e_store_id": event.store_id, "e_name": event.name, "e_subject_type": event.subject_type,
+              "e_subject_id": event.subject_id, "e_payload": event.payload, "e_actor_user_id": event.actor_user_id,
+              "e_created_at": event.created_at}
+    if deliveries and session.get_bind().dialect.name == "postgresql" and all(_fresh(d, now) for d in deliveries):
+        event.id = EVENT_WITH_DELIVERIES.execute(session, {
+            **values, "d_plugins": [d.plugin for d in deliveries], "d_done": [d.status == "done" for d in deliveries],
+            "d_now": now}).scalar()
         return
-    event.id = session.execute(written).scalar_one()
+    event.id = EVENT_INSERT.execute(session, values).scalar_one()
     insert_deliveries(session, event.id, deliveries, now)
+
+
+def _fresh(delivery: EventDelivery, now) -> bool:
+    """A delivery as `emit` writes it before any attempt: done now, or pending from now."""
+    if delivery.last_error is not None:
+        return False
+    if delivery.status == "done":
+        return delivery.attempts == 1 and delivery.delivered_at == now and delivery.next_attempt_at is None
+    return (delivery.status == "pending" and delivery.attempts == 0 and delivery.next_attempt_at == now
+            and delivery.delivered_at is None)
 
 
 def insert_deliveries(session, event_id: int, deliveries: list[EventDelivery], now) -> None:
     """Every delivery with its outcome in one multi-row INSERT (Core, nothing to read back)."""
     if deliveries:
-        session.execute(insert(EventDelivery.__table__), [{"event_id": event_id, **_delivery_row(d, now)}
-                                                          for d in deliveries])
+        DELIVERIES_INSERT.execute(session, [{"event_id": event_id, **_delivery_row(d, now)} for d in deliveries])
+
+
+def _event_values():
+    """The event's columns as bind parameters named `e_*` (no delivery column's name)."""
+    table = Event.__table__
+    return {name: sa.bindparam(f"e_{name}", type_=table.c[name].type)
+            for name in ("store_id", "name", "subject_type", "subject_id", "payload", "actor_user_id", "created_at")}
+
+
+def _event_with_deliveries(dialect: str):
+    """PostgreSQL: the event INSERTed inside its deliveries' INSERT … SELECT, one statement; the
+    deliveries come from two arrays (plugin names, and whether each is done already)."""
+    events_table, table = Event.__table__, EventDelivery.__table__
+    new_event = insert(events_table).values(_event_values()).returning(events_table.c.id).cte("new_event")
+    each = sa.func.unnest(sa.bindparam("d_plugins", type_=postgresql.ARRAY(sa.String)),
+                          sa.bindparam("d_done", type_=postgresql.ARRAY(sa.Boolean))
+                          ).table_valued("plugin", "done").render_derived()
+    now = sa.bindparam("d_now", type_=table.c.updated_at.type)
+    done = each.c.done
+    rows = select(new_event.c.id, each.c.plugin, sa.case((done, "done"), else_="pending"),
+                  sa.case((done, 1), else_=0), sa.case((done, sa.null()), else_=now),
+                  sa.case((done, now), else_=sa.null()), now).select_from(new_event.join(each, sa.true()))
+    return (insert(table).from_select(["event_id", "plugin", "status", "attempts", "next_attempt_at",
+                                       "delivered_at", "updated_at"], rows)
+            .returning(table.c.event_id))
+
+
+# Built once per database (core/models/prepared.py): every sale writes an event.
+EVENT_INSERT = Prepared(lambda dialect: insert(Event.__table__).values(_event_values())
+                        .returning(Event.__table__.c.id))
+EVENT_WITH_DELIVERIES = Prepared(_event_with_deliveries)
+DELIVERIES_INSERT = Prepared(lambda dialect: insert(EventDelivery.__table__))
 
 
 def attempt_reaction(session, reg, delivery: EventDelivery, name: str, ctx: HookContext, hook_kwargs: dict) -> bool:

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from core.admin.messages import describe, translate, translate_fields
-from core.roles import may, role_for
+from core.roles import may
 from core.admin.base import StoreView, accessible_stores, current_store, current_user_or_none, registry
 from core.errors import DomainError
 from core.extensions import db

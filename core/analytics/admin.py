@@ -9,7 +9,6 @@ from flask_admin import expose
 from flask_babel import lazy_gettext as _l
 
 from core.admin.base import StoreView, current_store, scope_store_ids, current_user_or_none
-from core.analytics import forecast as fc
 from core.analytics import stats
 from core.classification.panels import _lang
 from core.analytics.cache import cached_forecast

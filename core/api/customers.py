@@ -14,9 +14,9 @@ from core.api.schemas import ConsentChange, CustomerCreate, CustomerOut, Custome
 from core.api.serialize import customer_dict
 from core.audit import audit
 from core.crypto import cipher
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput
 from core.extensions import db
-from core.models import Customer, CustomerTag, Sale, Store, Visit
+from core.models import Customer, CustomerTag, Store
 from core.services import customers as svc
 from core.services.counter import chain_card, seen_ids
 from core.services.counter import serve_here as serve_customer_here

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
-from marshmallow import fields
 
 from core.api.http import endpoint, principal, resolve_store
 from core.api.schemas import PluginOut, PluginToggle
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.extensions import db
 from core.roles import role_for
 from core.services import store_plugins as svc

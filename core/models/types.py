@@ -45,6 +45,11 @@ class UTCDateTime(TypeDecorator):
 
 def upsert(session, table):
     """`INSERT` that takes `ON CONFLICT …` on the session's database (PostgreSQL or SQLite)."""
+    return insert_for(session.get_bind().dialect.name, table)
+
+
+def insert_for(dialect: str, table):
+    """`INSERT` that takes `ON CONFLICT …` on `dialect` ("postgresql" or "sqlite")."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 
 import pluggy
-from flask import g, has_app_context
+from flask import has_app_context
 from marshmallow import ValidationError
 from sqlalchemy import select
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import lazyload
 
 from core import events
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Activity, Consent, Customer, Store, utcnow
 from core.models.customer import CONSENT_CHANNELS
+from core.models.prepared import Prepared
 from core.services.phones import normalise_phone
 
 PERSONAL_FIELDS = {"phone", "email", "address"}
@@ -45,10 +46,13 @@ def find_by_phone(session, raw_phone: str) -> Customer | None:
     from core.crypto import cipher
 
     phone = normalise_phone(raw_phone)
-    # Tags load only if read: a till's sale or a counter lookup by phone rarely needs them.
-    return session.scalars(
-        select(Customer).options(lazyload(Customer.tag_rows)).where(Customer.phone_hash.in_(cipher().lookup_hashes(phone)), Customer.erased_at.is_(None))
-    ).first()
+    return BY_PHONE_HASH.scalars(session, {"hashes": cipher().lookup_hashes(phone)}).first()
+
+
+# Built once (core/models/prepared.py): every till sale with a phone asks it. Tags load only if
+# read: a till's sale or a counter lookup by phone rarely needs them.
+BY_PHONE_HASH = Prepared(lambda dialect: select(Customer).options(lazyload(Customer.tag_rows)).where(
+    Customer.phone_hash.in_(bindparam("hashes", expanding=True)), Customer.erased_at.is_(None)))
 
 
 def get_customer(session, customer_id: int) -> Customer:

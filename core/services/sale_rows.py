@@ -15,7 +15,19 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import make_transient_to_detached
 
 from core.models import Sale, SaleAdjustment, SaleLine, SalePayment
-from core.models.types import upsert
+from core.models.prepared import Prepared
+from core.models.types import insert_for
+
+# Built once per database: the till writes with these on every sale (core/models/prepared.py).
+SALE_INSERT = Prepared(lambda dialect: insert_for(dialect, Sale.__table__).returning(Sale.__table__.c.id))
+SALE_INSERT_ONCE = Prepared(lambda dialect: insert_for(dialect, Sale.__table__)
+                            .on_conflict_do_nothing(index_elements=["store_id", "external_id"])
+                            .returning(Sale.__table__.c.id))
+LINES_INSERT = Prepared(lambda dialect: insert_for(dialect, SaleLine.__table__)
+                        .returning(SaleLine.__table__.c.id, SaleLine.__table__.c.position))
+CHILDREN_INSERT = {model: Prepared(lambda dialect, table=model.__table__: insert_for(dialect, table)
+                                   .returning(table.c.id, sort_by_parameter_order=True))
+                   for model in (SaleAdjustment, SalePayment)}
 
 
 def fill_defaults(obj) -> dict:
@@ -44,11 +56,8 @@ def insert_sale(session, sale: Sale) -> bool:
     sale.store_id = sale.store.id
     sale.customer_id = sale.customer.id if sale.customer is not None else None
     sale.staff_id = sale.staff.id if sale.staff is not None else None
-    table = Sale.__table__
-    statement = upsert(session, table).values(fill_defaults(sale)).returning(table.c.id)
-    if sale.external_id:
-        statement = statement.on_conflict_do_nothing(index_elements=["store_id", "external_id"])
-    sale_id = session.execute(statement).scalar()
+    statement = SALE_INSERT_ONCE if sale.external_id else SALE_INSERT
+    sale_id = statement.execute(session, fill_defaults(sale)).scalar()
     if sale_id is None:
         return False
     sale.id = sale_id
@@ -87,15 +96,12 @@ def insert_children(session, model, children: list, sale_id: int) -> None:
         return
     for child in children:
         child.sale_id = sale_id
-    table = model.__table__
     rows = [fill_defaults(child) for child in children]
     if model is SaleLine:
         by_position = {child.position: child for child in children}
-        statement = upsert(session, table).returning(table.c.id, table.c.position)
-        for child_id, position in session.execute(statement, rows):
+        for child_id, position in LINES_INSERT.execute(session, rows):
             by_position[position].id = child_id
         return
-    ids = session.execute(upsert(session, table).returning(table.c.id, sort_by_parameter_order=True),
-                          rows).scalars().all()
+    ids = CHILDREN_INSERT[model].execute(session, rows).scalars().all()
     for child, child_id in zip(children, ids, strict=True):
         child.id = child_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from core import events
@@ -15,6 +15,7 @@ from core.models import (
     Customer, Product, Refund, RefundLine, Sale, SaleAdjustment, SaleLine, SalePayment, Store, User, Visit, money,
     utcnow,
 )
+from core.models.prepared import Prepared
 from core.plugins import HookContext
 from core.services import pricing
 from core.services.customers import create_customer, find_by_phone
@@ -31,7 +32,7 @@ class Lookups:
     fetched its whole chunk at once (core/services/sales_batch.py); the rules stay here."""
 
     def products(self, session, skus: set[str]) -> dict[str, Product]:
-        return {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))} if skus else {}
+        return {p.sku: p for p in PRODUCTS_BY_SKU.scalars(session, {"skus": list(skus)})} if skus else {}
 
     def staff_named(self, session, username: str) -> User | None:
         return session.scalars(select(User).where(User.username == username)).first()
@@ -55,6 +56,8 @@ class Lookups:
 
 
 QUERY_EACH = Lookups()
+# Built once (core/models/prepared.py): every sale asks it.
+PRODUCTS_BY_SKU = Prepared(lambda dialect: select(Product).where(Product.sku.in_(bindparam("skus", expanding=True))))
 
 
 def resolve_customer(session, store: Store, ref: dict | None, *, user=None, actor="system",

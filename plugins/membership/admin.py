@@ -13,7 +13,6 @@ from markupsafe import Markup
 
 from sqlalchemy import select
 
-from core.admin.messages import describe
 from core.admin.base import StoreModelView, StoreView, current_store, current_user_or_none, scope_store_ids
 from core.admin.customer_search import search_clause
 from core.admin.customer_columns import CustomerListMixin, class_label, fact_formatters, figures_of
@@ -23,7 +22,7 @@ from core.errors import DomainError, NotFound
 from core.models import Customer
 from core.extensions import db
 from plugins.membership import figures, labels, services
-from plugins.membership.labels import PERKS, kind_label, reason_label
+from plugins.membership.labels import PERKS
 from plugins.membership.models import MemberDay, Member, PointsEntry, Tier
 
 CATEGORY = _l("Membership")

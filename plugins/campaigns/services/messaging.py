@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 
 from core.errors import InvalidInput
-from core.models import Consent, Customer, Sale, utcnow
+from core.models import Consent, Customer, Sale
 from plugins.campaigns.models import Message
 
 UNSUBSCRIBE_KEYWORDS = ("退订", "TD", "T", "STOP", "UNSUBSCRIBE")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import exists, func, insert, select, update

@@ -15,6 +15,8 @@ from sqlalchemy import and_, func, select, update
 
 from core.errors import InvalidInput, Unprocessable
 from core.models import Product, utcnow
+from core.models.prepared import Prepared
+from core.models.types import insert_for
 from core.models.types import upsert  # inventory's other modules import it from here
 from core.webhooks import emit_event
 from plugins.inventory.models import Alert, Move, Stock
@@ -45,29 +47,37 @@ def apply_moves(session, store_id: int, moves: list[dict], *, default_safety: De
     now = utcnow()
     rows = [{column: None for column in MOVE_COLUMNS} | {"reason": "", "actor": "system", "occurred_at": now,
                                                          "store_id": store_id} | move for move in moves]
-    table = Move.__table__
     # Statement and rows apart (not .values(rows)): SQLAlchemy then sends one multi-row INSERT
-    # ("insertmanyvalues") from a statement compiled once per process; a .values() list is
-    # compiled again on every sale.
-    insert = upsert(session, table).on_conflict_do_nothing(index_elements=["source_key"])
-    written = session.execute(insert.returning(table.c.product_id, table.c.quantity), rows).all()
+    # ("insertmanyvalues") from a statement built and compiled once per process; a .values()
+    # list is compiled again on every sale.
+    written = MOVES_INSERT.execute(session, rows).all()
     delta: dict[int, Decimal] = defaultdict(Decimal)
     for product_id, quantity in written:
         delta[product_id] += Decimal(quantity)
     if not delta:
         return {}
-    stock = Stock.__table__
     # Sorted: two sales of the same products lock their rows in the same order (no deadlock).
     values = [{"store_id": store_id, "product_id": pid, "quantity": delta[pid], "in_transit": ZERO, "alert_open": False,
                "updated_at": now} for pid in sorted(delta)]
-    totals = upsert(session, stock)
-    totals = totals.on_conflict_do_update(
+    result = STOCK_ADD.execute(session, values).all()
+    review_alerts(session, store_id, result, default_safety=default_safety, notify=notify, deltas=delta)
+    return {pid: Decimal(level) for pid, level, _s, _a in result}
+
+
+def _stock_add(dialect: str):
+    stock = Stock.__table__
+    totals = insert_for(dialect, stock)
+    return totals.on_conflict_do_update(
         index_elements=["store_id", "product_id"],
         set_={"quantity": stock.c.quantity + totals.excluded.quantity, "updated_at": totals.excluded.updated_at},
     ).returning(stock.c.product_id, stock.c.quantity, stock.c.safety_stock, stock.c.alert_open)
-    result = session.execute(totals, values).all()
-    review_alerts(session, store_id, result, default_safety=default_safety, notify=notify, deltas=delta)
-    return {pid: Decimal(level) for pid, level, _s, _a in result}
+
+
+# Built once per database (core/models/prepared.py): every sale runs both.
+MOVES_INSERT = Prepared(lambda dialect: insert_for(dialect, Move.__table__)
+                        .on_conflict_do_nothing(index_elements=["source_key"])
+                        .returning(Move.__table__.c.product_id, Move.__table__.c.quantity))
+STOCK_ADD = Prepared(_stock_add)
 
 
 # --- safety stock ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import case, func, select
 
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.models import Product
 from plugins.inventory.models import Move, PurchaseOrder, PurchaseOrderLine, Stock, Supplier
 from plugins.inventory.services.ledger import ZERO, recheck_alerts

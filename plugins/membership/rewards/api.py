@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import current_app, g
 
-from core.access import customer_or_404, record_or_404
+from core.access import record_or_404
 from core.api.http import endpoint, principal
 from core.errors import NotFound
 from core.extensions import db

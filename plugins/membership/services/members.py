@@ -8,11 +8,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.audit import audit
 from core.errors import Unprocessable
 from core.models import Activity, Customer, Sale, utcnow
+from core.models.prepared import Prepared
+from core.models.types import insert_for
 from core.webhooks import emit_event
 from plugins.membership.models import Member, Program, Spend, Tier
 from plugins.membership.services.common import CENT, SOURCE, ZERO
@@ -41,16 +42,18 @@ def lock_member(session, customer_id: int) -> Member:
 
 def insert_member_row(session, customer_id: int) -> None:
     """A new member row (not a member yet: no tier), unless another till just inserted it."""
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Member)
+    if session.get_bind().dialect.name in ("postgresql", "sqlite"):
         # Two tills creating the same member at once: one inserts, the other waits and skips.
-        session.execute(insert.values(customer_id=customer_id, points_balance=0, lifetime_spend=ZERO,
-                                      purchase_count=0, tier_locked=False, created_at=utcnow())
-                        .on_conflict_do_nothing(index_elements=["customer_id"]))
+        MEMBER_INSERT.execute(session, {"customer_id": customer_id, "points_balance": 0, "lifetime_spend": ZERO,
+                                        "purchase_count": 0, "tier_locked": False, "created_at": utcnow()})
     elif session.get(Member, customer_id) is None:
         session.add(Member(customer_id=customer_id, points_balance=0, lifetime_spend=ZERO, tier_locked=False))
         session.flush()
+
+
+# Built once per database (core/models/prepared.py): a first purchase writes it.
+MEMBER_INSERT = Prepared(lambda dialect: insert_for(dialect, Member.__table__)
+                         .on_conflict_do_nothing(index_elements=["customer_id"]))
 
 
 def find_member(session, customer_id: int) -> Member | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from core.models import Customer, utcnow
 from plugins.membership.models import Member, PointsEntry, Spend, Tier
-from plugins.membership.services.common import CENT, ZERO
+from plugins.membership.services.common import ZERO
 from plugins.membership.services.ledger import available_points, live_lot, program_today
 from plugins.membership.services.members import counted_purchases, find_member, lock_member, tiers_and_counts
 from plugins.membership.services.program import active_tiers, get_program, rank

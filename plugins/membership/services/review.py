@@ -71,7 +71,7 @@ def recount_history(session, store_ids: list[int] | None = None) -> dict:
     history rows, missed refunds and member rows are INSERT … SELECTs; only members whose tier
     rises are touched one by one (upwards only: the yearly review does the rest). History
     earns no points — points start with the program. Safe to run again: it adds nothing twice."""
-    from core.models import Refund, SalePayment, Store, StorePlugin
+    from core.models import Refund, SalePayment, StorePlugin
 
     if store_ids is None:
         store_ids = list(session.scalars(select(StorePlugin.store_id).where(StorePlugin.plugin == SOURCE,

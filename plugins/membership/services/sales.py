@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from core.errors import Unprocessable
 from core.models import Customer, Sale, utcnow
+from core.models.prepared import Prepared
 from plugins.membership.models import Member, PointsEntry, Program, Spend, Tier
 from plugins.membership.services import config as configuration
 from plugins.membership.services.common import (SOURCE, ZERO, _actor_name, _int, cents_down, expiry_for, is_birthday,
@@ -207,63 +208,74 @@ def record_sale_in_one_update(session, sale: Sale, store, *, user=None, actor="s
     if row is None:
         insert_member_row(session, sale.customer_id)  # a first sale: the row, then the same UPDATE
         row = _update_member(session, config, sale.customer_id, paid, bought, earn, today)
-    member, expired = row[0], int(row[1])
-    added = earn.get(member.tier_id, 0)
-    current = config.tier(member.tier_id) if member.tier_id is not None else None
+    expired = int(row.m_expired)
+    added = earn.get(row.tier_id, 0)
+    current = config.tier(row.tier_id) if row.tier_id is not None else None
     tiers = list(config.tiers)
-    qualified = tier_for(tiers, member.lifetime_spend, member.purchase_count, program.qualify_by)
-    upgrades = not member.tier_locked and rank(tiers, qualified) > rank(tiers, current)
-    if upgrades or (member.tier_id is not None and current is None):
-        # Taken back: the general path adds them again under the lock it is handed.
+    qualified = tier_for(tiers, row.lifetime_spend, row.purchase_count, program.qualify_by)
+    upgrades = not row.tier_locked and rank(tiers, qualified) > rank(tiers, current)
+    if upgrades or (row.tier_id is not None and current is None):
+        # The row as the UPDATE left it (locked by it), the UPDATE's additions taken back: the
+        # general path adds them again under the lock it is handed. One more SELECT, rarely.
+        member = session.get(Member, sale.customer_id, populate_existing=True)
         member.lifetime_spend -= paid
         member.purchase_count -= bought
         member.points_balance -= added
         session.info[LOCKED] = ((transaction_key(session), sale.customer_id, today),
                                 (member, member.points_balance - expired))
         return None
-    session.add(Spend(customer_id=member.customer_id, amount=paid, occurred_at=sale.occurred_at, sale_id=sale.id,
-                      source_key=f"sale:{sale.id}"))
-    available = member.points_balance - expired
-    if not member.is_member:
-        session.flush()
-        _remember_summary(session, sale, member, earned=0, redeemed=0, upgraded=False,
-                                       balance=available, tier=None)
+    # A member row this session loaded before holds the old figures: read anew if used.
+    loaded = session.identity_map.get(session.identity_key(Member, sale.customer_id))
+    if loaded is not None:
+        session.expire(loaded)
+    SPEND_INSERT.execute(session, {"customer_id": row.customer_id, "amount": paid, "occurred_at": sale.occurred_at,
+                                   "sale_id": sale.id, "source_key": f"sale:{sale.id}"})
+    available = row.points_balance - expired
+    if row.tier_id is None:
+        _remember_summary(session, sale, row, earned=0, redeemed=0, upgraded=False, balance=available, tier=None)
         return {"member": False}
     data = {"tier": current.code, "rate": str(current.points_rate), "multiplier": str(multiplier), "paid": str(paid),
             "lines": _line_shares(sale, added), "upgraded": False, "bonus": why}
-    session.add(PointsEntry(customer_id=member.customer_id, kind="earn", points=added, remaining=added,
-                            expires_on=expiry_for(program, day), reason="sale", sale_id=sale.id, store_id=store_id,
-                            actor_user_id=getattr(user, "id", None), actor=_actor_name(user, actor),
-                            source_key=f"earn:sale:{sale.id}", data=data, created_at=utcnow()))
-    session.flush()
-    _remember_summary(session, sale, member, earned=added, redeemed=0, upgraded=False,
-                                   balance=available, tier=current.code)
+    EARN_INSERT.execute(session, {
+        "customer_id": row.customer_id, "kind": "earn", "points": added, "remaining": added,
+        "expires_on": expiry_for(program, day), "reason": "sale", "sale_id": sale.id, "refund_id": None,
+        "store_id": store_id, "actor_user_id": getattr(user, "id", None), "actor": _actor_name(user, actor),
+        "source_key": f"earn:sale:{sale.id}", "data": data, "created_at": utcnow()})
+    _remember_summary(session, sale, row, earned=added, redeemed=0, upgraded=False, balance=available,
+                      tier=current.code)
     return {"member": True, "points_earned": added, "tier_change": None}
 
 
 def _update_member(session, config, customer_id: int, paid, bought: int, earn: dict[int, int], today):
-    """The one locking statement: (member as updated, points in lots past their date), or None
-    when the customer has no member row yet."""
+    """The one locking statement: the member row as updated (with `m_expired`, the points in
+    lots past their date), or None when the customer has no member row yet."""
     statement = config.statements.get("update_member")
     if statement is None:  # built once per configuration: only its parameters change per sale
         statement = config.statements["update_member"] = _update_member_statement(config)
     params = {"m_customer": customer_id, "m_paid": paid, "m_bought": bought, "m_today": today,
               **{f"m_earn_{tier_id}": points for tier_id, points in earn.items()}}
-    return session.execute(statement, params).first()
+    # Core on the session's connection: the ORM's bulk UPDATE would rebuild the statement's
+    # cache key on every sale, and nothing here needs an ORM object.
+    return session.connection().execute(statement, params).first()
 
 
 def _update_member_statement(config):
     # Bind names that are no column's (a column's name would be read as a value to SET).
+    table = Member.__table__
     customer = sa.bindparam("m_customer", type_=sa.Integer)
     earn = {tier.id: sa.bindparam(f"m_earn_{tier.id}", type_=sa.Integer) for tier in config.tiers}
-    points = sa.case(earn, value=Member.tier_id, else_=0) if earn else 0
-    return (update(Member).where(Member.customer_id == customer)
-            .values(lifetime_spend=sa.func.coalesce(Member.lifetime_spend, 0)
-                    + sa.bindparam("m_paid", type_=Member.__table__.c.lifetime_spend.type),
-                    purchase_count=sa.func.coalesce(Member.purchase_count, 0) + sa.bindparam("m_bought", type_=sa.Integer),
-                    points_balance=Member.points_balance + points)
-            .returning(Member, expired_unwritten(customer, sa.bindparam("m_today", type_=sa.Date)))
-            .execution_options(populate_existing=True, synchronize_session=False))
+    points = sa.case(earn, value=table.c.tier_id, else_=0) if earn else 0
+    return (update(table).where(table.c.customer_id == customer)
+            .values(lifetime_spend=sa.func.coalesce(table.c.lifetime_spend, 0)
+                    + sa.bindparam("m_paid", type_=table.c.lifetime_spend.type),
+                    purchase_count=sa.func.coalesce(table.c.purchase_count, 0) + sa.bindparam("m_bought", type_=sa.Integer),
+                    points_balance=table.c.points_balance + points)
+            .returning(*table.c, expired_unwritten(customer, sa.bindparam("m_today", type_=sa.Date)).label("m_expired")))
+
+
+# Built once per database (core/models/prepared.py): an earning sale writes one of each.
+SPEND_INSERT = Prepared(lambda dialect: sa.insert(Spend.__table__))
+EARN_INSERT = Prepared(lambda dialect: sa.insert(PointsEntry.__table__))
 
 
 VALIDATED = "membership.validated_sale"
@@ -286,7 +298,7 @@ def _remember_summary(session, sale: Sale, member: Member, *, earned: int, redee
     # Only the latest sale's: the answer asks right after it, and a long-lived session (an
     # offline batch, an import with events) must not collect one entry per sale.
     session.info[SUMMARIES] = {sale.id: (sale, {
-        "member": bool(member.is_member), "points_earned": earned, "points_redeemed": redeemed,
+        "member": member.tier_id is not None, "points_earned": earned, "points_redeemed": redeemed,
         "points_reversed": 0, "points_returned": 0, "balance": balance,
         "tier": tier, "upgraded": bool(upgraded), **more,
     })}
