@@ -3,8 +3,8 @@
 Sales are written a chunk at a time, each chunk in the caller's transaction: the chunk's
 products, staff, customers and already-recorded receipts are fetched with one query each,
 every sale is written in its own savepoint (a bad one is reported, the others stay) and
-delivers its own `sale_recorded` as a single sale does (core/events.py), and each buyer's
-classes are updated once at the end of the chunk instead of once per sale. Chunks are
+delivers its own `sale_recorded` as a single sale does (core/events.py); the buyers' classes
+follow after the commit, from the outbox, once per customer per delivery batch. Chunks are
 bounded, so a batch never holds the SQLite writer lock for long: the tills keep selling."""
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from core.services.phones import normalise_phone
 from core.services.fingerprint import fingerprint
 from core.services.sale_rows import forgotten_on_error, insert_sale
 from core.services.sales import (
-    QUERY_EACH, ExternalIdTaken, Lookups, build_sale, find_sale_by_external_id, is_new_phone_race, same_receipt,
+    QUERY_EACH, ExternalIdTaken, Lookups, build_sale, classified, find_sale_by_external_id, is_new_phone_race,
+    same_receipt,
 )
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,6 @@ def record_chunk(session, items: list[tuple[Store, dict]], *, user=None, actor: 
     lookups = lookups or ChunkLookups(session, [data for _, data in items])
     recorded = _recorded(session, items)
     outcomes: list[SaleOutcome] = []
-    buyers: dict[tuple[int, int], None] = {}  # (customer, store), in order of the first sale
     for store, data in items:
         key = (store.id, data.get("external_id"))
         if key[1] and key in recorded:
@@ -154,14 +154,7 @@ def record_chunk(session, items: list[tuple[Store, dict]], *, user=None, actor: 
         outcome = _record_one(session, store, data, lookups, user, actor, with_events)
         if outcome.sale_id is not None and key[1] and key not in recorded:
             recorded[key] = (outcome.sale_id, fingerprint(data))
-        if outcome.status == 201 and outcome.customer_id is not None:
-            buyers[(outcome.customer_id, store.id)] = None
         outcomes.append(outcome)
-    if with_events:
-        from core.classification.one_customer import update_customer
-
-        for customer_id, store_id in buyers:
-            update_customer(session, customer_id, store_id)
     return outcomes
 
 
@@ -189,7 +182,8 @@ def _record_one(session, store, data, lookups, user, actor, with_events) -> Sale
                     raise ExternalIdTaken()  # recorded by another till since the chunk began
                 if with_events:
                     with forgotten_on_error(session, sale):
-                        events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor)
+                        events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor,
+                                    core_reactions=classified(sale))
             return SaleOutcome(201, sale.id, customer_id=sale.customer_id)
         except events.ReactionFailed as exc:
             if guarded:  # guarded reactions record their failure instead of raising
