@@ -103,6 +103,12 @@ def record_or_404(model, record_id, *, store_ids=_CALLER, session=None):
     return record
 
 
+def seen_by_store(session, customer_ids, store_id: int) -> set[int]:
+    """Which of `customer_ids` `store_id` sees: one query for many."""
+    return set(session.scalars(select(Customer.id).where(Customer.id.in_(customer_ids),
+                                                          visible_customers([store_id])))) if customer_ids else set()
+
+
 def store_sees(session, customer_id: int, store_id: int) -> bool:
     return SEEN_BY.execute(session, {"customer_id": customer_id, "store_ids": [store_id]}).first() is not None
 
@@ -115,12 +121,18 @@ LINK_INSERT = Prepared(lambda dialect: insert_for(dialect, CustomerStoreLink.__t
                        .returning(CustomerStoreLink.__table__.c.id))
 
 
-def link_customer(session, customer: Customer, store, *, via: str, user=None, actor: str = "system") -> bool:
+def link_customer(session, customer: Customer, store, *, via: str, user=None, actor: str = "system",
+                  seen: bool | None = None) -> bool:
     """Link `customer` to `store` (they presented their full phone or member card there, or
     are served there): from now on the store sees them. Writes the link row and an audit
     entry (who linked whom, where, when) unless the store sees them already. Returns whether
-    a link was made. The caller commits."""
-    if customer.id is None or customer.home_store_id == store.id or store_sees(session, customer.id, store.id):
+    a link was made. The caller commits. `seen`: whether the store sees them, when the caller
+    asked already (a batch asks for all its customers at once); None asks here."""
+    if customer.id is None or customer.home_store_id == store.id:
+        return False
+    if seen is None:
+        seen = store_sees(session, customer.id, store.id)
+    if seen:
         return False
     from core.audit import audit_now
 

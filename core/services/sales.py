@@ -54,6 +54,10 @@ class Lookups:
     def customer_created(self, customer: Customer, phone: str) -> None:
         """A profile made for an unknown phone (a batch remembers it for its later sales)."""
 
+    def store_sees(self, session, customer: Customer, store: Store) -> bool | None:
+        """Whether `store` sees `customer` when known without a query; None: ask (link_customer)."""
+        return None
+
 
 QUERY_EACH = Lookups()
 # Built once (core/models/prepared.py): every sale asks it.
@@ -74,13 +78,15 @@ def resolve_customer(session, store: Store, ref: dict | None, *, user=None, acto
         if customer is None:
             raise NotFound("unknown customer", fields={"customer.id": [f"No customer {ref['id']}."]})
         if seen_by != [store.id]:  # seen by another of the caller's stores: served here, linked here
-            link_customer(session, customer, store, via=via, user=user, actor=actor)
+            link_customer(session, customer, store, via=via, user=user, actor=actor,
+                          seen=lookups.store_sees(session, customer, store))
         return customer
     if ref.get("code"):
         customer = lookups.customer_by_code(session, ref["code"])
         if customer is None:
             raise InvalidInput("unknown customer code", fields={"customer.code": [f"No customer with code {ref['code']}."]})
-        link_customer(session, customer, store, via=via, user=user, actor=actor)
+        link_customer(session, customer, store, via=via, user=user, actor=actor,
+                      seen=lookups.store_sees(session, customer, store))
         return customer
     if ref.get("phone"):
         try:
@@ -92,7 +98,8 @@ def resolve_customer(session, store: Store, ref: dict | None, *, user=None, acto
                                                         "source_channel": "till"}, user=user, actor=actor)
             lookups.customer_created(customer, ref["phone"])
         else:
-            link_customer(session, customer, store, via=via, user=user, actor=actor)
+            link_customer(session, customer, store, via=via, user=user, actor=actor,
+                          seen=lookups.store_sees(session, customer, store))
         return customer
     raise InvalidInput("customer needs an id, a code or a phone", fields={"customer": ["Give id, code or phone."]})
 

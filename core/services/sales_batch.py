@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import lazyload
 
 from core import events
-from core.access import caller_store_ids, visible_customers
+from core.access import caller_store_ids, seen_by_store, visible_customers
 from core.errors import Conflict, DomainError, InvalidInput
 from core.models import Customer, Sale, Store, User
 from core.services.phones import normalise_phone
@@ -80,9 +80,23 @@ class ChunkLookups(Lookups):
         self._by_hash = ({c.phone_hash: c for c in session.scalars(
             select(Customer).options(lazyload(Customer.tag_rows)).where(Customer.phone_hash.in_(wanted), live))}
             if wanted else {})
+        self._seen: dict[int, tuple[set[int], set[int]]] = {}  # store id -> (fetched customers, those it sees)
 
     def products(self, session, skus):
         return {sku: self._products[sku] for sku in skus if sku in self._products}
+
+    def store_sees(self, session, customer, store):
+        """From one query per store for the customers fetched when the chunk began. One of them
+        not seen then is linked at its first sale here; at its next, the link's INSERT finds the
+        link made (ON CONFLICT) or makes it again if that sale's savepoint was rolled back."""
+        fetched = self._seen.get(store.id)
+        if fetched is None:
+            ids = {c.id for found in (self._by_id, self._by_code, self._by_hash) for c in found.values()}
+            fetched = self._seen[store.id] = (ids, seen_by_store(session, ids, store.id))
+        ids, seen = fetched
+        if customer.id not in ids:
+            return None  # created or found since the chunk began: ask
+        return customer.id in seen
 
     def staff_named(self, session, username):
         return self._staff.get(username)

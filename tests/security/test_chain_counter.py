@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from tests.api.test_sales_batch import small_chunks  # noqa: F401 - a fixture: three sales per chunk
 from tests.conftest import Api
 from tests.security.conftest import BJ_PERSON
 
@@ -153,6 +154,24 @@ def test_a_sale_by_phone_at_another_branch_links_writes_stay_home_a_merge_keeps_
     assert r.status_code == 200 and r.json["moved"]["customer_store_link"] == 1
     assert _links(app) == [(dup, chain.ids["sh"], "sale", "till:SH001:till")]
     assert api.get(f"/customers/{dup}", token=chain.till).status_code == 200
+
+
+def test_an_offline_batch_links_a_chain_customer_once_and_a_seen_one_never(app, chain, bj, small_chunks):
+    """A batch asks which of its customers the store sees once per chunk; what it writes is what
+    the sales one by one would: one link and one audit entry for BJ001's customer, however many
+    of their sales the batch has (also across chunks), none for SH001's own."""
+    api = Api(app.test_client())
+    own = api.post("/customers", {"name": "本店客", "phone": "13711112222"}, token=chain.till).json["id"]
+    line = [{"sku": "LATTE-M", "quantity": 1}]
+    sales = [{"external_id": f"off-{i}", "lines": line,
+              "customer": {"phone": BJ_PERSON["phone"] if i % 2 else "137 1111 2222"}} for i in range(8)]
+    r = api.post("/sales/batch", {"sales": sales}, token=chain.till)
+    assert [x["status"] for x in r.json["results"]] == [201] * 8
+    assert {api.get(f"/sales/{x['id']}", token=chain.till).json["customer_id"] for x in r.json["results"]} == {
+        own, bj.customer_id}
+    assert _links(app) == [(bj.customer_id, chain.ids["sh"], "sale", "till:SH001:till")]
+    assert [(a[1], a[3]["via"]) for a in _audit(app, "customer_linked")] == [(str(bj.customer_id), "sale")]
+    assert api.get(f"/customers/{bj.customer_id}", token=chain.till).status_code == 200
 
 
 def test_a_gold_member_of_one_branch_earns_gold_and_gets_the_birthday_perk_at_another(app, chain):
