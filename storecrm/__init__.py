@@ -13,7 +13,8 @@ from core.api.http import endpoint, keyset_page, principal, resolve_store
 from core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
 from core.extensions import db
 from core.models import Customer, Product, Refund, RefundLine, Sale, SaleLine, Store, User, Visit
-from core.models.types import MONEY, UTCDateTime, money, utcnow
+from core.models.prepared import Prepared
+from core.models.types import MONEY, UTCDateTime, insert_for, money, utcnow
 from core.plugins import HookContext, Manifest, hookimpl, in_transaction
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     # models: the base class, column types, and the core tables a plugin may reference
     "db", "UTCDateTime", "MONEY", "money", "utcnow",
     "Customer", "Product", "Sale", "SaleLine", "Refund", "RefundLine", "Store", "User", "Visit",
+    # statements built once for a reaction on the till's path; INSERT … ON CONFLICT per database
+    "Prepared", "insert_for",
     # customers only through the visibility rule
     "customer_or_404", "visible_customers",
     # API endpoints: a blueprint that is 404 where the plugin is off, documented operations
