@@ -255,8 +255,7 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
     reactions = [d for d in batch if d.plugin not in events.CORE_REACTIONS]
     classify = [d for d in batch if d.plugin == events.CLASSIFICATION]
     webhooks = [d for d in batch if d.plugin == events.WEBHOOKS]
-    if reactions:
-        _preload_subjects(session, {d.event for d in reactions})
+    subjects = _preload_subjects(session, {d.event for d in reactions}) if reactions else {}
     for delivery in reactions:
         event = delivery.event
         store = session.get(Store, event.store_id) if event.store_id else None
@@ -269,7 +268,8 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
         user = session.get(User, event.actor_user_id) if event.actor_user_id else None
         ctx = HookContext(session=session, store=store, user=user, actor=event.payload.get("actor") or "system",
                           event_id=event.id, registry=reg, batch=shared)
-        events.attempt_reaction(session, reg, delivery, event.name, ctx, events.hook_kwargs_for(session, event))
+        events.attempt_reaction(session, reg, delivery, event.name, ctx,
+                                events.hook_kwargs_for(session, event, subjects))
     shared.flush(session, {(d.plugin, d.event_id): d for d in reactions})
     if classify:
         _classify(session, classify)
@@ -356,16 +356,21 @@ def _buyers(session, batch_events) -> dict[int, tuple[int, int]]:
     return found
 
 
-def _preload_subjects(session, batch_events) -> None:
-    """Load the batch's sales and refunds with what reactions read, a few statements in all
-    (hook_kwargs_for then finds them in the session)."""
+def _preload_subjects(session, batch_events) -> dict:
+    """The batch's sales and refunds with what reactions read, a few statements in all, by
+    (model, id) for `hook_kwargs_for`. (Held by the caller: the session keeps only weak
+    references, and rows nobody held would be loaded again, one query each.)"""
     sale_ids = {e.subject_id for e in batch_events if e.name == "sale_recorded"}
     refund_ids = {e.subject_id for e in batch_events if e.name == "sale_refunded"}
+    loaded: dict = {}
     if refund_ids:
-        refunds = session.scalars(select(Refund).where(Refund.id.in_(refund_ids))
-                                  .options(selectinload(Refund.lines))).all()
-        sale_ids |= {r.sale_id for r in refunds}
+        for refund in session.scalars(select(Refund).where(Refund.id.in_(refund_ids))
+                                      .options(selectinload(Refund.lines))):
+            loaded[(Refund, refund.id)] = refund
+            sale_ids.add(refund.sale_id)
     if sale_ids:
-        session.scalars(select(Sale).where(Sale.id.in_(sale_ids))
-                        .options(selectinload(Sale.lines), selectinload(Sale.adjustments),
-                                 selectinload(Sale.payments), selectinload(Sale.refunds))).all()
+        for sale in session.scalars(select(Sale).where(Sale.id.in_(sale_ids))
+                                    .options(selectinload(Sale.lines), selectinload(Sale.adjustments),
+                                             selectinload(Sale.payments), selectinload(Sale.refunds))):
+            loaded[(Sale, sale.id)] = sale
+    return loaded

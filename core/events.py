@@ -207,16 +207,19 @@ DELIVERIES_INSERT = Prepared(lambda dialect: insert(EventDelivery.__table__))
 
 
 def attempt_reaction(session, reg, delivery: EventDelivery, name: str, ctx: HookContext, hook_kwargs: dict) -> bool:
-    """Run one plugin's reaction in a savepoint and record the outcome on `delivery`."""
-    delivery.attempts += 1
-    session.flush()
+    """Run one plugin's reaction in a savepoint and record the outcome on `delivery`.
+
+    The attempt is counted after the savepoint, with the outcome: the delivery's row is then
+    written once per attempt (by the next flush), not once before and once after."""
     try:
         with session.begin_nested():
             reg.caller_for(name, delivery.plugin)(ctx=ctx.for_plugin(delivery.plugin), **hook_kwargs)
     except Exception as exc:  # noqa: BLE001 - a plugin's failure must never lose the sale
+        delivery.attempts += 1
         record_failure(delivery, exc)
         log.warning("plugin %s failed on %s (event %s): %s", delivery.plugin, name, delivery.event_id, exc)
         return False
+    delivery.attempts += 1
     record_success(delivery)
     return True
 
@@ -243,12 +246,17 @@ def record_failure(delivery: EventDelivery, exc: BaseException) -> None:
     delivery.next_attempt_at = utcnow() + backoff(delivery.attempts) if delivery.status == "failed" else None
 
 
-def hook_kwargs_for(session, event: Event) -> dict:
-    """Rebuild the hook's arguments from an event row, for a retry."""
+def hook_kwargs_for(session, event: Event, loaded: dict | None = None) -> dict:
+    """Rebuild the hook's arguments from an event row, for a delivery after the commit or a
+    retry. `loaded`: rows already loaded, by (model, id)."""
+    def get(model, ident):
+        found = (loaded or {}).get((model, ident))
+        return found if found is not None else session.get(model, ident)
+
     if event.name == "sale_recorded":
-        return {"sale": session.get(Sale, event.subject_id)}
+        return {"sale": get(Sale, event.subject_id)}
     if event.name == "sale_refunded":
-        refund = session.get(Refund, event.subject_id)
+        refund = get(Refund, event.subject_id)
         return {"sale": refund.sale, "refund": refund}
     if event.name == "visit_recorded":
         return {"visit": session.get(Visit, event.subject_id)}

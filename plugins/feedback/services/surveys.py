@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from core.models import Customer, Store, StorePlugin, utcnow
+from core.models.prepared import Prepared
+from core.models.types import insert_for
 from core.plugins import HookContext
 from plugins.feedback.models import Survey
 from plugins.feedback.services import messages
@@ -25,12 +26,14 @@ def owe_sale_survey(session, sale) -> None:
     """One statement, idempotent per sale (a redelivered event inserts nothing)."""
     if sale.customer_id is None:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(Survey).values(store_id=sale.store_id, customer_id=sale.customer_id, sale_id=sale.id,
-                                          staff_id=sale.staff_id, reason_at=sale.occurred_at, state="pending",
-                                          created_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["sale_id"]))
+    SURVEY_OWED.execute(session, {"store_id": sale.store_id, "customer_id": sale.customer_id, "sale_id": sale.id,
+                                  "staff_id": sale.staff_id, "reason_at": sale.occurred_at, "state": "pending",
+                                  "created_at": utcnow()})
+
+
+# Built once per database (core/models/prepared.py): every sale with a buyer asks it.
+SURVEY_OWED = Prepared(lambda dialect: insert_for(dialect, Survey.__table__)
+                       .on_conflict_do_nothing(index_elements=["sale_id"]))
 
 
 # --- the signed link ----------------------------------------------------------------------------------
