@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import event as sa_event
@@ -256,6 +257,7 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
     classify = [d for d in batch if d.plugin == events.CLASSIFICATION]
     webhooks = [d for d in batch if d.plugin == events.WEBHOOKS]
     subjects = _preload_subjects(session, {d.event for d in reactions}) if reactions else {}
+    outcomes: dict[tuple[str, int], Outcome] = {}
     for delivery in reactions:
         event = delivery.event
         store = session.get(Store, event.store_id) if event.store_id else None
@@ -268,9 +270,14 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
         user = session.get(User, event.actor_user_id) if event.actor_user_id else None
         ctx = HookContext(session=session, store=store, user=user, actor=event.payload.get("actor") or "system",
                           event_id=event.id, registry=reg, batch=shared)
-        events.attempt_reaction(session, reg, delivery, event.name, ctx,
-                                events.hook_kwargs_for(session, event, subjects))
-    shared.flush(session, {(d.plugin, d.event_id): d for d in reactions})
+        outcome = outcomes[(delivery.plugin, delivery.event_id)] = Outcome(delivery.plugin, delivery.event_id,
+                                                                           delivery.attempts)
+        events.attempt_reaction(session, reg, outcome, event.name, ctx, events.hook_kwargs_for(session, event, subjects))
+    shared.flush(session, outcomes)
+    for delivery in reactions:
+        outcome = outcomes.get((delivery.plugin, delivery.event_id))
+        if outcome is not None:
+            outcome.apply_to(delivery)
     if classify:
         _classify(session, classify)
     if webhooks:
@@ -278,6 +285,25 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
 
         fan_out(session, webhooks)
     return [d.status for d in batch]
+
+
+@dataclass
+class Outcome:
+    """A delivery's attempt and outcome, kept off its row until the batch's reactions ran: set
+    on the row at once, each reaction's savepoint would first flush the previous row's UPDATE;
+    set at the end, the batch's rows are written together by one flush."""
+
+    plugin: str
+    event_id: int
+    attempts: int
+    status: str = "pending"
+    delivered_at: object = None
+    last_error: str | None = None
+    next_attempt_at: object = None
+
+    def apply_to(self, delivery: EventDelivery) -> None:
+        for name in ("attempts", "status", "delivered_at", "last_error", "next_attempt_at"):
+            setattr(delivery, name, getattr(self, name))
 
 
 class BatchWork:
@@ -317,20 +343,21 @@ def _classify(session, deliveries: list[EventDelivery]) -> None:
     for delivery in deliveries:
         buyers.setdefault(buyer_of.get(delivery.event_id, (None, None)), []).append(delivery)
     now = utcnow()
+    outcomes: list[tuple[list[EventDelivery], Exception | None]] = []
     for (customer_id, store_id), group in buyers.items():
         if customer_id is None:  # the sale lost its buyer since (an erasure): nothing to classify
-            for delivery in group:
-                delivery.attempts += 1
-                events.record_success(delivery)
+            outcomes.append((group, None))
             continue
         try:
             with session.begin_nested():
                 recompute_customer(session, customer_id, store_id, now)
         except Exception as exc:  # noqa: BLE001 - recorded and retried, like a plugin's reaction
             log.warning("classification of customer %s failed: %s", customer_id, exc)
-            failed = exc
+            outcomes.append((group, exc))
         else:
-            failed = None
+            outcomes.append((group, None))
+    # Set after all the savepoints (see Outcome): the rows are written by one flush.
+    for group, failed in outcomes:
         for delivery in group:
             delivery.attempts += 1
             if failed is None:
