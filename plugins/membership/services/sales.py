@@ -6,19 +6,19 @@ from datetime import date
 from decimal import ROUND_CEILING, Decimal
 
 import sqlalchemy as sa
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from core.errors import Unprocessable
 from core.models import Customer, Sale, utcnow
 from core.models.prepared import Prepared
+from core.models.types import insert_for
 from plugins.membership.models import Member, PointsEntry, Program, Spend, Tier
 from plugins.membership.services import config as configuration
 from plugins.membership.services.common import (SOURCE, ZERO, _actor_name, _int, cents_down, expiry_for, is_birthday,
                                                 local_date, transaction_key, whole_points)
 from plugins.membership.services.ledger import (LOCKED, _credit, _debit, available_points, expired_unwritten,
                                                 lock_with_available, program_today, till_lock)
-from plugins.membership.services.members import (_add_spend, change_tier, find_member, insert_member_row,
-                                                 tiers_and_counts)
+from plugins.membership.services.members import (_add_spend, change_tier, find_member, tiers_and_counts)
 from plugins.membership.services.program import get_program, member_days_on, rank, tier_for
 
 # --- sales ------------------------------------------------------------------------------------------
@@ -205,9 +205,6 @@ def record_sale_in_one_update(session, sale: Sale, store, *, user=None, actor="s
     earn = {tier.id: whole_points(paid * tier.points_rate * multiplier) for tier in config.tiers}
     today = local_date(utcnow(), program.timezone)
     row = _update_member(session, config, sale.customer_id, paid, bought, earn, today)
-    if row is None:
-        insert_member_row(session, sale.customer_id)  # a first sale: the row, then the same UPDATE
-        row = _update_member(session, config, sale.customer_id, paid, bought, earn, today)
     expired = int(row.m_expired)
     added = earn.get(row.tier_id, 0)
     current = config.tier(row.tier_id) if row.tier_id is not None else None
@@ -247,29 +244,37 @@ def record_sale_in_one_update(session, sale: Sale, store, *, user=None, actor="s
 
 
 def _update_member(session, config, customer_id: int, paid, bought: int, earn: dict[int, int], today):
-    """The one locking statement: the member row as updated (with `m_expired`, the points in
-    lots past their date), or None when the customer has no member row yet."""
-    statement = config.statements.get("update_member")
+    """The one locking statement: the member row as updated, or inserted at a first purchase
+    (with `m_expired`, the points in lots past their date)."""
+    dialect = session.get_bind().dialect.name
+    statement = config.statements.get(("update_member", dialect))
     if statement is None:  # built once per configuration: only its parameters change per sale
-        statement = config.statements["update_member"] = _update_member_statement(config)
-    params = {"m_customer": customer_id, "m_paid": paid, "m_bought": bought, "m_today": today,
+        statement = config.statements[("update_member", dialect)] = _update_member_statement(config, dialect)
+    params = {"m_customer": customer_id, "m_paid": paid, "m_bought": bought, "m_today": today, "m_now": utcnow(),
               **{f"m_earn_{tier_id}": points for tier_id, points in earn.items()}}
-    # Core on the session's connection: the ORM's bulk UPDATE would rebuild the statement's
-    # cache key on every sale, and nothing here needs an ORM object.
-    return session.connection().execute(statement, params).first()
+    # Core on the session's connection: the ORM's bulk path would rebuild the statement's cache
+    # key on every sale, and nothing here needs an ORM object.
+    return session.connection().execute(statement, params).one()
 
 
-def _update_member_statement(config):
-    # Bind names that are no column's (a column's name would be read as a value to SET).
+def _update_member_statement(config, dialect: str):
+    """INSERT … ON CONFLICT (customer_id) DO UPDATE … RETURNING: a first purchase inserts the
+    row (no tier yet: no points), every later one adds to it under the row's lock. Bind names
+    are no column's (a column's name would be read as a value to write)."""
     table = Member.__table__
     customer = sa.bindparam("m_customer", type_=sa.Integer)
+    paid = sa.bindparam("m_paid", type_=table.c.lifetime_spend.type)
+    bought = sa.bindparam("m_bought", type_=sa.Integer)
     earn = {tier.id: sa.bindparam(f"m_earn_{tier.id}", type_=sa.Integer) for tier in config.tiers}
     points = sa.case(earn, value=table.c.tier_id, else_=0) if earn else 0
-    return (update(table).where(table.c.customer_id == customer)
-            .values(lifetime_spend=sa.func.coalesce(table.c.lifetime_spend, 0)
-                    + sa.bindparam("m_paid", type_=table.c.lifetime_spend.type),
-                    purchase_count=sa.func.coalesce(table.c.purchase_count, 0) + sa.bindparam("m_bought", type_=sa.Integer),
-                    points_balance=table.c.points_balance + points)
+    statement = insert_for(dialect, table).values(
+        customer_id=customer, points_balance=0, lifetime_spend=paid, purchase_count=bought, tier_locked=False,
+        created_at=sa.bindparam("m_now", type_=table.c.created_at.type))
+    return (statement.on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={"lifetime_spend": sa.func.coalesce(table.c.lifetime_spend, 0) + paid,
+                      "purchase_count": sa.func.coalesce(table.c.purchase_count, 0) + bought,
+                      "points_balance": table.c.points_balance + points})
             .returning(*table.c, expired_unwritten(customer, sa.bindparam("m_today", type_=sa.Date)).label("m_expired")))
 
 
