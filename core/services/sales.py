@@ -78,15 +78,13 @@ def resolve_customer(session, store: Store, ref: dict | None, *, user=None, acto
         if customer is None:
             raise NotFound("unknown customer", fields={"customer.id": [f"No customer {ref['id']}."]})
         if seen_by != [store.id]:  # seen by another of the caller's stores: served here, linked here
-            link_customer(session, customer, store, via=via, user=user, actor=actor,
-                          seen=lookups.store_sees(session, customer, store))
+            _link(session, customer, store, lookups, via=via, user=user, actor=actor)
         return customer
     if ref.get("code"):
         customer = lookups.customer_by_code(session, ref["code"])
         if customer is None:
             raise InvalidInput("unknown customer code", fields={"customer.code": [f"No customer with code {ref['code']}."]})
-        link_customer(session, customer, store, via=via, user=user, actor=actor,
-                      seen=lookups.store_sees(session, customer, store))
+        _link(session, customer, store, lookups, via=via, user=user, actor=actor)
         return customer
     if ref.get("phone"):
         try:
@@ -98,10 +96,15 @@ def resolve_customer(session, store: Store, ref: dict | None, *, user=None, acto
                                                         "source_channel": "till"}, user=user, actor=actor)
             lookups.customer_created(customer, ref["phone"])
         else:
-            link_customer(session, customer, store, via=via, user=user, actor=actor,
-                          seen=lookups.store_sees(session, customer, store))
+            _link(session, customer, store, lookups, via=via, user=user, actor=actor)
         return customer
     raise InvalidInput("customer needs an id, a code or a phone", fields={"customer": ["Give id, code or phone."]})
+
+
+def _link(session, customer: Customer, store: Store, lookups: Lookups, **how) -> None:
+    """`link_customer`, asking `lookups` whether the store sees them only when it is not their home."""
+    if customer.id is not None and customer.home_store_id != store.id:
+        link_customer(session, customer, store, seen=lookups.store_sees(session, customer, store), **how)
 
 
 def resolve_staff(session, store: Store, username: str | None, lookups: Lookups = QUERY_EACH) -> User | None:
