@@ -109,16 +109,26 @@ def seen_by_store(session, customer_ids, store_id: int) -> set[int]:
                                                           visible_customers([store_id])))) if customer_ids else set()
 
 
-def store_sees(session, customer_id: int, store_id: int) -> bool:
-    return SEEN_BY.execute(session, {"customer_id": customer_id, "store_ids": [store_id]}).first() is not None
-
-
-# Built once (core/models/prepared.py): a till serving a chain customer asks both on every sale.
-SEEN_BY = Prepared(lambda dialect: select(Customer.id).where(
-    Customer.id == bindparam("customer_id"), visible_customers(bindparam("store_ids", expanding=True))))
+# Built once (core/models/prepared.py): a till serving a chain customer runs one on every sale.
+LINK_COLUMNS = ("customer_id", "store_id", "via", "linked_at", "linked_by_user_id", "linked_by")
 LINK_INSERT = Prepared(lambda dialect: insert_for(dialect, CustomerStoreLink.__table__)
                        .on_conflict_do_nothing(index_elements=["customer_id", "store_id"])
                        .returning(CustomerStoreLink.__table__.c.id))
+
+
+def _link_unless_seen(dialect: str):
+    """The link's INSERT of one row SELECTed only when the store does not see the customer yet:
+    the question and the write in one statement."""
+    table = CustomerStoreLink.__table__
+    values = [bindparam(name, type_=table.c[name].type) for name in LINK_COLUMNS]
+    seen = select(Customer.id).where(Customer.id == bindparam("customer_id", type_=table.c.customer_id.type),
+                                     visible_customers(bindparam("store_ids", expanding=True)))
+    # The SELECT has a WHERE: SQLite then reads the ON CONFLICT that follows as the upsert's.
+    return (insert_for(dialect, table).from_select(LINK_COLUMNS, select(*values).where(~seen.exists()))
+            .on_conflict_do_nothing(index_elements=["customer_id", "store_id"]).returning(table.c.id))
+
+
+LINK_UNLESS_SEEN = Prepared(_link_unless_seen)
 
 
 def link_customer(session, customer: Customer, store, *, via: str, user=None, actor: str = "system",
@@ -128,20 +138,18 @@ def link_customer(session, customer: Customer, store, *, via: str, user=None, ac
     entry (who linked whom, where, when) unless the store sees them already. Returns whether
     a link was made. The caller commits. `seen`: whether the store sees them, when the caller
     asked already (a batch asks for all its customers at once); None asks here."""
-    if customer.id is None or customer.home_store_id == store.id:
-        return False
-    if seen is None:
-        seen = store_sees(session, customer.id, store.id)
-    if seen:
+    if customer.id is None or customer.home_store_id == store.id or seen:
         return False
     from core.audit import audit_now
 
-    name = getattr(user, "username", None) or actor
-    linked = LINK_INSERT.execute(session, {
-        "customer_id": customer.id, "store_id": store.id, "via": via, "linked_at": utcnow(),
-        "linked_by_user_id": getattr(user, "id", None), "linked_by": name}).first()
+    row = {"customer_id": customer.id, "store_id": store.id, "via": via, "linked_at": utcnow(),
+           "linked_by_user_id": getattr(user, "id", None), "linked_by": getattr(user, "username", None) or actor}
+    if seen is None:
+        linked = LINK_UNLESS_SEEN.execute(session, {**row, "store_ids": [store.id]}).first()
+    else:
+        linked = LINK_INSERT.execute(session, row).first()
     if linked is None:
-        return False  # another counter linked them at the same moment: linked either way
+        return False  # seen already, or another counter linked them at the same moment
     audit_now(session, "customer_linked", actor=user or actor, target=customer, store=store,
               details={"via": via, "store": store.code})
     return True

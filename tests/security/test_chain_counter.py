@@ -156,6 +156,22 @@ def test_a_sale_by_phone_at_another_branch_links_writes_stay_home_a_merge_keeps_
     assert api.get(f"/customers/{dup}", token=chain.till).status_code == 200
 
 
+def test_a_store_that_sees_a_customer_through_a_visit_writes_no_link_at_a_sale(app, chain, bj):
+    """The link's INSERT asks the visibility rule in the same statement: a store that sees the
+    customer already (here through a visit recorded there, with no link row) links nobody."""
+    from core.extensions import db
+    from core.models import Visit
+
+    with app.app_context():
+        db.session.add(Visit(store_id=chain.ids["sh"], customer_id=bj.customer_id))
+        db.session.commit()
+    api = Api(app.test_client())
+    r = api.post("/sales", {"customer": {"phone": BJ_PERSON["phone"]}, "lines": [{"sku": "LATTE-M", "quantity": 1}]},
+                 token=chain.till)
+    assert r.status_code == 201 and r.json["customer_id"] == bj.customer_id
+    assert _links(app) == [] and _audit(app, "customer_linked") == []
+
+
 def test_an_offline_batch_links_a_chain_customer_once_and_a_seen_one_never(app, chain, bj, small_chunks):
     """A batch asks which of its customers the store sees once per chunk; what it writes is what
     the sales one by one would: one link and one audit entry for BJ001's customer, however many
