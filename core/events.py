@@ -112,18 +112,16 @@ def emit(session, store, name: str, subject, hook_kwargs: dict, *, user=None, ac
         actor_user_id=getattr(user, "id", None),
         created_at=now,
     )
-    waiting = [EventDelivery(plugin=plugin, status="pending", attempts=0, next_attempt_at=now)
-               for plugin in (*core_reactions, *later)]
+    pending = (*core_reactions, *later)
     if unguarded:
         # Written done now: should a reaction fail, the whole transaction is rolled back.
-        done = [EventDelivery(plugin=plugin, status="done", attempts=1, delivered_at=now) for plugin in immediate]
-        insert_event(session, event, [*done, *waiting], now)
+        insert_event(session, event, now, done=immediate, pending=pending)
         if immediate:
             ctx = HookContext(session=session, store=store, user=user, actor=actor, event_id=event.id, registry=reg)
             for plugin in immediate:
                 run_unguarded(reg, plugin, name, ctx, hook_kwargs)
     else:
-        insert_event(session, event, [], now)
+        insert_event(session, event, now)
         rows = []
         if immediate:
             ctx = HookContext(session=session, store=store, user=user, actor=actor, event_id=event.id, registry=reg)
@@ -131,7 +129,7 @@ def emit(session, store, name: str, subject, hook_kwargs: dict, *, user=None, ac
                 delivery = EventDelivery(event_id=event.id, plugin=plugin, status="pending", attempts=0)
                 attempt_reaction(session, reg, delivery, name, ctx, hook_kwargs)
                 rows.append(delivery)
-        insert_deliveries(session, event.id, [*rows, *waiting], now)
+        insert_deliveries(session, event.id, [*rows, *_pending(pending, now)], now)
     if later or core_reactions:
         session.info.setdefault(PENDING_KEY, []).append(event.id)
     return event
@@ -142,30 +140,26 @@ def _delivery_row(d: EventDelivery, now) -> dict:
             "next_attempt_at": d.next_attempt_at, "delivered_at": d.delivered_at, "updated_at": now}
 
 
-def insert_event(session, event: Event, deliveries: list[EventDelivery], now) -> None:
-    """INSERT `event` (Core; its id set on it) and `deliveries` with it: on PostgreSQL in the
-    same statement when they are what `emit` writes unguarded (done now or pending), elsewhere
-    in a second one."""
+def insert_event(session, event: Event, now, *, done=(), pending=()) -> None:
+    """INSERT `event` (Core; its id set on it) with a delivery per plugin named: `done` (its
+    reaction runs in this transaction) or `pending` (after the commit). On PostgreSQL one
+    statement, elsewhere a second one for the deliveries."""
     values = {"e_store_id": event.store_id, "e_name": event.name, "e_subject_type": event.subject_type,
               "e_subject_id": event.subject_id, "e_payload": event.payload, "e_actor_user_id": event.actor_user_id,
               "e_created_at": event.created_at}
-    if deliveries and session.get_bind().dialect.name == "postgresql" and all(_fresh(d, now) for d in deliveries):
+    if (done or pending) and session.get_bind().dialect.name == "postgresql":
         event.id = EVENT_WITH_DELIVERIES.execute(session, {
-            **values, "d_plugins": [d.plugin for d in deliveries], "d_done": [d.status == "done" for d in deliveries],
+            **values, "d_plugins": [*done, *pending], "d_done": [True] * len(done) + [False] * len(pending),
             "d_now": now}).scalar()
         return
     event.id = EVENT_INSERT.execute(session, values).scalar_one()
-    insert_deliveries(session, event.id, deliveries, now)
+    done_rows = [EventDelivery(plugin=plugin, status="done", attempts=1, delivered_at=now) for plugin in done]
+    insert_deliveries(session, event.id, [*done_rows, *_pending(pending, now)], now)
 
 
-def _fresh(delivery: EventDelivery, now) -> bool:
-    """A delivery as `emit` writes it before any attempt: done now, or pending from now."""
-    if delivery.last_error is not None:
-        return False
-    if delivery.status == "done":
-        return delivery.attempts == 1 and delivery.delivered_at == now and delivery.next_attempt_at is None
-    return (delivery.status == "pending" and delivery.attempts == 0 and delivery.next_attempt_at == now
-            and delivery.delivered_at is None)
+def _pending(plugins, now) -> list[EventDelivery]:
+    """Deliveries due after the commit, from now."""
+    return [EventDelivery(plugin=plugin, status="pending", attempts=0, next_attempt_at=now) for plugin in plugins]
 
 
 def insert_deliveries(session, event_id: int, deliveries: list[EventDelivery], now) -> None:
