@@ -248,8 +248,8 @@ def run(backend, size: str = "full") -> list[Result]:
                      f"steady_{STEADY_RATE:g}_per_s_p50_ms": steady[name][0],
                      f"steady_{STEADY_RATE:g}_per_s_p99_ms": steady[name][1]}
             if name != floor_name:
-                # reactions after the commit: a thread of the server without Redis, the rq worker with it
-                extra["after_commit"] = "rq worker" if config.get("REDIS_URL") else "server thread"
+                # reactions after the commit: a process of the server without Redis, the rq worker with it
+                extra["after_commit"] = "rq worker" if config.get("REDIS_URL") else "server delivery process"
                 extra["all_delivered_after_s"] = drain_seconds
                 # the rate counting the time until the last reaction was delivered too
                 sustained = sum(entry["sustained"]) / 2

@@ -51,19 +51,31 @@ def build(config: dict):
 def main() -> None:
     from gunicorn.app.base import BaseApplication
 
+    from core.delivery_process import DeliveryProcess
+    from core.serving import delivery_hooks, run_arbiter
+
     config = json.loads(open(sys.argv[1]).read())
     port = int(sys.argv[2])
     parent = os.getppid()
+    # As `storecrm run` does without Redis: a process of the server's delivers the reactions after
+    # the commit, woken by each commit (with Redis, the benchmark runs a `storecrm worker`).
+    delivery = None if config.get("REDIS_URL") else DeliveryProcess(lambda: build(config))
 
     class BenchServer(BaseApplication):
         def load_config(self):
             for key, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread",
                                "threads": THREADS, "keepalive": 75, "timeout": 600, "accesslog": None,
-                               "loglevel": "warning", "post_worker_init": _ready}.items():
-                self.cfg.set(key, value)
+                               "loglevel": "warning", "control_socket_disable": True,
+                               "post_worker_init": lambda worker: _ready(worker, delivery),
+                               **delivery_hooks(delivery)}.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
 
         def load(self):
             return build(config)
+
+        def run(self):
+            run_arbiter(self, delivery)
 
     def orphaned():  # the benchmark that started us is gone: do not linger
         while os.getppid() == parent:
@@ -77,13 +89,11 @@ def main() -> None:
 THREADS = 16  # one per till of the benchmark
 
 
-def _ready(worker) -> None:
-    # As `storecrm run` does without Redis: the reactions after the commit are delivered by the
-    # worker's background thread, after the answer is sent (with Redis, by a `storecrm worker`).
-    from core.delivery import BackgroundDelivery
+def _ready(worker, delivery) -> None:
+    from core.delivery import BACKGROUND_KEY
 
-    if not worker.wsgi.config.get("REDIS_URL"):
-        BackgroundDelivery.start_for(worker.wsgi)
+    if delivery is not None:
+        worker.wsgi.extensions[BACKGROUND_KEY] = delivery.waker()
     print("ready", flush=True)
 
 

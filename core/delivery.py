@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -206,9 +207,12 @@ def sweep_outbox() -> dict:
 
 # --- delivering ----------------------------------------------------------------------------------------
 
-def deliver(event_ids=None, older_than: timedelta | None = None, batch_size: int = BATCH_SIZE) -> dict:
+def deliver(event_ids=None, older_than: timedelta | None = None, batch_size: int = BATCH_SIZE,
+            pause: float = 0.0) -> dict:
     """Deliver pending reactions (of `event_ids`, or all; only those pending for `older_than`)
-    in batches of one transaction each, oldest event first. Returns counts by outcome."""
+    in batches of one transaction each, oldest event first. Returns counts by outcome.
+    `pause`: seconds to wait between two batches, so that writers queued on SQLite's lock
+    (the tills) go first."""
     session = db.session
     counts: dict[str, int] = {}
     while True:
@@ -231,6 +235,8 @@ def deliver(event_ids=None, older_than: timedelta | None = None, batch_size: int
         session.commit()
         if len(batch) < batch_size:
             return _then_send_webhooks(session, counts)
+        if pause:
+            time.sleep(pause)
 
 
 def _then_send_webhooks(session, counts: dict) -> dict:

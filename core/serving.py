@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 
+from core.delivery_process import DeliveryProcess
+
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
@@ -48,6 +50,7 @@ def serve_production(app, *, host: str, port: int, workers: int, threads: int, g
         from core.extensions import db
 
         db.engine.dispose()  # no connection of this process is shared with the forked workers
+    delivery = None if app.config.get("REDIS_URL") else DeliveryProcess(_build_app)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -61,9 +64,10 @@ def serve_production(app, *, host: str, port: int, workers: int, threads: int, g
         "pidfile": pidfile,
         # gunicorn >= 25 opens a control socket under ~/.gunicorn; signals are all we use.
         "control_socket_disable": True,
-        "post_worker_init": lambda worker: (install_log_masking(), warm_up(), _start_ticker(worker.wsgi)),
+        "post_worker_init": lambda worker: (install_log_masking(), warm_up(), _start_ticker(worker.wsgi, delivery)),
         "child_exit": _forget_worker_metrics,
         "logger_class": gunicorn_logger_class(),
+        **delivery_hooks(delivery),
     }
 
     class StorecrmServer(BaseApplication):
@@ -73,14 +77,48 @@ def serve_production(app, *, host: str, port: int, workers: int, threads: int, g
                     self.cfg.set(key, value)
 
         def load(self):
-            import contextvars
+            return _build_app()
 
-            from core.app import create_app
-
-            # Built outside the app context the command pushed in this (forked) process.
-            return contextvars.Context().run(create_app)
+        def run(self):
+            run_arbiter(self, delivery)
 
     StorecrmServer().run()
+
+
+def _build_app():
+    import contextvars
+
+    from core.app import create_app
+
+    # Built outside the app context the command pushed in this (forked) process.
+    return contextvars.Context().run(create_app)
+
+
+def delivery_hooks(delivery) -> dict:
+    """gunicorn options that run `delivery` (a DeliveryProcess, or None with Redis) beside the
+    workers: forked by the master before the workers, stopped when the server stops."""
+    if delivery is None:
+        return {}
+    return {"when_ready": delivery.start, "on_exit": lambda server: delivery.stop()}
+
+
+def run_arbiter(application, delivery) -> None:
+    """gunicorn's master loop, which also starts the delivery process again should it die."""
+    import sys
+
+    from gunicorn.arbiter import Arbiter
+
+    class StorecrmArbiter(Arbiter):
+        def manage_workers(self):
+            super().manage_workers()
+            if delivery is not None:
+                delivery.ensure_running()
+
+    try:
+        StorecrmArbiter(application).run()
+    except RuntimeError as exc:  # as gunicorn's own run(): a bad setting
+        print(f"\nError: {exc}\n", file=sys.stderr)
+        sys.exit(1)
 
 
 def _prepare_metrics_dir(folder: str) -> None:
@@ -102,14 +140,17 @@ def _forget_worker_metrics(server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-def _start_ticker(app) -> None:
-    """Without Redis, the serving process itself runs the periodic jobs and delivers the
-    reactions after the commit (in a thread of its own, after the answer is sent)."""
-    from core.delivery import BackgroundDelivery
+def _start_ticker(app, delivery=None) -> None:
+    """Without Redis, the serving process itself runs the periodic jobs, and the reactions after
+    the commit are delivered after the answer is sent: by the server's delivery process, which
+    each commit wakes (gunicorn), or by a thread of this process (the development server)."""
+    from core.delivery import BACKGROUND_KEY, BackgroundDelivery
     from core.scheduling import PeriodicScheduler
 
     if not app.config.get("REDIS_URL"):
-        BackgroundDelivery.start_for(app)
+        if delivery is not None:
+            app.extensions[BACKGROUND_KEY] = delivery.waker()
+        else:
+            BackgroundDelivery.start_for(app)
         PeriodicScheduler(app).start()
-        logging.getLogger(__name__).info("periodic jobs and reactions after the commit run in this process "
-                                         "(no STORECRM_REDIS_URL)")
+        logging.getLogger(__name__).info("periodic jobs run in this process (no STORECRM_REDIS_URL)")

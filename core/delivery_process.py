@@ -1,0 +1,175 @@
+"""Without Redis, under gunicorn: one process of the server delivers the reactions after the commit.
+
+The workers answer the tills; a commit only wakes this process (a byte on a pipe), which then
+delivers every pending reaction in batches (`core.delivery.deliver`), as an rq worker does with
+Redis. In a process of its own it runs on the other core instead of sharing the workers'
+interpreter lock, so a till's answer does not queue behind a batch of reactions, and a server
+of several workers has one deliverer, so a customer's reactions keep their order.
+
+The master forks it before the workers (gunicorn's `when_ready`), forks it again within a second
+should it die, and stops it when the server stops; it also dies with the master
+(`die_with_parent`). Nothing is lost meanwhile: what stays pending, the workers' periodic sweep
+delivers (`core.delivery.sweep_outbox`). The single-process development server keeps its
+thread (`core.delivery.BackgroundDelivery`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import time
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+# The master's signals (gunicorn queues them for its own loop): this process takes the defaults.
+MASTER_SIGNALS = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2", "SIGWINCH",
+                  "SIGCHLD")
+# Not niced, and it waits for SQLite's write lock in SQLite's own busy handler, which backs off
+# while the tills write. Both were tried (bench/, every plugin on SQLite): niced, a holder of the
+# lock starved of CPU kept every till waiting (×3.2 the floor instead of ×2.4); queued with the
+# tills on a file lock, it took turns with them at once (×3.1).
+PAUSE = 0.005  # seconds between two batches: a till waiting for SQLite's write lock takes it then
+STOP_WAIT = 30.0  # seconds the master waits for the last batch when the server stops
+RESTART_PAUSE = 1.0  # seconds between two starts, should it die at once every time
+
+
+class PipeWaker:
+    """What a worker holds in place of a delivery thread: `wake()` after each commit writes one
+    byte to the delivery process's pipe. Never blocks: a full pipe already holds a wake."""
+
+    def __init__(self, write_fd: int):
+        self.write_fd = write_fd
+
+    def wake(self) -> None:
+        try:
+            os.write(self.write_fd, b".")
+        except (BlockingIOError, BrokenPipeError):
+            pass
+
+    def wait_idle(self, timeout: float) -> bool:  # the same face as BackgroundDelivery's
+        return True
+
+    def stop(self, timeout: float = 0) -> None:
+        pass
+
+
+class DeliveryProcess:
+    """Created and started in gunicorn's master; `waker()` is handed to each worker's app."""
+
+    def __init__(self, build_app: Callable[[], object]):
+        self.build_app = build_app
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)  # shared by every worker: a full pipe must not block a till
+        self.pid: int | None = None
+        self._started_at = 0.0
+        self._close_in_child: list = []
+
+    def waker(self) -> PipeWaker:
+        return PipeWaker(self._write)
+
+    # --- in the master ------------------------------------------------------------------------
+
+    def start(self, server=None) -> None:
+        """Fork the delivery process (`server`: gunicorn's arbiter, whose sockets it closes)."""
+        if server is not None:
+            self._close_in_child = [*getattr(server, "LISTENERS", []), *getattr(server, "PIPE", [])]
+        self._started_at = time.monotonic()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                self._serve(parent)
+            except BaseException:  # noqa: BLE001 - a child of the master never returns into its code
+                log.exception("the delivery process stopped on an error")
+                code = 1
+            finally:
+                os._exit(code)
+        self.pid = pid
+        log.info("reactions after the commit are delivered by process %s (no STORECRM_REDIS_URL)", pid)
+
+    def ensure_running(self) -> None:
+        """Called from the master's loop: start it again if it died (the master reaped it)."""
+        if self.pid is None or _alive(self.pid):
+            return
+        if time.monotonic() - self._started_at < RESTART_PAUSE:
+            return
+        log.warning("the delivery process %s is gone; starting another", self.pid)
+        self.start()
+
+    def stop(self) -> None:
+        """Ask it to finish its batch and go; killed if it has not after STOP_WAIT seconds."""
+        pid, self.pid = self.pid, None
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + STOP_WAIT
+        while time.monotonic() < deadline:
+            try:
+                done, _status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # the master's loop reaped it already
+                return
+            if done:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+    # --- in the delivery process ---------------------------------------------------------------
+
+    def _serve(self, parent: int) -> None:
+        from core.delivery import deliver
+        from core.worker import die_with_parent
+
+        die_with_parent(parent)
+        for name in MASTER_SIGNALS:
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        stopping: list[int] = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the master stops us
+        for item in self._close_in_child:
+            try:
+                item.close() if hasattr(item, "close") else os.close(item)
+            except OSError:
+                pass
+        os.close(self._write)
+        os.set_blocking(self._read, False)
+        app = self.build_app()
+        log.info("delivery process %s started", os.getpid())
+        pending = True  # what was committed before this process started
+        while not stopping:
+            if not pending:
+                ready, _, _ = select.select([self._read], [], [], 1.0)
+                if not ready:
+                    continue
+            _drain(self._read)  # before delivering: a commit from now on wakes us again
+            pending = False
+            try:
+                with app.app_context():
+                    deliver(pause=PAUSE)
+            except Exception:  # noqa: BLE001 - live on: what stays pending is delivered next time or swept
+                log.exception("delivering reactions failed; they stay pending")
+                time.sleep(RESTART_PAUSE)
+        log.info("delivery process %s stopped", os.getpid())
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 65536):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
