@@ -26,6 +26,7 @@ class Backend:
     data_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
     _servers: list = field(default_factory=list)
     owns_workdir: bool = False  # made by open_backend: removed by close()
+    _template: str | None = None  # the migrated database every fresh one is copied from
 
     def config(self, database_url: str, **extra) -> dict:
         return {
@@ -40,27 +41,46 @@ class Backend:
         }
 
     def fresh_database(self, label: str) -> str:
-        """A new, migrated, empty database; returns its URL."""
+        """A new, migrated, empty database; returns its URL. The migrations run once per run,
+        on a template every database is then copied from (a file copy, or PostgreSQL's
+        CREATE DATABASE … TEMPLATE)."""
+        if self._template is None:
+            self._template = self._migrated("template")
+        name = f"{label}-{next(_names)}"
+        if self.name == "sqlite":
+            path = os.path.join(self.workdir, f"{name}.db")
+            shutil.copy(self._template, path)
+            return f"sqlite:///{path}"
+        name = "bench_" + name.replace("-", "_")
+        self._create(name, template=self._template)
+        return self.pg_url(name)
+
+    def _migrated(self, name: str) -> str:
+        """Create and migrate database `name`; its file path (SQLite) or name (PostgreSQL)."""
         from core.app import create_app
         from core.extensions import db
         from core.migrate import upgrade
 
         if self.name == "sqlite":
-            url = f"sqlite:///{os.path.join(self.workdir, f'{label}-{next(_names)}.db')}"
+            target = os.path.join(self.workdir, f"{name}-{next(_names)}.db")
+            url = f"sqlite:///{target}"
         else:
-            name = f"bench_{label}_{next(_names)}"
-            admin = sa.create_engine(self.pg_url("postgres"), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            admin.dispose()
-            url = self.pg_url(name)
+            target = f"bench_{name}_{next(_names)}"
+            self._create(target)
+            url = self.pg_url(target)
         app = create_app(self.config(url))
         upgrade(app)
         with app.app_context():
             db.session.remove()
-            db.engine.dispose()
-        return url
+            db.engine.dispose()  # closing the last connection folds SQLite's WAL into the file
+        return target
+
+    def _create(self, name: str, template: str | None = None) -> None:
+        admin = sa.create_engine(self.pg_url("postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        admin.dispose()
 
     def close(self) -> None:
         for server in reversed(self._servers):

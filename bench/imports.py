@@ -18,7 +18,7 @@ from bench.measure import Result, in_child, rate_ratio, timer
 APP_PATH = "core.imports.runner.run_import"
 
 # Rows (small file, large file): the peak at both sizes shows whether memory stays flat.
-SIZES = {"smoke": {"floor": (200, 1_000), "app": (200, 1_000)},
+SIZES = {"smoke": {"floor": (50, 250), "app": (50, 250)},
          "full": {"floor": (10_000, 100_000), "app": (10_000, 100_000)}}
 HEADER = ["会员卡号", "姓名", "性别", "手机号", "生日", "邮箱", "职业", "爱好", "偏好", "标签", "备注"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import time
 
-from sqlalchemy import text
 
 from bench import data
 from bench.measure import Result, percentile, self_peak_mb, time_ratio

@@ -159,17 +159,13 @@ def templates(tmp_path_factory, postgres):
 
 @contextlib.contextmanager
 def postgres_copy(postgres, templates, prefix: str):
-    """A fresh PostgreSQL database made from the migrated template; dropped afterwards."""
+    """A fresh PostgreSQL database made from the migrated template; dropped afterwards (in the background)."""
     name = f"{prefix}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{next(_counter)}"
-    admin = sa.create_engine(postgres.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{templates["postgresql"]}"')
+    postgres.create_database(name, template=templates["postgresql"])
     try:
         yield postgres.url(name)
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        postgres.drop_database_soon(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,7 +8,9 @@ import os
 import shutil
 import socket
 import subprocess
+import queue
 import tempfile
+import threading
 import time
 
 
@@ -87,6 +89,9 @@ class PostgresServer:
         self.bindir = _pg_bindir()
         self.port = None
         self.datadir = None
+        self._admin = None  # an AUTOCOMMIT engine on the `postgres` database, made at first use
+        self._to_drop: queue.Queue = queue.Queue()
+        self._dropper: threading.Thread | None = None
 
     @property
     def available(self) -> bool:
@@ -116,7 +121,42 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
+    def create_database(self, name: str, template: str) -> None:
+        with self._engine().connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+    def drop_database_soon(self, name: str) -> None:
+        """Drop `name` (its connections closed by force) in a thread of this process: PostgreSQL
+        checkpoints on every DROP DATABASE, a third of a second the next test need not wait for."""
+        if self._dropper is None:
+            self._dropper = threading.Thread(target=self._drop_queued, name="pg-dropper", daemon=True)
+            self._dropper.start()
+        self._to_drop.put(name)
+
+    def _drop_queued(self) -> None:
+        while True:
+            name = self._to_drop.get()
+            if name is None:
+                return
+            try:
+                with self._engine().connect() as conn:
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except Exception as exc:  # noqa: BLE001 - a database left behind goes with the cluster
+                print(f"could not drop test database {name}: {exc}")
+
+    def _engine(self):
+        import sqlalchemy as sa
+
+        if self._admin is None:
+            self._admin = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT", pool_size=2)
+        return self._admin
+
     def stop(self) -> None:
+        if self._dropper is not None:
+            self._to_drop.put(None)
+            self._dropper.join(60)
+        if self._admin is not None:
+            self._admin.dispose()
         if self.datadir:
             subprocess.run(self._run_as() + [f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", "immediate", "stop"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
