@@ -463,7 +463,8 @@ ALLOW_PENDING = click.option("--allow-pending", is_flag=True,
 @ALLOW_PENDING
 @with_appcontext
 def run(host, port, workers, threads, graceful_timeout, pidfile, access_log, dev, allow_pending):
-    """Serve the app with gunicorn (and, without Redis, run periodic jobs in-process)."""
+    """Serve the app with gunicorn (and, without Redis, run periodic jobs in-process and deliver
+    the reactions after the commit from a process of its own)."""
     from core.serving import serve_dev, serve_production
 
     refuse_pending_migrations(allow_pending)

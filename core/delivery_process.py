@@ -26,10 +26,10 @@ log = logging.getLogger(__name__)
 # The master's signals (gunicorn queues them for its own loop): this process takes the defaults.
 MASTER_SIGNALS = ("SIGHUP", "SIGQUIT", "SIGINT", "SIGTERM", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2", "SIGWINCH",
                   "SIGCHLD")
-# Not niced, and it waits for SQLite's write lock in SQLite's own busy handler, which backs off
-# while the tills write. Both were tried (bench/, every plugin on SQLite): niced, a holder of the
-# lock starved of CPU kept every till waiting (×3.2 the floor instead of ×2.4); queued with the
-# tills on a file lock, it took turns with them at once (×3.1).
+# It waits for SQLite's write lock in SQLite's own busy handler, which backs off while the tills
+# write; queued with them on a file lock it took turns at once, and the tills' sales with every
+# plugin went from ×2.4 their floor to ×3.1 (bench/). Not niced: it holds that lock while it
+# delivers, and a holder starved of CPU would keep the tills waiting.
 PAUSE = 0.005  # seconds between two batches: a till waiting for SQLite's write lock takes it then
 STOP_WAIT = 30.0  # seconds the master waits for the last batch when the server stops
 RESTART_PAUSE = 1.0  # seconds between two starts, should it die at once every time

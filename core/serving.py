@@ -8,7 +8,10 @@ core/privacy/masking_log.py applies to it as to every other record, in the same 
 other line (core/observability/logs.py).
 
 Each worker counts its requests for /metrics in its own files under STORECRM_METRICS_DIR
-(prometheus_client's multiprocess mode), emptied here before the first worker starts."""
+(prometheus_client's multiprocess mode), emptied here before the first worker starts.
+
+Without Redis, the master also runs one delivery process beside the workers for the reactions
+after the commit (core/delivery_process.py)."""
 
 from __future__ import annotations
 
