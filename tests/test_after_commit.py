@@ -9,12 +9,13 @@ import time
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
 from core.extensions import db
 from core.models import Activity, Event, EventDelivery, utcnow
 from core.plugins import Manifest, hookimpl, in_transaction
-from tests.conftest import Api, build_chain, enable
+from tests.conftest import BUNDLED, Api, build_chain, enable
 from tests.jobs.test_worker import entry_point_dir, run_worker  # noqa: F401 - a fixture, reused
 
 SALE = {"lines": [{"sku": "LATTE-M", "quantity": 1}], "customer": {"phone": "13800138000"}}
@@ -214,6 +215,55 @@ def test_with_redis_a_real_rq_worker_classifies_the_buyer_within_seconds(make_ap
         assert again.status_code == 201
     finally:
         app.extensions["storecrm.jobs"].connection().flushdb()
+
+
+def test_a_drain_job_lingers_and_takes_the_sales_that_follow_instead_of_one_job_each(make_app, redis_server,
+                                                                                   entry_point_dir, backend):
+    """With Redis, a drain job waits a moment for more before it ends: sales one after the other
+    are delivered by one job (one forked work-horse, one database connection), not one each."""
+    import os
+    import signal
+    import subprocess
+
+    from rq.registry import FinishedJobRegistry
+
+    from tests.jobs.test_worker import ROOT, STORECRM
+
+    if backend != "postgresql":
+        pytest.skip("the drain's jobs do not depend on the database; PostgreSQL is the chain's")
+    app = make_app(REDIS_URL=redis_server.url, QUEUE_NAME=f"test-{uuid.uuid4().hex[:8]}")
+    chain = build_chain(app)
+    api = Api(app.test_client(), token=chain.till)
+    queue = app.extensions["storecrm.jobs"]
+    env = {**os.environ, "STORECRM_DATABASE_URL": app.config["DATABASE_URL"], "STORECRM_REDIS_URL": redis_server.url,
+           "STORECRM_DATA_KEY": app.config["DATA_KEY"], "STORECRM_SECRET_KEY": app.config["SECRET_KEY"],
+           "STORECRM_PLUGINS": ",".join(BUNDLED), "STORECRM_QUEUE": app.config["QUEUE_NAME"],
+           "STORECRM_INSTANCE_PATH": app.config["INSTANCE_PATH"], "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen([STORECRM, "worker", "--without-scheduler"], env=env, cwd=str(entry_point_dir),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        sold = []
+        for i in range(5):
+            r = api.post("/sales", {**SALE, "customer": {"phone": f"1380013801{i}"}, "external_id": f"linger-{i}"})
+            assert r.status_code == 201
+            sold.append(r.json["customer_id"])
+            deadline = time.monotonic() + 30
+            while class_of(app, sold[-1]) is None:  # delivered before the next sale is made
+                assert time.monotonic() < deadline and worker.poll() is None, "not classified within 30 s"
+                time.sleep(0.05)
+            time.sleep(0.3)
+        assert [class_of(app, c) for c in sold] == [(1, "new")] * 5
+        deadline = time.monotonic() + 30
+        finished = FinishedJobRegistry(queue.queue_name, connection=queue.connection())
+        while finished.count == 0:  # the drain ends a moment after the last sale
+            assert time.monotonic() < deadline, "the drain job never ended"
+            time.sleep(0.2)
+        assert finished.count == 1, f"{finished.count} drain jobs for 5 sales 0.3 s apart"
+        assert queue.queue().count == 0
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+        queue.connection().flushdb()
 
 
 def test_a_serving_process_answers_the_till_before_its_background_thread_delivers(make_app):
