@@ -46,6 +46,9 @@ BACKGROUND_KEY = "storecrm.outbox_background"
 DRAIN_LINGER = 2.0  # seconds a drain waits for more reactions before its job ends
 DRAIN_POLL = 0.05  # seconds between two looks while it waits
 DRAIN_MAX = 60.0  # seconds a drain runs at most (its lock is held meanwhile); the next commit queues another
+# The drain lock expires this long after its holder stops renewing it (a killed work-horse):
+# the next drain, or the periodic sweep, then takes over.
+DRAIN_LOCK_TTL = 60
 
 
 # --- after each commit ---------------------------------------------------------------------------
@@ -190,10 +193,12 @@ def drain_outbox(linger: float | None = None) -> dict:
     queue = jobs()
     conn = queue.connection()
     key = DRAIN_SCHEDULED_KEY.format(queue=queue.queue_name)
-    lock = conn.lock(DRAIN_LOCK_KEY.format(queue=queue.queue_name), timeout=600, blocking_timeout=120)
+    lock = conn.lock(DRAIN_LOCK_KEY.format(queue=queue.queue_name), timeout=DRAIN_LOCK_TTL, blocking_timeout=120,
+                     thread_local=False)  # renewed from another thread (_LockRenewal)
     if not lock.acquire():
         schedule_drain(queue)  # the holder is stuck or very slow: try again later
         return {"busy": 1}
+    renewing = _LockRenewal(lock)
     from redis.exceptions import ConnectionError, TimeoutError
 
     counts: dict[str, int] = {}
@@ -225,10 +230,33 @@ def drain_outbox(linger: float | None = None) -> dict:
         add(deliver())
         return counts
     finally:
+        renewing.stop()
         try:
             lock.release()
         except Exception:  # noqa: BLE001 - expired while we worked: nothing to release
             log.warning("the outbox drain lock expired before the drain ended")
+
+
+class _LockRenewal(threading.Thread):
+    """Renews the drain lock every third of its life while the drain runs, however long one
+    batch takes; once its process dies the lock expires within DRAIN_LOCK_TTL."""
+
+    def __init__(self, lock):
+        super().__init__(daemon=True, name="storecrm-drain-lock")
+        self.lock = lock
+        self.stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self.stopped.wait(DRAIN_LOCK_TTL / 3):
+            try:
+                self.lock.reacquire()
+            except Exception:  # noqa: BLE001 - Redis away or the lock lost: the drain ends on its own
+                log.warning("could not renew the outbox drain lock")
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
 
 
 def sweep_outbox() -> dict:
