@@ -8,8 +8,7 @@
   answer does not wait for them; any other (a CLI command, a test) delivers them before going on;
 - with Redis, the committing process only makes sure a `drain_outbox` job is queued (one
   Redis SET per commit); an rq worker drains every pending delivery in batches, oldest event
-  first, one drainer at a time (a Redis lock), so a customer's reactions run in order. A drain
-  lingers a moment for the next sales' reactions, so a busy store's sales share one job.
+  first, one drainer at a time (a Redis lock), so a customer's reactions run in order.
 
 A periodic sweep (`sweep_outbox`) delivers what a process that died between its commit and
 the delivery left pending, so nothing is lost. Each batch is one transaction; each reaction
@@ -43,9 +42,6 @@ SWEEP_AGE = timedelta(seconds=10)  # pending this long: its process did not deli
 DRAIN_SCHEDULED_KEY = "storecrm:outbox:drain-scheduled:{queue}"
 DRAIN_LOCK_KEY = "storecrm:outbox:drain-lock:{queue}"
 BACKGROUND_KEY = "storecrm.outbox_background"
-DRAIN_LINGER = 2.0  # seconds a drain waits for more reactions before its job ends
-DRAIN_POLL = 0.05  # seconds between two looks while it waits
-DRAIN_MAX = 60.0  # seconds a drain runs at most (its lock is held meanwhile); the next commit queues another
 # The drain lock expires this long after its holder stops renewing it (a killed work-horse):
 # the next drain, or the periodic sweep, then takes over.
 DRAIN_LOCK_TTL = 60
@@ -181,54 +177,23 @@ def schedule_drain(queue) -> None:
         log.warning("Redis unreachable; the outbox sweep delivers the pending reactions later: %s", exc)
 
 
-def drain_outbox(linger: float | None = None) -> dict:
-    """rq job: deliver every pending reaction, oldest event first, as the only drainer; then
-    wait up to `linger` seconds (DRAIN_LINGER) for more before ending, looking every
-    DRAIN_POLL seconds. A drain that lingers keeps its work-horse and database connection for
-    the sales that follow, instead of a new job (a forked horse, a new connection) per sale;
-    while it lingers the scheduled flag stays set, so their commits queue nothing."""
+def drain_outbox() -> dict:
+    """rq job: deliver every pending reaction, oldest event first, as the only drainer."""
     from core.jobs import jobs
 
-    linger = DRAIN_LINGER if linger is None else linger
     queue = jobs()
     conn = queue.connection()
-    key = DRAIN_SCHEDULED_KEY.format(queue=queue.queue_name)
+    # Cleared before reading: a commit after this point queues another drain, which waits
+    # for the lock and then finds what this one did not see.
+    conn.delete(DRAIN_SCHEDULED_KEY.format(queue=queue.queue_name))
     lock = conn.lock(DRAIN_LOCK_KEY.format(queue=queue.queue_name), timeout=DRAIN_LOCK_TTL, blocking_timeout=120,
                      thread_local=False)  # renewed from another thread (_LockRenewal)
     if not lock.acquire():
         schedule_drain(queue)  # the holder is stuck or very slow: try again later
         return {"busy": 1}
     renewing = _LockRenewal(lock)
-    from redis.exceptions import ConnectionError, TimeoutError
-
-    counts: dict[str, int] = {}
-
-    def add(found: dict) -> dict:
-        for status, n in found.items():
-            counts[status] = counts.get(status, 0) + n
-        return found
-
     try:
-        began = idle_since = time.monotonic()
-        while True:
-            try:
-                conn.set(key, "1", ex=60)  # still draining: a commit queues no other job
-            except (ConnectionError, TimeoutError):
-                break  # Redis went away: the sweep delivers what comes next
-            now = time.monotonic()
-            if add(deliver()):
-                idle_since = now
-            if now - idle_since >= linger or now - began >= DRAIN_MAX:
-                break
-            time.sleep(DRAIN_POLL)
-        # Cleared before the last look: a commit before this point has its reactions found
-        # below; one after it queues another drain, which waits for the lock.
-        try:
-            conn.delete(key)
-        except (ConnectionError, TimeoutError):
-            pass  # the flag expires
-        add(deliver())
-        return counts
+        return deliver()
     finally:
         renewing.stop()
         try:
@@ -264,7 +229,7 @@ def sweep_outbox() -> dict:
     from core.jobs import jobs
 
     if jobs().uses_redis:
-        return drain_outbox(linger=0)
+        return drain_outbox()
     return deliver(older_than=SWEEP_AGE)
 
 
