@@ -41,17 +41,13 @@ def lock_member(session, customer_id: int) -> Member:
 
 
 def insert_member_row(session, customer_id: int) -> None:
-    """A new member row (not a member yet: no tier), unless another till just inserted it."""
-    if session.get_bind().dialect.name in ("postgresql", "sqlite"):
-        # Two tills creating the same member at once: one inserts, the other waits and skips.
-        MEMBER_INSERT.execute(session, {"customer_id": customer_id, "points_balance": 0, "lifetime_spend": ZERO,
-                                        "purchase_count": 0, "tier_locked": False, "created_at": utcnow()})
-    elif session.get(Member, customer_id) is None:
-        session.add(Member(customer_id=customer_id, points_balance=0, lifetime_spend=ZERO, tier_locked=False))
-        session.flush()
+    """A new member row (not a member yet: no tier; the columns' defaults), unless another till
+    just inserted it: two tills creating the same member at once, one inserts, the other skips."""
+    MEMBER_INSERT.execute(session, {"customer_id": customer_id})
 
 
-# Built once per database (core/models/prepared.py): a first purchase writes it.
+# Built once per database (core/models/prepared.py). A sale's first purchase inserts the row in
+# its own upsert (services/sales.py); this is for a member made by hand or by an import.
 MEMBER_INSERT = Prepared(lambda dialect: insert_for(dialect, Member.__table__)
                          .on_conflict_do_nothing(index_elements=["customer_id"]))
 

@@ -250,7 +250,7 @@ def _update_member(session, config, customer_id: int, paid, bought: int, earn: d
     statement = config.statements.get(("update_member", dialect))
     if statement is None:  # built once per configuration: only its parameters change per sale
         statement = config.statements[("update_member", dialect)] = _update_member_statement(config, dialect)
-    params = {"m_customer": customer_id, "m_paid": paid, "m_bought": bought, "m_today": today, "m_now": utcnow(),
+    params = {"m_customer": customer_id, "m_paid": paid, "m_bought": bought, "m_today": today,
               **{f"m_earn_{tier_id}": points for tier_id, points in earn.items()}}
     # Core on the session's connection: the ORM's bulk path would rebuild the statement's cache
     # key on every sale, and nothing here needs an ORM object.
@@ -267,9 +267,8 @@ def _update_member_statement(config, dialect: str):
     bought = sa.bindparam("m_bought", type_=sa.Integer)
     earn = {tier.id: sa.bindparam(f"m_earn_{tier.id}", type_=sa.Integer) for tier in config.tiers}
     points = sa.case(earn, value=table.c.tier_id, else_=0) if earn else 0
-    statement = insert_for(dialect, table).values(
-        customer_id=customer, points_balance=0, lifetime_spend=paid, purchase_count=bought, tier_locked=False,
-        created_at=sa.bindparam("m_now", type_=table.c.created_at.type))
+    # The other columns take their defaults (Member), as insert_member_row's rows do.
+    statement = insert_for(dialect, table).values(customer_id=customer, lifetime_spend=paid, purchase_count=bought)
     return (statement.on_conflict_do_update(
                 index_elements=["customer_id"],
                 set_={"lifetime_spend": sa.func.coalesce(table.c.lifetime_spend, 0) + paid,
