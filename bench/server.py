@@ -90,10 +90,8 @@ THREADS = 16  # one per till of the benchmark
 
 
 def _ready(worker, delivery) -> None:
-    from core.delivery import BACKGROUND_KEY
-
     if delivery is not None:
-        worker.wsgi.extensions[BACKGROUND_KEY] = delivery.waker()
+        delivery.attach(worker.wsgi)
     print("ready", flush=True)
 
 

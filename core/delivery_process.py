@@ -48,15 +48,9 @@ class PipeWaker:
         except (BlockingIOError, BrokenPipeError):
             pass
 
-    def wait_idle(self, timeout: float) -> bool:  # the same face as BackgroundDelivery's
-        return True
-
-    def stop(self, timeout: float = 0) -> None:
-        pass
-
 
 class DeliveryProcess:
-    """Created and started in gunicorn's master; `waker()` is handed to each worker's app."""
+    """Created and started in gunicorn's master; `attach(app)` in each worker."""
 
     def __init__(self, build_app: Callable[[], object]):
         self.build_app = build_app
@@ -66,8 +60,11 @@ class DeliveryProcess:
         self._started_at = 0.0
         self._close_in_child: list = []
 
-    def waker(self) -> PipeWaker:
-        return PipeWaker(self._write)
+    def attach(self, app) -> None:
+        """In a worker: its commits wake this process instead of delivering themselves."""
+        from core.delivery import BACKGROUND_KEY
+
+        app.extensions[BACKGROUND_KEY] = PipeWaker(self._write)
 
     # --- in the master ------------------------------------------------------------------------
 
@@ -117,7 +114,10 @@ class DeliveryProcess:
             if done:
                 return
             time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     # --- in the delivery process ---------------------------------------------------------------
 
@@ -140,20 +140,16 @@ class DeliveryProcess:
         os.set_blocking(self._read, False)
         app = self.build_app()
         log.info("delivery process %s started", os.getpid())
-        pending = True  # what was committed before this process started
-        while not stopping:
-            if not pending:
-                ready, _, _ = select.select([self._read], [], [], 1.0)
-                if not ready:
-                    continue
+        while not stopping:  # the first round delivers what was committed before it started
             _drain(self._read)  # before delivering: a commit from now on wakes us again
-            pending = False
             try:
                 with app.app_context():
                     deliver(pause=PAUSE)
             except Exception:  # noqa: BLE001 - live on: what stays pending is delivered next time or swept
                 log.exception("delivering reactions failed; they stay pending")
                 time.sleep(RESTART_PAUSE)
+            while not stopping and not select.select([self._read], [], [], 1.0)[0]:
+                pass  # woken by a commit; the timeout only lets a stop signal end the wait
         log.info("delivery process %s stopped", os.getpid())
 
 

@@ -147,12 +147,12 @@ def _start_ticker(app, delivery=None) -> None:
     """Without Redis, the serving process itself runs the periodic jobs, and the reactions after
     the commit are delivered after the answer is sent: by the server's delivery process, which
     each commit wakes (gunicorn), or by a thread of this process (the development server)."""
-    from core.delivery import BACKGROUND_KEY, BackgroundDelivery
+    from core.delivery import BackgroundDelivery
     from core.scheduling import PeriodicScheduler
 
     if not app.config.get("REDIS_URL"):
         if delivery is not None:
-            app.extensions[BACKGROUND_KEY] = delivery.waker()
+            delivery.attach(app)
         else:
             BackgroundDelivery.start_for(app)
         PeriodicScheduler(app).start()

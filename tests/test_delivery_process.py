@@ -67,7 +67,9 @@ def test_reactions_are_delivered_by_one_process_of_the_server_which_restarts_and
         server = subprocess.Popen([STORECRM, "run", "--port", str(port), "--workers", "2", "--threads", "2",
                                    "--no-access-log"], env=env, cwd=str(tmp_path), stdout=log_file,
                                   stderr=subprocess.STDOUT)
-    log = lambda: log_path.read_text(errors="replace")  # noqa: E731
+
+    def log() -> str:
+        return log_path.read_text(errors="replace")
 
     def sell(phone: str) -> dict:
         request = urllib.request.Request(
@@ -100,6 +102,17 @@ def test_reactions_are_delivered_by_one_process_of_the_server_which_restarts_and
             done = db.session.execute(select(EventDelivery.plugin, EventDelivery.status, EventDelivery.attempts)).all()
             db.session.remove()
         assert sorted(done) == [("core.classification", "done", 1)], done
+
+        # The workers only wake it: while it is stopped, a sale's reactions wait for it.
+        os.kill(deliverer, signal.SIGSTOP)
+        try:
+            waiting = sell("13800138003")
+            time.sleep(1.5)
+            assert pending() == 1 and class_of(app, waiting["customer_id"]) is None
+        finally:
+            os.kill(deliverer, signal.SIGCONT)
+        wait_for(lambda: pending() == 0, "the reactions were delivered once it went on")
+        assert class_of(app, waiting["customer_id"]) == (1, "new")
 
         # Killed: the master starts another, which delivers the next sale's reactions.
         os.kill(deliverer, signal.SIGKILL)
