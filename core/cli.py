@@ -48,7 +48,27 @@ def _require_upgraded(app) -> None:
         raise NotUpgraded(message)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+class StorecrmGroup(FlaskGroup):
+    """FlaskGroup whose command list, shown by `storecrm --help`, names a start-up problem the
+    person at the keyboard can fix (no secret key set, a plugin that fails to load) in one line:
+    Flask would print a traceback above the help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from flask.cli import ScriptInfo
+
+        from core.config import ConfigError
+        from core.plugins.registry import PluginLoadError
+
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except (ConfigError, PluginLoadError) as exc:
+            click.secho(f"Error: {exc} (the commands below need it)\n", err=True, fg="red")
+            self._load_plugin_commands()
+            return sorted(click.Group.list_commands(self, ctx))
+        return super().list_commands(ctx)
+
+
+@click.group(cls=StorecrmGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
 def cli():
     """storecrm: customer management for shops and chains of branch stores."""
 

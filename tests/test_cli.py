@@ -187,6 +187,12 @@ def test_a_missing_key_is_a_clear_message_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "STORECRM_DATA_KEY is not set" in result.stderr and "storecrm keys generate" in result.stderr
     assert "Traceback" not in result.stderr
+    # The help, the first thing a newcomer types, still lists the commands under that one line.
+    helped = subprocess.run([STORECRM, "--help"], env=env, cwd=str(tmp_path), capture_output=True, text=True,
+                            timeout=60)
+    assert helped.returncode == 0 and "Traceback" not in helped.stderr, helped.stderr
+    assert helped.stderr.startswith("Error: STORECRM_DATA_KEY is not set")
+    assert re.search(r"^  stores\s", helped.stdout, re.M) and re.search(r"^  db\s", helped.stdout, re.M)
 
 
 def test_a_plugin_that_fails_to_import_is_listed_as_failed_and_the_rest_still_works(storecrm, monkeypatch):
