@@ -369,35 +369,50 @@ class BatchWork:
 
 
 def _classify(session, deliveries: list[EventDelivery]) -> None:
-    """The buyers' classes, once per (customer, store) however many of their sales the batch has."""
-    from core.classification.one_customer import recompute_customer
+    """The buyers' classes, once per (customer, store) however many of their sales the batch
+    has: the buyers of each store together, in one lock-and-read and one upsert. Should that
+    fail, each of them again on their own, so only the deliveries of a customer that cannot be
+    classified are recorded as failed (and retried)."""
+    from core.classification.one_customer import recompute_customers
 
-    buyers: dict[tuple[int, int], list[EventDelivery]] = {}
+    by_store: dict[int | None, dict[int, list[EventDelivery]]] = {}
     buyer_of = _buyers(session, {d.event for d in deliveries})
+    done: list[EventDelivery] = []
     for delivery in deliveries:
-        buyers.setdefault(buyer_of.get(delivery.event_id, (None, None)), []).append(delivery)
-    now = utcnow()
-    outcomes: list[tuple[list[EventDelivery], Exception | None]] = []
-    for (customer_id, store_id), group in buyers.items():
+        customer_id, store_id = buyer_of.get(delivery.event_id, (None, None))
         if customer_id is None:  # the sale lost its buyer since (an erasure): nothing to classify
-            outcomes.append((group, None))
-            continue
+            done.append(delivery)
+        else:
+            by_store.setdefault(store_id, {}).setdefault(customer_id, []).append(delivery)
+    now = utcnow()
+    failed: list[tuple[list[EventDelivery], Exception]] = []
+    for store_id, buyers in by_store.items():
         try:
             with session.begin_nested():
-                recompute_customer(session, customer_id, store_id, now)
-        except Exception as exc:  # noqa: BLE001 - recorded and retried, like a plugin's reaction
-            log.warning("classification of customer %s failed: %s", customer_id, exc)
-            outcomes.append((group, exc))
+                recompute_customers(session, list(buyers), store_id, now)
+        except Exception as together:  # noqa: BLE001 - then one by one, to find whose it is
+            if len(buyers) == 1:
+                failed.append((next(iter(buyers.values())), together))
+                continue
+            for customer_id, group in buyers.items():
+                try:
+                    with session.begin_nested():
+                        recompute_customers(session, [customer_id], store_id, now)
+                except Exception as exc:  # noqa: BLE001 - recorded and retried, like a plugin's reaction
+                    failed.append((group, exc))
+                else:
+                    done.extend(group)
         else:
-            outcomes.append((group, None))
+            done.extend(d for group in buyers.values() for d in group)
     # Set after all the savepoints (see Outcome): the rows are written by one flush.
-    for group, failed in outcomes:
+    for delivery in done:
+        delivery.attempts += 1
+        events.record_success(delivery)
+    for group, exc in failed:
+        log.warning("classification of customer %s failed: %s", buyer_of[group[0].event_id][0], exc)
         for delivery in group:
             delivery.attempts += 1
-            if failed is None:
-                events.record_success(delivery)
-            else:
-                events.record_failure(delivery, failed)
+            events.record_failure(delivery, exc)
 
 
 def _buyers(session, batch_events) -> dict[int, tuple[int, int]]:

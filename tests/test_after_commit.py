@@ -192,6 +192,63 @@ def test_a_batch_classifies_each_customer_once_and_delivers_a_customers_events_i
     assert class_of(app, other["customer_id"]) == (1, "new")
 
 
+def test_a_batch_classifies_a_stores_buyers_together_and_a_customer_that_fails_fails_alone(make_app, monkeypatch):
+    from sqlalchemy import event as sa_event
+
+    from core.classification import one_customer
+    from core.delivery import deliver
+    from core.events import CLASSIFICATION
+
+    with socket_closed() as dead_port:
+        app, chain, api = setup(make_app, REDIS_URL=f"redis://127.0.0.1:{dead_port}/0")
+    beijing = Api(app.test_client(), token=chain.till_bj)
+    phones = [f"1380013{i:04d}" for i in range(5)]
+    shanghai = [api.post("/sales", {**SALE, "customer": {"phone": p}, "external_id": f"s-{i}"}).json
+                for i, p in enumerate(phones)]
+    bj = beijing.post("/sales", {**SALE, "customer": {"phone": "13900139000"}, "external_id": "b"}).json
+    upserts = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO CUSTOMER_CLASS"):
+            upserts.append(statement)
+
+    with app.app_context():
+        sa_event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert deliver() == {"done": 6}
+        finally:
+            sa_event.remove(db.engine, "before_cursor_execute", count)
+    assert len(upserts) == 2  # one per store, not one per buyer
+    for sale in shanghai:
+        assert class_of(app, sale["customer_id"]) == (1, "new")
+    assert class_of(app, bj["customer_id"], "BJ001") == (1, "new")
+
+    # A customer whose classification fails: the store's buyers are then classified one by one,
+    # and only that customer's delivery is recorded as failed, to be retried.
+    poisoned = shanghai[2]["customer_id"]
+    real = one_customer.recompute_customers
+
+    def failing(session, customer_ids, store_id, now=None):
+        if poisoned in customer_ids:
+            raise RuntimeError("cannot classify this one")
+        return real(session, customer_ids, store_id, now)
+
+    monkeypatch.setattr(one_customer, "recompute_customers", failing)
+    again = [api.post("/sales", {**SALE, "customer": {"phone": p}, "external_id": f"t-{i}"}).json
+             for i, p in enumerate(phones)]
+    with app.app_context():
+        assert deliver() == {"done": 4, "failed": 1}
+        failed = db.session.execute(select(Event.subject_id, EventDelivery.attempts, EventDelivery.last_error)
+                                    .join(Event, Event.id == EventDelivery.event_id)
+                                    .where(EventDelivery.plugin == CLASSIFICATION,
+                                           EventDelivery.status == "failed")).all()
+    assert [(sale_id, attempts) for sale_id, attempts, _ in failed] == [(again[2]["id"], 1)]
+    assert "cannot classify this one" in failed[0][2]
+    for sale in again:
+        expected = (1, "new") if sale["customer_id"] == poisoned else (2, "new")  # bought twice, today
+        assert class_of(app, sale["customer_id"]) == expected, sale
+
+
 def test_with_redis_a_real_rq_worker_classifies_the_buyer_within_seconds(make_app, redis_server, entry_point_dir):
     app = make_app(REDIS_URL=redis_server.url, QUEUE_NAME=f"test-{uuid.uuid4().hex[:8]}")
     chain = build_chain(app)

@@ -64,7 +64,7 @@ def _counting_sales(scope, customer_id: int | None = None):
     one or more stores computed together)."""
     conds = [Sale.customer_id.is_not(None), Sale.status != "refunded"]
     if isinstance(scope, BindParameter):  # one store, bound when the statement runs
-        return conds + [Sale.store_id == scope, Sale.customer_id == customer_id]
+        return conds + [Sale.store_id == scope, _of_customers(customer_id)]
     scopes = _scopes(scope)
     if scopes == [CHAIN_SCOPE]:
         # The chain's cuts and percentiles count its live stores only (core/live_stores.py).
@@ -75,8 +75,15 @@ def _counting_sales(scope, customer_id: int | None = None):
         store = Sale.store_id if customer_id is not None else unindexed(Sale.store_id)
         conds.append(store == scopes[0] if len(scopes) == 1 else store.in_(scopes))
     if customer_id is not None:
-        conds.append(Sale.customer_id == customer_id)
+        conds.append(_of_customers(customer_id))
     return conds
+
+
+def _of_customers(customer_id):
+    """One customer, or several: an expanding bound parameter (a delivery batch's buyers)."""
+    if isinstance(customer_id, BindParameter) and customer_id.expanding:
+        return Sale.customer_id.in_(customer_id)
+    return Sale.customer_id == customer_id
 
 
 def local_day_bounds(now: datetime, timezone: str, window_days: int) -> tuple[datetime, datetime]:

@@ -1,7 +1,8 @@
-"""One customer's classes after a sale or refund: the rules of `core.classification.compute`
-run for that customer alone, comparing their own numbers with each scope's stored cut values
-(ClassificationCut) in a prebuilt upsert, a few statements whatever the store's size; a class
-that changes writes a timeline entry. Other customers move with the cuts at the next full run."""
+"""The classes of one customer, or of a store's buyers together, after their sales or refunds:
+the rules of `core.classification.compute` run for those customers alone, comparing their own
+numbers with each scope's stored cut values (ClassificationCut) in a prebuilt upsert, two
+statements whatever the store's size and however many buyers; a class that changes writes a
+timeline entry. Other customers move with the cuts at the next full run."""
 
 from __future__ import annotations
 
@@ -37,10 +38,12 @@ def update_customer(session, customer_id: int, store_id: int | None, now: dateti
         log.exception("classification of customer %s failed; the nightly run will redo it", customer_id)
 
 
-def recompute_customer(session, customer_id: int, store_id: int | None, now: datetime | None = None) -> None:
-    """`update_customer` without its guard, for the outbox's reaction after the commit: there a
-    failure is recorded on the delivery and retried, so it must raise."""
-    _update(session, customer_id, store_id, now or utcnow())
+def recompute_customers(session, customer_ids, store_id: int | None, now: datetime | None = None) -> None:
+    """`update_customer` for several buyers of one store at once, without its guard, for the
+    outbox's reactions after the commit: there a failure is recorded on the deliveries and
+    retried, so it must raise. The same statements as for one customer: a delivery batch's
+    buyers cost a lock-and-read and an upsert per store, not per customer."""
+    _update_many(session, sorted(set(customer_ids)), store_id, now or utcnow())
 
 
 INT_SETTINGS = ("window_days", "frequent_min", "occasional_min", "new_days", "at_risk_days", "churned_days",
@@ -50,13 +53,14 @@ _NO_CUT = {"amount": Decimal("-1"), "purchases": -1, "recency": 10 ** 9}  # no c
 
 @lru_cache(maxsize=32)
 def _customer_upsert(dialect: str, store_shape: tuple[bool, bool] | None, chain_shape: tuple[bool, bool]):
-    """INSERT ... SELECT one customer's classes in the store and the chain (one row per scope,
-    UNION ALL) ... ON CONFLICT DO UPDATE RETURNING the new classes: one statement per sale,
-    built once per shape (absolute amounts?, percentile gaps?) with every number a bound
-    parameter, prefixed by scope ("store_", "chain_"). The upsert cannot race: concurrent
-    sales of one customer both write their rows, the later one last."""
+    """INSERT ... SELECT the customers' classes in the store and the chain (one row per customer
+    and scope, UNION ALL) ... ON CONFLICT DO UPDATE RETURNING the new classes: one statement
+    for a store's buyers, built once per shape (absolute amounts?, percentile gaps?) with
+    every number a bound parameter, prefixed by scope ("store_", "chain_"), and the customers
+    an expanding one. The upsert cannot race: concurrent sales of one customer both write
+    their rows, the later one last."""
     now = bindparam("now", type_=UTCDateTime())
-    customer_id = bindparam("customer_id", type_=Integer())
+    customer_id = bindparam("customer_ids", expanding=True)
     parts = [_one_scope_select(CHAIN_SCOPE, "chain_", *chain_shape, now, customer_id)]
     if store_shape is not None:
         parts.insert(0, _one_scope_select(bindparam("store_id", type_=Integer()), "store_", *store_shape, now,
@@ -68,11 +72,11 @@ def _customer_upsert(dialect: str, store_shape: tuple[bool, bool] | None, chain_
     stmt = insert_(table).from_select(COLUMNS, select(*[rows.c[n] for n in COLUMNS]).where(true()))
     stmt = stmt.on_conflict_do_update(index_elements=[table.c.customer_id, table.c.scope_id],
                                       set_={n: stmt.excluded[n] for n in COLUMNS if n not in ("customer_id", "scope_id")})
-    return stmt.returning(table.c.scope_id, table.c.final_class, table.c.lifecycle)
+    return stmt.returning(table.c.customer_id, table.c.scope_id, table.c.final_class, table.c.lifecycle)
 
 
 def _one_scope_select(scope, prefix: str, absolute: bool, percentile_gaps: bool, now, customer_id):
-    """One customer's classes in one scope against its stored cuts, every number a parameter."""
+    """The customers' classes in one scope against its stored cuts, every number a parameter."""
     def param(name, type_):
         return bindparam(prefix + name, type_=type_)
 
@@ -103,11 +107,12 @@ def _settings_document(which):
     return select(_settings.c.settings).where(which).scalar_subquery()
 
 
-# One read before the upsert: the customer's row locked (sales of one customer classify one
-# after the other, each seeing the other's sale), the chain's and the store's settings
-# documents, the scopes' stored cuts and the customer's current classes there, for the
-# timeline. FOR NO KEY UPDATE: the sale's own foreign key already holds a KEY SHARE lock on
-# the row, which FOR UPDATE would deadlock on.
+# One read before the upsert: the customers' rows locked, in id order (sales of one customer
+# classify one after the other, each seeing the other's sale; two batches sharing buyers lock
+# them in the same order), the chain's and the store's settings documents, the scopes' stored
+# cuts and each customer's current classes there, for the timeline: a row per customer and
+# scope. FOR NO KEY UPDATE: the sale's own foreign key already holds a KEY SHARE lock on the
+# row, which FOR UPDATE would deadlock on.
 _LOCK_CUTS_AND_OLD = (
     select(_customer.c.id.label("customer_id"),
            _settings_document(_settings.c.store_id.is_(None)).label("chain_settings"),
@@ -117,11 +122,13 @@ _LOCK_CUTS_AND_OLD = (
            _cut, _cc.c.final_class.label("old_final_class"), _cc.c.lifecycle.label("old_lifecycle"))
     .select_from(_customer.outerjoin(_cut, _cut.c.scope_id.in_(bindparam("scopes", expanding=True)))
                  .outerjoin(_cc, and_(_cc.c.customer_id == _customer.c.id, _cc.c.scope_id == _cut.c.scope_id)))
-    .where(_customer.c.id == bindparam("customer_id"))
+    .where(_customer.c.id.in_(bindparam("customer_ids", expanding=True)))
+    .order_by(_customer.c.id)
     .with_for_update(of=_customer, key_share=True))
 # A scope without stored cuts yet (rare: before its first nightly run): its current classes.
-_OLD = select(_cc.c.scope_id, _cc.c.final_class, _cc.c.lifecycle).where(
-    _cc.c.customer_id == bindparam("customer_id"), _cc.c.scope_id.in_(bindparam("scopes", expanding=True)))
+_OLD = select(_cc.c.customer_id, _cc.c.scope_id, _cc.c.final_class, _cc.c.lifecycle).where(
+    _cc.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
+    _cc.c.scope_id.in_(bindparam("scopes", expanding=True)))
 _DELETE_ONE = delete(_cc).where(_cc.c.customer_id == bindparam("customer_id"), _cc.c.scope_id == bindparam("scope_id"))
 
 
@@ -166,13 +173,17 @@ def _params(s: dict, cut: dict, now) -> dict:
 
 
 def _update(session, customer_id: int, store_id: int | None, now) -> None:
+    _update_many(session, [customer_id], store_id, now)
+
+
+def _update_many(session, customer_ids: list[int], store_id: int | None, now) -> None:
     from core.classification.settings import loaded
 
     scopes = [CHAIN_SCOPE] + ([store_id] if store_id else [])
     cut_columns = [c.name for c in _cut.columns]
     cuts, old, settings = {}, {}, {}
     for r in session.execute(_LOCK_CUTS_AND_OLD,
-                             {"customer_id": customer_id, "store_id": store_id, "scopes": scopes}).mappings():
+                             {"customer_ids": customer_ids, "store_id": store_id, "scopes": scopes}).mappings():
         if not settings:  # the same documents on every row: the store's over the chain's
             chain = dict(r["chain_settings"] or {})
             chain_s = loaded(chain)
@@ -181,14 +192,17 @@ def _update(session, customer_id: int, store_id: int | None, now) -> None:
                 store_s = loaded({**chain, **(r["store_settings"] or {})})
                 settings[store_id] = with_clock(store_s, r["store_timezone"] or store_s["chain_timezone"], now)
         if r["scope_id"] is not None:
-            cuts[r["scope_id"]] = {c: r[c] for c in cut_columns}
+            if r["scope_id"] not in cuts:
+                cuts[r["scope_id"]] = {c: r[c] for c in cut_columns}
             if r["old_final_class"] is not None:
-                old[r["scope_id"]] = (r["old_final_class"], r["old_lifecycle"])
+                old[(r["customer_id"], r["scope_id"])] = (r["old_final_class"], r["old_lifecycle"])
+    if not settings:  # none of them is there any more (erased since): nothing to classify
+        return
     missing = [scope_id for scope_id in scopes if scope_id not in cuts]
     if missing:
-        old.update({r.scope_id: (r.final_class, r.lifecycle)
-                    for r in session.execute(_OLD, {"customer_id": customer_id, "scopes": missing})})
-    params = {"customer_id": customer_id, "store_id": store_id, "now": now}
+        old.update({(r.customer_id, r.scope_id): (r.final_class, r.lifecycle)
+                    for r in session.execute(_OLD, {"customer_ids": customer_ids, "scopes": missing})})
+    params = {"customer_ids": customer_ids, "store_id": store_id, "now": now}
     shapes = {}
     for scope_id in scopes:
         s = settings[scope_id]
@@ -199,13 +213,15 @@ def _update(session, customer_id: int, store_id: int | None, now) -> None:
         params.update({prefix + k: v for k, v in _params(s, cut, now).items()})
     stmt = _customer_upsert(session.get_bind().dialect.name,
                             shapes.get(store_id) if store_id else None, shapes[CHAIN_SCOPE])
-    new = {r.scope_id: (r.final_class, r.lifecycle) for r in session.execute(stmt, params)}
-    for scope_id in scopes:
-        if scope_id not in new:  # nothing that counts here any more (refunded): a prospect again
-            if scope_id in old:
-                session.execute(_DELETE_ONE, {"customer_id": customer_id, "scope_id": scope_id})
-        elif scope_id != CHAIN_SCOPE and scope_id in old:
-            _timeline(session, customer_id, scope_id, old[scope_id], new[scope_id], now)
+    new = {(r.customer_id, r.scope_id): (r.final_class, r.lifecycle) for r in session.execute(stmt, params)}
+    for customer_id in customer_ids:
+        for scope_id in scopes:
+            key = (customer_id, scope_id)
+            if key not in new:  # nothing that counts here any more (refunded): a prospect again
+                if key in old:
+                    session.execute(_DELETE_ONE, {"customer_id": customer_id, "scope_id": scope_id})
+            elif scope_id != CHAIN_SCOPE and key in old:
+                _timeline(session, customer_id, scope_id, old[key], new[key], now)
 
 
 def _timeline(session, customer_id: int, store_id: int, before: tuple, after: tuple, now) -> None:

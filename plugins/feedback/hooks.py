@@ -76,8 +76,11 @@ def kpi_metric_definitions():
 
 @hookimpl
 def sale_recorded(sale, ctx):
-    # After the commit (undecorated): owe a satisfaction survey; the job sends it when due.
-    surveys.owe_sale_survey(ctx.session, sale)
+    # After the commit (undecorated): owe a satisfaction survey; the job sends it when due. The
+    # surveys a delivery batch owes are written together, in one INSERT.
+    owed = surveys.owed_for_sale(sale)
+    if owed is not None:
+        ctx.once_per_batch(("feedback", "surveys"), surveys.owe_surveys, owed)
 
 
 # --- contributions -----------------------------------------------------------------------------------

@@ -22,13 +22,26 @@ SALT = "feedback-survey"
 BATCH = 500
 
 
-def owe_sale_survey(session, sale) -> None:
-    """One statement, idempotent per sale (a redelivered event inserts nothing)."""
+def owed_for_sale(sale) -> tuple | None:
+    """What a sale owes (hashable, for `HookContext.once_per_batch`): None without a buyer."""
     if sale.customer_id is None:
-        return
-    SURVEY_OWED.execute(session, {"store_id": sale.store_id, "customer_id": sale.customer_id, "sale_id": sale.id,
-                                  "staff_id": sale.staff_id, "reason_at": sale.occurred_at, "state": "pending",
-                                  "created_at": utcnow()})
+        return None
+    return (sale.store_id, sale.customer_id, sale.id, sale.staff_id, sale.occurred_at)
+
+
+def owe_surveys(session, owed: list[tuple]) -> None:
+    """One multi-row INSERT for a delivery batch's sales, idempotent per sale (a redelivered
+    event inserts nothing)."""
+    now = utcnow()
+    SURVEY_OWED.execute(session, [{"store_id": store_id, "customer_id": customer_id, "sale_id": sale_id,
+                                   "staff_id": staff_id, "reason_at": reason_at, "state": "pending", "created_at": now}
+                                  for store_id, customer_id, sale_id, staff_id, reason_at in owed])
+
+
+def owe_sale_survey(session, sale) -> None:
+    owed = owed_for_sale(sale)
+    if owed is not None:
+        owe_surveys(session, [owed])
 
 
 # Built once per database (core/models/prepared.py): every sale with a buyer asks it.
