@@ -35,8 +35,10 @@ What the bases do for you:
 
 from __future__ import annotations
 
+import threading
+
 from flask import abort, current_app, g, redirect, request, session, url_for
-from flask_admin import BaseView
+from flask_admin import BaseView, tools
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
 from sqlalchemy import select
@@ -212,8 +214,38 @@ def _type_formatters() -> dict:
     return formatters
 
 
+_forms_lock = threading.RLock()
+_action_attrs: dict[type, list[str]] = {}
+_LAZY_FORM_ATTRS = ("_form_ajax_refs", "_create_form_class", "_edit_form_class", "_delete_form_class",
+                    "_action_form_class", "_list_form_class")
+
+
+class _BuiltOnFirstRead:
+    """One of the attributes Flask-Admin's `_refresh_forms_cache` sets (form classes, ajax
+    loaders): reading it builds them all, once; the instance's own value then shadows this."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, view, owner=None):
+        if view is None:
+            return self
+        view._build_forms()
+        return view.__dict__[self.name]
+
+
 class StoreModelView(StoreViewMixin, ModelView):
-    """A Flask-Admin model view limited to the current store's rows through `store_column`."""
+    """A Flask-Admin model view limited to the current store's rows through `store_column`.
+
+    Its forms are scaffolded when a page first uses them, not when the app is built: ~27
+    views' forms were a third of create_app, paid by every test and every CLI command."""
+
+    _form_ajax_refs = _BuiltOnFirstRead()
+    _create_form_class = _BuiltOnFirstRead()
+    _edit_form_class = _BuiltOnFirstRead()
+    _delete_form_class = _BuiltOnFirstRead()
+    _action_form_class = _BuiltOnFirstRead()
+    _list_form_class = _BuiltOnFirstRead()
 
     store_column: str | None = None
     column_type_formatters = _type_formatters()
@@ -260,6 +292,52 @@ class StoreModelView(StoreViewMixin, ModelView):
             return row
         pk = getattr(self.model, self._primary_key)
         return self.get_query().filter(pk == getattr(row, self._primary_key)).first()
+
+    def init_actions(self):
+        # Flask-Admin scans dir(self) for @action methods on every view built; the methods are
+        # the class's, so scan each class once (plus the instance's own attributes, as dir does).
+        cls = type(self)
+        if cls not in _action_attrs:
+            _action_attrs[cls] = [p for p in dir(cls) if any(hasattr(vars(c).get(p), "_action") for c in cls.__mro__)]
+        self._actions, self._actions_data = [], {}
+        for p in sorted(set(_action_attrs[cls]) | set(vars(self))):
+            attr = tools.get_dict_attr(self, p)
+            if hasattr(attr, "_action"):
+                name, text, desc = attr._action
+                self._actions.append((name, text))
+                self._actions_data[name] = (getattr(self, p), text, desc)
+
+    def _refresh_forms_cache(self):
+        # What Flask-Admin's version sets besides the forms, which pages read without a form.
+        if self.form_widget_args is None:
+            self.form_widget_args = {}
+        if not self.column_editable_list:
+            self.column_editable_list = {}
+        self._forms_built = False
+        # Stand-ins for the two forms _refresh_cache hands _validate_form_class next (skipped
+        # until the forms are built); _refresh_cache below removes them.
+        self._create_form_class = self._edit_form_class = None
+
+    def _refresh_cache(self):
+        super()._refresh_cache()
+        for name in _LAZY_FORM_ATTRS:
+            vars(self).pop(name, None)  # built again on first read
+
+    def _validate_form_class(self, ruleset, form_class, remove_missing=True):
+        # _refresh_cache checks the forms against the form rules; _build_forms does it instead.
+        if self._forms_built:
+            super()._validate_form_class(ruleset, form_class, remove_missing)
+
+    def _build_forms(self):
+        with _forms_lock:
+            if self._forms_built:
+                return
+            super()._refresh_forms_cache()
+            if not self.column_editable_list:
+                self._list_form_class = None  # Flask-Admin leaves it unset: nothing reads it then
+            self._forms_built = True
+            self._validate_form_class(self._form_edit_rules, self._edit_form_class)
+            self._validate_form_class(self._form_create_rules, self._create_form_class)
 
     def scaffold_form(self):
         form = super().scaffold_form()
