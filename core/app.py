@@ -9,6 +9,7 @@ import threading
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
 
 from core.config import load_config
 from core.config_cache import init_config_cache
@@ -20,11 +21,30 @@ from core.plugins.registry import PluginRegistry
 log = logging.getLogger(__name__)
 
 
+class LazyBuilderRule(Rule):
+    """werkzeug generates and compiles two URL-building functions per rule as it is added;
+    with ~450 rules (most never built in a given process: a CLI command, a worker) that was
+    most of create_app. Each is compiled the first time a URL is built from it. (Rule's
+    `_compile_builder` is werkzeug's private API, 3.x; tests/conftest.py relies on it too.)"""
+
+    def _compile_builder(self, append_unknown: bool = True):
+        compile_builder = super()._compile_builder
+        name = "_build_unknown" if append_unknown else "_build"
+
+        def build_on_first_use(rule, **values):
+            build = compile_builder(append_unknown).__get__(rule, None)
+            setattr(rule, name, build)
+            return build(**values)
+
+        return build_on_first_use
+
+
 def create_app(config: dict | None = None, plugins=()) -> Flask:
     """Build an app. `config` overrides the environment; `plugins` are extra Manifests
     registered after the installed ones (tests use this for tiny test plugins)."""
     instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get("STORECRM_INSTANCE_PATH") or os.path.abspath("instance")
     app = Flask("storecrm", instance_path=instance_path, root_path=os.path.dirname(__file__))
+    app.url_rule_class = LazyBuilderRule
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(load_config(app.instance_path, config))
     if app.config["TRUSTED_PROXIES"]:
