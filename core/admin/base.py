@@ -214,8 +214,6 @@ def _type_formatters() -> dict:
     return formatters
 
 
-_forms_lock = threading.RLock()
-_action_attrs: dict[type, list[str]] = {}
 _LAZY_FORM_ATTRS = ("_form_ajax_refs", "_create_form_class", "_edit_form_class", "_delete_form_class",
                     "_action_form_class", "_list_form_class")
 
@@ -297,10 +295,12 @@ class StoreModelView(StoreViewMixin, ModelView):
         # Flask-Admin scans dir(self) for @action methods on every view built; the methods are
         # the class's, so scan each class once (plus the instance's own attributes, as dir does).
         cls = type(self)
-        if cls not in _action_attrs:
-            _action_attrs[cls] = [p for p in dir(cls) if any(hasattr(vars(c).get(p), "_action") for c in cls.__mro__)]
+        names = vars(cls).get("_action_names")
+        if names is None:  # kept on the class itself: its @action methods do not change
+            names = cls._action_names = [p for p in dir(cls)
+                                         if any(hasattr(vars(c).get(p), "_action") for c in cls.__mro__)]
         self._actions, self._actions_data = [], {}
-        for p in sorted(set(_action_attrs[cls]) | set(vars(self))):
+        for p in sorted(set(names) | set(vars(self))):
             attr = tools.get_dict_attr(self, p)
             if hasattr(attr, "_action"):
                 name, text, desc = attr._action
@@ -314,6 +314,7 @@ class StoreModelView(StoreViewMixin, ModelView):
         if not self.column_editable_list:
             self.column_editable_list = {}
         self._forms_built = False
+        self._forms_lock = threading.RLock()  # two first requests at once build them once
         # Stand-ins for the two forms _refresh_cache hands _validate_form_class next (skipped
         # until the forms are built); _refresh_cache below removes them.
         self._create_form_class = self._edit_form_class = None
@@ -329,7 +330,7 @@ class StoreModelView(StoreViewMixin, ModelView):
             super()._validate_form_class(ruleset, form_class, remove_missing)
 
     def _build_forms(self):
-        with _forms_lock:
+        with self._forms_lock:
             if self._forms_built:
                 return
             super()._refresh_forms_cache()
