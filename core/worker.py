@@ -1,7 +1,7 @@
 """`storecrm worker`: an rq worker, with the periodic scheduler as a thread of its own process.
 
-Children die with the worker: rq forks a work-horse per job and a process for its own retry
-scheduler. Killed with kill -9, a worker would leave them running as orphans (the horse in
+Children die with the worker: rq forks a work-horse per job (but the outbox drain, run in the
+worker's own process: INLINE_JOBS) and a process for its own retry scheduler. Killed with kill -9, a worker would leave them running as orphans (the horse in
 its own process group), a job going on with nobody to record its end. Every child forked here
 asks the kernel for SIGKILL when its parent dies (Linux PR_SET_PDEATHSIG); rq then sees the job
 abandoned and retries it, and the retry is logged (core/jobs.py)."""
@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 RESTART_PAUSE = 2.0  # seconds between rq workers when one quit on its own
+# Jobs run in the worker's own process rather than a forked work-horse. The outbox drain follows
+# every commit, is short, and holds its own Redis lock: a fork and a new database connection for
+# each one cost the tills (on the same cores) more than the drain itself.
+INLINE_JOBS = frozenset({"core.delivery.drain_outbox"})
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -38,6 +42,7 @@ def die_with_parent(parent_pid: int) -> None:
 
 def worker_class():
     from rq import Worker
+    from rq.worker import WorkerStatus
 
     class StorecrmWorker(Worker):
         # rq waits up to 60 s between attempts to reach a Redis that went away (doubling from
@@ -51,6 +56,16 @@ def worker_class():
         def handle_warm_shutdown_request(self):
             self.stop_signalled = True
             super().handle_warm_shutdown_request()
+
+        def execute_job(self, job, queue):
+            if job.args and job.args[0] in INLINE_JOBS:
+                # What rq's SimpleWorker does: its timeout, result and failure handling as in a
+                # work-horse; the job's database connections are this process's (core/jobs.py
+                # gives a later work-horse a pool of its own).
+                self.perform_job(job, queue, self.prepare_execution(job))
+                self.set_state(WorkerStatus.IDLE)
+                return
+            super().execute_job(job, queue)
 
     return StorecrmWorker
 

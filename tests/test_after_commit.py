@@ -273,6 +273,45 @@ def test_with_redis_a_real_rq_worker_classifies_the_buyer_within_seconds(make_ap
         app.extensions["storecrm.jobs"].connection().flushdb()
 
 
+def test_the_rq_worker_drains_the_outbox_in_its_own_process_not_a_forked_work_horse(make_app, redis_server, tmp_path):
+    """A drain follows every commit: rq's fork and a new database connection per drain cost
+    the tills more than the drain (core/worker.py, INLINE_JOBS). Other jobs still fork."""
+    import os
+    import subprocess
+
+    from tests.conftest import BUNDLED
+    from tests.jobs import pid_plugin
+    from tests.jobs.test_worker import ROOT, STORECRM
+
+    dist = tmp_path / "site" / "storecrm_test_pidnote-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: storecrm-test-pidnote\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[storecrm.plugins]\npidnote = tests.jobs.pid_plugin:manifest\n")
+    app = make_app(plugins=[pid_plugin.manifest], REDIS_URL=redis_server.url,
+                   QUEUE_NAME=f"test-{uuid.uuid4().hex[:8]}")
+    chain = build_chain(app)
+    enable(app, "SH001", "pidnote")
+    api = Api(app.test_client(), token=chain.till)
+    try:
+        sold = api.post("/sales", SALE)
+        assert sold.status_code == 201 and app.extensions["storecrm.jobs"].queue().count == 1
+        env = {**os.environ, "STORECRM_DATABASE_URL": app.config["DATABASE_URL"],
+               "STORECRM_REDIS_URL": app.config["REDIS_URL"], "STORECRM_DATA_KEY": app.config["DATA_KEY"],
+               "STORECRM_SECRET_KEY": app.config["SECRET_KEY"], "STORECRM_PLUGINS": ",".join([*BUNDLED, "pidnote"]),
+               "STORECRM_QUEUE": app.config["QUEUE_NAME"], "STORECRM_INSTANCE_PATH": app.config["INSTANCE_PATH"],
+               "PYTHONPATH": os.pathsep.join([str(dist.parent), str(ROOT)])}
+        worker = subprocess.Popen([STORECRM, "worker", "--burst"], env=env, cwd=str(tmp_path),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _, err = worker.communicate(timeout=60)
+        assert worker.returncode == 0, err[-3000:]
+        with app.app_context():
+            notes = db.session.scalars(select(Activity.title).where(Activity.title.like("delivered in process %"))).all()
+        assert notes == [f"delivered in process {worker.pid}"]
+        assert class_of(app, sold.json["customer_id"]) == (1, "new")
+    finally:
+        app.extensions["storecrm.jobs"].connection().flushdb()
+
+
 def test_the_drain_lock_is_renewed_while_a_drain_runs_and_expires_when_its_holder_is_gone(make_app, redis_server,
                                                                                            monkeypatch, backend):
     """A drain holds the outbox's lock however long its reactions take (renewed by a thread);
