@@ -16,6 +16,7 @@ import sys
 import time
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,13 @@ def run_worker(app, burst: bool = False, with_scheduler: bool = True, maintenanc
                 if not lost:
                     log.warning("the rq worker lost Redis (%r); trying again every %.0f s", exc, RESTART_PAUSE)
                 lost = True
+            except RedisError as exc:
+                if rq_worker is None or not (rq_worker.stop_signalled or rq_worker._stop_requested):
+                    raise
+                # The stop signal cut a Redis reply short (rq raises from its handler while the
+                # worker waits on Redis), so rq's teardown read a stale reply. Its death record is
+                # a key that expires with worker_ttl: stop cleanly all the same.
+                log.warning("the rq worker stopped; Redis refused its teardown: %r", exc)
             if burst or (rq_worker is not None and (rq_worker.stop_signalled or rq_worker._stop_requested)):
                 break
             # rq quits when Redis goes away while a job runs (it cannot read the job's status);
