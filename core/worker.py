@@ -1,7 +1,8 @@
 """`storecrm worker`: an rq worker, with the periodic scheduler as a thread of its own process.
 
 Children die with the worker: rq forks a work-horse per job (but the outbox drain, run in the
-worker's own process: INLINE_JOBS) and a process for its own retry scheduler. Killed with kill -9, a worker would leave them running as orphans (the horse in
+worker's own process: INLINE_JOBS) and a process for its own retry scheduler. Killed with
+kill -9, a worker would leave them running as orphans (the horse in
 its own process group), a job going on with nobody to record its end. Every child forked here
 asks the kernel for SIGKILL when its parent dies (Linux PR_SET_PDEATHSIG); rq then sees the job
 abandoned and retries it, and the retry is logged (core/jobs.py)."""

@@ -214,10 +214,6 @@ def _type_formatters() -> dict:
     return formatters
 
 
-_LAZY_FORM_ATTRS = ("_form_ajax_refs", "_create_form_class", "_edit_form_class", "_delete_form_class",
-                    "_action_form_class", "_list_form_class")
-
-
 class _BuiltOnFirstRead:
     """One of the attributes Flask-Admin's `_refresh_forms_cache` sets (form classes, ajax
     loaders): reading it builds them all, once; the instance's own value then shadows this."""
@@ -321,8 +317,9 @@ class StoreModelView(StoreViewMixin, ModelView):
 
     def _refresh_cache(self):
         super()._refresh_cache()
-        for name in _LAZY_FORM_ATTRS:
-            vars(self).pop(name, None)  # built again on first read
+        for name, attr in vars(StoreModelView).items():
+            if isinstance(attr, _BuiltOnFirstRead):
+                vars(self).pop(name, None)  # built again on first read
 
     def _validate_form_class(self, ruleset, form_class, remove_missing=True):
         # _refresh_cache checks the forms against the form rules; _build_forms does it instead.

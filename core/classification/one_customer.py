@@ -33,7 +33,7 @@ def update_customer(session, customer_id: int, store_id: int | None, now: dateti
     now = now or utcnow()
     try:
         with session.begin_nested():
-            _update(session, customer_id, store_id, now)
+            _update_many(session, [customer_id], store_id, now)
     except Exception:  # noqa: BLE001 - see the docstring
         log.exception("classification of customer %s failed; the nightly run will redo it", customer_id)
 
@@ -170,10 +170,6 @@ def _params(s: dict, cut: dict, now) -> dict:
         p[f"cut_f{i}"] = listed(cut["f_cuts"], i, "purchases")
         p[f"cut_m{i}"] = listed(cut["m_cuts"], i, "amount")
     return p
-
-
-def _update(session, customer_id: int, store_id: int | None, now) -> None:
-    _update_many(session, [customer_id], store_id, now)
 
 
 def _update_many(session, customer_ids: list[int], store_id: int | None, now) -> None:
