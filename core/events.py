@@ -50,6 +50,8 @@ PENDING_KEY = "storecrm.outbox.pending"
 # session.info key: set while a caller that can write its change again runs the in-transaction
 # reactions without savepoints (see `optimistic`).
 OPTIMISTIC_KEY = "storecrm.reactions.optimistic"
+# session.info key: the delivery rows collected by `deliveries_together`, written at its end.
+DELIVERIES_KEY = "storecrm.outbox.deliveries"
 
 
 class ReactionFailed(Exception):
@@ -75,6 +77,23 @@ def optimistic(session, enabled: bool = True):
         yield
     finally:
         session.info.pop(OPTIMISTIC_KEY, None)
+
+
+@contextlib.contextmanager
+def deliveries_together(session):
+    """Within the block, the deliveries of the events written are collected and written by one
+    multi-row INSERT when it ends without an error (nothing reads them before the commit): a
+    batch's run of sales. On PostgreSQL an event and its deliveries are one statement anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        yield
+        return
+    rows = session.info[DELIVERIES_KEY] = []
+    try:
+        yield
+        if rows:
+            DELIVERIES_INSERT.execute(session, rows)
+    finally:
+        session.info.pop(DELIVERIES_KEY, None)
 
 
 def registry():
@@ -163,9 +182,15 @@ def _pending(plugins, now) -> list[EventDelivery]:
 
 
 def insert_deliveries(session, event_id: int, deliveries: list[EventDelivery], now) -> None:
-    """Every delivery with its outcome in one multi-row INSERT (Core, nothing to read back)."""
+    """Every delivery with its outcome in one multi-row INSERT (Core, nothing to read back), or
+    with those of the block's other events (`deliveries_together`)."""
     if deliveries:
-        DELIVERIES_INSERT.execute(session, [{"event_id": event_id, **_delivery_row(d, now)} for d in deliveries])
+        rows = [{"event_id": event_id, **_delivery_row(d, now)} for d in deliveries]
+        collected = session.info.get(DELIVERIES_KEY)
+        if collected is not None:
+            collected.extend(rows)
+        else:
+            DELIVERIES_INSERT.execute(session, rows)
 
 
 def _event_values():

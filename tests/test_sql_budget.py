@@ -129,6 +129,24 @@ def test_a_sale_without_plugins_costs_the_core_budget(app, api, chain, backend):
     assert box["after_commit"] <= AFTER_COMMIT_BUDGET[backend], f"{box['after_commit']} after the commit:\n{box['listing']}"
 
 
+# A till naming a phone no one has: the profile is one INSERT with every field, and its
+# `customer_created` event one more (no plugin reacts to it by default: no delivery row). The
+# phone is looked up once: its unique lookup hash refuses a profile another till made since.
+# (Four statements before: the same lookup again in the profile's checks, which also flushed the
+# half-filled profile, then an UPDATE with its phone.)
+NEW_PHONE_ADDS = {"sqlite": 2, "postgresql": 2}
+
+
+def test_a_sale_to_a_new_phone_adds_the_profile_and_its_event(app, api, chain, backend):
+    api.post("/sales", sale("warm-1"), token=chain.till)
+    known = measure(app, api, chain.till, sale("t-1"))
+    new = measure(app, api, chain.till, {**sale("t-2"), "customer": {"phone": "139 0013 9001"}})
+    assert new["answer"]["customer_id"] != known["answer"]["customer_id"]
+    assert new["till"] - known["till"] == NEW_PHONE_ADDS[backend], new["listing"]
+    inserts = [text for text, c in zip(new["statements"], new["connections"]) if c == 0 and "customer " in text]
+    assert len(inserts) == 1 and inserts[0].startswith("INSERT INTO customer "), new["listing"]
+
+
 def test_statements_do_not_grow_with_the_lines_of_a_sale(app, api, chain, backend):
     enable(app, "SH001", *BUNDLED)
     api.post("/sales", sale("warm-1"), token=chain.till)

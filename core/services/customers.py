@@ -62,8 +62,10 @@ def get_customer(session, customer_id: int) -> Customer:
     return customer
 
 
-def _apply(session, customer: Customer, data: dict) -> dict:
-    """Apply profile fields from `data`; return {field: (old, new)} for what changed."""
+def _apply(session, customer: Customer, data: dict, *, phone_unused: bool = False) -> dict:
+    """Apply profile fields from `data`; return {field: (old, new)} for what changed.
+    `phone_unused`: the caller has just looked the phone up in this transaction and found no
+    one; the unique lookup hash catches a profile created by another till since."""
     changes: dict = {}
 
     def change(field, old, new):
@@ -72,7 +74,7 @@ def _apply(session, customer: Customer, data: dict) -> dict:
 
     if "phone" in data:
         phone = normalise_phone(data["phone"]) if data["phone"] else None
-        if phone and phone != customer.phone:
+        if phone and phone != customer.phone and not phone_unused:
             from core.crypto import cipher
 
             existing = session.scalars(
@@ -121,10 +123,14 @@ def _apply(session, customer: Customer, data: dict) -> dict:
     return changes
 
 
-def create_customer(session, store: Store | None, data: dict, *, user=None, actor="system", emit_event=True) -> Customer:
+def create_customer(session, store: Store | None, data: dict, *, user=None, actor="system", emit_event=True,
+                    phone_unused: bool = False) -> Customer:
+    """Add a profile from `data` (one INSERT with every field) and deliver `customer_created`.
+    `phone_unused`: see `_apply` (a till naming a phone it has just looked up)."""
     customer = Customer(name=data.get("name") or "", hobbies=[], preferences={}, home_store=store)
     session.add(customer)
-    _apply(session, customer, {k: v for k, v in data.items() if k != "consents"})
+    with session.no_autoflush:  # the checks' queries must not INSERT the half-filled profile first
+        _apply(session, customer, {k: v for k, v in data.items() if k != "consents"}, phone_unused=phone_unused)
     if not customer.source_channel:
         customer.source_channel = "walk_in"
     session.flush()

@@ -93,7 +93,8 @@ def resolve_customer(session, store: Store, ref: dict | None, *, user=None, acto
             raise InvalidInput(exc.message, fields={"customer.phone": exc.fields.get("phone", [])}) from exc
         if customer is None:
             customer = create_customer(session, store, {"phone": ref["phone"], "name": ref.get("name") or "",
-                                                        "source_channel": "till"}, user=user, actor=actor)
+                                                        "source_channel": "till"}, user=user, actor=actor,
+                                       phone_unused=True)
             lookups.customer_created(customer, ref["phone"])
         else:
             _link(session, customer, store, lookups, via=via, user=user, actor=actor)

@@ -114,12 +114,9 @@ class ChunkLookups(Lookups):
             found = _kept(self._by_hash.get(h))
             if found is not None:
                 return found
-        # Not there when the chunk began: ask again before creating a profile, as another till
-        # may have created it since (a new phone costs a handful of statements anyway).
-        found = QUERY_EACH.customer_by_phone(session, phone)
-        if found is not None:
-            self._by_hash[found.phone_hash] = found
-        return found
+        # Not there when the chunk began: a new profile. Should another till have created it
+        # since, its unique lookup hash refuses ours and the sale is written again, asking.
+        return None
 
     def customer_created(self, customer, phone):
         if phone in self._hashes:
@@ -150,26 +147,110 @@ def record_chunk(session, items: list[tuple[Store, dict]], *, user=None, actor: 
                  with_events: bool = True, lookups: ChunkLookups | None = None) -> list[SaleOutcome]:
     """Record one chunk of (store, sale data); the caller commits. Without events (a history
     import) no plugin hears of the sales and the classes are left to a full recompute.
-    `lookups`: already fetched for these sales (the import resolved its customers with them)."""
-    lookups = lookups or ChunkLookups(session, [data for _, data in items])
-    recorded = _recorded(session, items)
+    `lookups`: already fetched for these sales (the import resolved its customers with them).
+
+    The sales are written together: one savepoint for the run, not one per sale (two statements
+    each), their events' deliveries in one INSERT. Should a sale fail, the run is rolled back,
+    the sales before it are written together again and that one on its own, in a savepoint
+    where its error is reported (or its reaction guarded); then the run goes on after it."""
+    run = _Run(session, lookups or ChunkLookups(session, [data for _, data in items]), _recorded(session, items),
+               user, actor, with_events)
     outcomes: list[SaleOutcome] = []
-    for store, data in items:
-        key = (store.id, data.get("external_id"))
-        if key[1] and key in recorded:
-            sale_id, first = recorded[key]
-            try:
-                same_receipt(first, data)
-            except DomainError as exc:
-                outcomes.append(SaleOutcome(exc.status, sale_id, error=exc))  # the first sale's id, for the report
-                continue
-            outcomes.append(SaleOutcome(200, sale_id))
-            continue
-        outcome = _record_one(session, store, data, lookups, user, actor, with_events)
-        if outcome.sale_id is not None and key[1] and key not in recorded:
-            recorded[key] = (outcome.sale_id, fingerprint(data))
-        outcomes.append(outcome)
+    pending = list(items)
+    while pending:
+        written, failed_at, cause = run.together(pending)
+        outcomes.extend(written)
+        if failed_at is None:
+            break
+        head = pending[:failed_at]
+        if head:
+            written, again, _ = run.together(head)
+            # The state moved under the run (another till, a rolled-back profile): one by one.
+            outcomes.extend(written if again is None else [run.one(store, data) for store, data in head])
+        # A reaction that failed unguarded is run guarded at once (it would fail again).
+        outcomes.append(run.one(*pending[failed_at], guarded=isinstance(cause, events.ReactionFailed)))
+        pending = pending[failed_at + 1:]
     return outcomes
+
+
+class _SaleFailed(Exception):
+    """A sale of a run written together failed: the run is rolled back at `index`."""
+
+    def __init__(self, index: int):
+        super().__init__(index)
+        self.index = index
+
+
+class _Run:
+    """The sales of one chunk, their lookups and the receipts recorded so far."""
+
+    def __init__(self, session, lookups, recorded, user, actor, with_events):
+        self.session, self.lookups, self.recorded = session, lookups, recorded
+        self.user, self.actor, self.with_events = user, actor, with_events
+
+    def together(self, items) -> tuple[list[SaleOutcome], int | None, BaseException | None]:
+        """Write `items` in one savepoint with the plugins' in-transaction reactions unguarded.
+        Returns (their outcomes, None, None); or, when one fails, ([], its index, its error)
+        with nothing of the run left written (the session forgets the rows it was given)."""
+        session = self.session
+        recorded = dict(self.recorded)
+        outcomes: list[SaleOutcome] = []
+        written: list = []
+        try:
+            with session.begin_nested(), events.optimistic(session), events.deliveries_together(session):
+                for index, (store, data) in enumerate(items):
+                    outcome = self._receipt_seen(recorded, store, data)
+                    if outcome is None:
+                        try:
+                            sale = self._write(store, data, written)
+                        except Exception as exc:
+                            raise _SaleFailed(index) from exc
+                        outcome = SaleOutcome(201, sale.id, customer_id=sale.customer_id)
+                        if data.get("external_id"):
+                            recorded[(store.id, data["external_id"])] = (sale.id, fingerprint(data))
+                    outcomes.append(outcome)
+        except _SaleFailed as failed:
+            for obj in written:
+                if obj in session:
+                    session.expunge(obj)
+            log.debug("sale %s of a chunk failed (%s): writing it on its own", failed.index, failed.__cause__)
+            return [], failed.index, failed.__cause__
+        self.recorded = recorded
+        return outcomes, None, None
+
+    def _write(self, store, data, written: list) -> Sale:
+        sale = build_sale(self.session, store, data, user=self.user, actor=self.actor, lookups=self.lookups, add=False)
+        if not insert_sale(self.session, sale):
+            raise ExternalIdTaken()  # recorded by another till since the chunk began
+        written.extend((sale, *sale.lines, *sale.adjustments, *sale.payments))
+        if self.with_events:
+            events.emit(self.session, store, "sale_recorded", sale, {"sale": sale}, user=self.user, actor=self.actor,
+                        core_reactions=classified(sale))
+        return sale
+
+    def _receipt_seen(self, recorded, store, data) -> SaleOutcome | None:
+        """The outcome of a receipt recorded before (in this chunk or earlier), or None."""
+        key = (store.id, data.get("external_id"))
+        if not key[1] or key not in recorded:
+            return None
+        sale_id, first = recorded[key]
+        try:
+            same_receipt(first, data)
+        except DomainError as exc:
+            return SaleOutcome(exc.status, sale_id, error=exc)  # the first sale's id, for the report
+        return SaleOutcome(200, sale_id)
+
+    def one(self, store, data, guarded: bool = False) -> SaleOutcome:
+        """One sale in its own savepoint: its error reported, or its failing reaction guarded."""
+        outcome = self._receipt_seen(self.recorded, store, data)
+        if outcome is not None:
+            return outcome
+        outcome = _record_one(self.session, store, data, self.lookups, self.user, self.actor, self.with_events,
+                              guarded=guarded)
+        key = (store.id, data.get("external_id"))
+        if outcome.sale_id is not None and key[1] and key not in self.recorded:
+            self.recorded[key] = (outcome.sale_id, fingerprint(data))
+        return outcome
 
 
 def _recorded(session, items) -> dict[tuple[int, str], tuple[int, dict | None]]:
@@ -182,10 +263,9 @@ def _recorded(session, items) -> dict[tuple[int, str], tuple[int, dict | None]]:
     return {(store_id, external_id): (sale_id, first) for store_id, external_id, sale_id, first in rows}
 
 
-def _record_one(session, store, data, lookups, user, actor, with_events) -> SaleOutcome:
+def _record_one(session, store, data, lookups, user, actor, with_events, guarded=False) -> SaleOutcome:
     # The plugins' in-transaction reactions run without a savepoint each (as at the till): should
     # one raise, the sale's savepoint is rolled back and the sale written again with them guarded.
-    guarded = False
     attempt = 0
     while attempt < 2:
         attempt += 1
