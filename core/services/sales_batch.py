@@ -1,9 +1,10 @@
 """Many sales at once: a till's offline batch (POST /sales/batch) and the sales import.
 
 Sales are written a chunk at a time, each chunk in the caller's transaction: the chunk's
-products, staff, customers and already-recorded receipts are fetched with one query each,
-every sale is written in its own savepoint (a bad one is reported, the others stay) and
-delivers its own `sale_recorded` as a single sale does (core/events.py); the buyers' classes
+products, staff, customers and already-recorded receipts are fetched with one query each, the
+chunk's sales are written together in one savepoint (a bad one is then written on its own and
+reported, the others stay: `record_chunk`) and each delivers its own `sale_recorded` as a
+single sale does (core/events.py); the buyers' classes
 follow after the commit, from the outbox, once per customer per delivery batch. Chunks are
 bounded, so a batch never holds the SQLite writer lock for long: the tills keep selling."""
 
