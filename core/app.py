@@ -95,9 +95,13 @@ def create_app(config: dict | None = None, plugins=()) -> Flask:
     registry.call_registration("register_blueprints", app=app)
     registry.call_registration("register_cli_commands", cli=app.cli)
 
+    from sqlalchemy.orm import Session
+
     from core.delivery import init_delivery
+    from core.models.rows import track_joined_rows
 
     init_delivery(app)  # reactions after the commit
+    track_joined_rows(Session)  # rows written with Core leave the session on a rollback
 
     @app.teardown_appcontext
     def _remove_session(exc):

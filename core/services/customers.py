@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import lazyload
 
 from core import events
@@ -13,6 +13,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Activity, Consent, Customer, Store, utcnow
 from core.models.customer import CONSENT_CHANNELS
 from core.models.prepared import Prepared
+from core.models.rows import fill_defaults, join_as_loaded
 from core.services.phones import normalise_phone
 
 PERSONAL_FIELDS = {"phone", "email", "address"}
@@ -53,6 +54,10 @@ def find_by_phone(session, raw_phone: str) -> Customer | None:
 # read: a till's sale or a counter lookup by phone rarely needs them.
 BY_PHONE_HASH = Prepared(lambda dialect: select(Customer).options(lazyload(Customer.tag_rows)).where(
     Customer.phone_hash.in_(bindparam("hashes", expanding=True)), Customer.erased_at.is_(None)))
+
+
+# Built once (core/models/prepared.py): a till naming a new phone writes a profile.
+CUSTOMER_INSERT = Prepared(lambda dialect: insert(Customer.__table__).returning(Customer.__table__.c.id))
 
 
 def get_customer(session, customer_id: int) -> Customer:
@@ -127,13 +132,20 @@ def create_customer(session, store: Store | None, data: dict, *, user=None, acto
                     phone_unused: bool = False) -> Customer:
     """Add a profile from `data` (one INSERT with every field) and deliver `customer_created`.
     `phone_unused`: see `_apply` (a till naming a phone it has just looked up)."""
-    customer = Customer(name=data.get("name") or "", hobbies=[], preferences={}, home_store=store)
-    session.add(customer)
-    with session.no_autoflush:  # the checks' queries must not INSERT the half-filled profile first
-        _apply(session, customer, {k: v for k, v in data.items() if k != "consents"}, phone_unused=phone_unused)
+    # Not in the session yet: the checks' queries cannot flush the half-filled profile.
+    customer = Customer(name=data.get("name") or "", hobbies=[], preferences={}, home_store=store, tag_rows=[])
+    _apply(session, customer, {k: v for k, v in data.items() if k != "consents"}, phone_unused=phone_unused)
     if not customer.source_channel:
         customer.source_channel = "walk_in"
-    session.flush()
+    if customer.tag_rows:  # rows of their own: the unit of work writes them after the profile
+        session.add(customer)
+        session.flush()
+    else:  # a till's new phone, most imports: one Core INSERT (core/models/rows.py)
+        if customer.home_store is not None and customer.home_store.id is None:
+            session.flush()  # a store created in this transaction gets its id
+        customer.home_store_id = customer.home_store.id if customer.home_store is not None else None
+        customer.id = CUSTOMER_INSERT.execute(session, fill_defaults(customer)).scalar_one()
+        join_as_loaded(session, customer)
     for consent in data.get("consents") or []:
         set_consent(session, customer, consent["channel"], consent["granted"], source=consent.get("source", "signup"),
                     proof=consent.get("proof"), user=user, store=store)

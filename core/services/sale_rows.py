@@ -9,13 +9,9 @@ objects join the session as if loaded from it: same objects, ids set, nothing le
 
 from __future__ import annotations
 
-import contextlib
-
-from sqlalchemy import inspect
-from sqlalchemy.orm import make_transient_to_detached
-
 from core.models import Sale, SaleAdjustment, SaleLine, SalePayment
 from core.models.prepared import Prepared
+from core.models.rows import fill_defaults, join_as_loaded
 from core.models.types import insert_for
 
 # Built once per database: the till writes with these on every sale (core/models/prepared.py).
@@ -28,24 +24,6 @@ LINES_INSERT = Prepared(lambda dialect: insert_for(dialect, SaleLine.__table__)
 CHILDREN_INSERT = {model: Prepared(lambda dialect, table=model.__table__: insert_for(dialect, table)
                                    .returning(table.c.id, sort_by_parameter_order=True))
                    for model in (SaleAdjustment, SalePayment)}
-
-
-def fill_defaults(obj) -> dict:
-    """The object's column values with the model's Python defaults filled in (as the ORM would
-    on INSERT: None means "the default"), set on the object too, so nothing is left to load."""
-    row = {}
-    for prop in inspect(type(obj)).column_attrs:
-        column = prop.columns[0]
-        value = obj.__dict__.get(prop.key)
-        if value is None and not column.primary_key and column.default is not None:
-            default = column.default
-            value = default.arg if default.is_scalar else default.arg(None)
-            setattr(obj, prop.key, value)
-        elif prop.key not in obj.__dict__:
-            setattr(obj, prop.key, None)
-        if not column.primary_key:
-            row[column.name] = value
-    return row
 
 
 def insert_sale(session, sale: Sale) -> bool:
@@ -65,27 +43,8 @@ def insert_sale(session, sale: Sale) -> bool:
         line.product_id = line.product.id if line.product is not None else None
     for model, children in ((SaleLine, sale.lines), (SaleAdjustment, sale.adjustments), (SalePayment, sale.payments)):
         insert_children(session, model, children, sale_id)
-    for obj in (sale, *sale.lines, *sale.adjustments, *sale.payments):
-        make_transient_to_detached(obj)
-    session.add(sale)  # joins as persistent (the children by cascade): no INSERT, nothing dirty
+    join_as_loaded(session, sale, *sale.lines, *sale.adjustments, *sale.payments)  # the children by cascade
     return True
-
-
-@contextlib.contextmanager
-def forgotten_on_error(session, sale: Sale):
-    """Around what follows `insert_sale` until the commit: on an error the sale's rows leave the
-    session before the caller rolls back. They joined it as persistent (not pending), so a
-    rollback would only expire them and keep them in the identity map under their ids, which
-    the rollback frees; SQLite hands the same ids out again, and the next sale written in this
-    session (a retry, the next one of a batch) could not join it."""
-    rows = [sale, *sale.lines, *sale.adjustments, *sale.payments]
-    try:
-        yield
-    except BaseException:
-        for obj in rows:
-            if obj in session:
-                session.expunge(obj)
-        raise
 
 
 def insert_children(session, model, children: list, sale_id: int) -> None:

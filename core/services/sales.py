@@ -21,7 +21,7 @@ from core.services import pricing
 from core.services.customers import create_customer, find_by_phone
 from core.services.fingerprint import differing, fingerprint
 from core.services.sale_bounds import check_sale_bounds
-from core.services.sale_rows import forgotten_on_error, insert_sale
+from core.services.sale_rows import insert_sale
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
@@ -264,11 +264,9 @@ def record_sale(session, store: Store, data: dict, *, user=None, actor="system")
                 sale = build_sale(session, store, data, user=user, actor=actor, add=False)
                 if not insert_sale(session, sale):
                     raise ExternalIdTaken()
-                with forgotten_on_error(session, sale):
-                    events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor,
-                                core_reactions=classified(sale))
-            with forgotten_on_error(session, sale):
-                session.commit()
+                events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor,
+                            core_reactions=classified(sale))
+            session.commit()
             return sale, True
         except ExternalIdTaken as exc:
             session.rollback()

@@ -23,7 +23,7 @@ from core.errors import Conflict, DomainError, InvalidInput
 from core.models import Customer, Sale, Store, User
 from core.services.phones import normalise_phone
 from core.services.fingerprint import fingerprint
-from core.services.sale_rows import forgotten_on_error, insert_sale
+from core.services.sale_rows import insert_sale
 from core.services.sales import (
     QUERY_EACH, ExternalIdTaken, Lookups, build_sale, classified, find_sale_by_external_id, is_new_phone_race,
     same_receipt,
@@ -192,38 +192,33 @@ class _Run:
     def together(self, items) -> tuple[list[SaleOutcome], int | None, BaseException | None]:
         """Write `items` in one savepoint with the plugins' in-transaction reactions unguarded.
         Returns (their outcomes, None, None); or, when one fails, ([], its index, its error)
-        with nothing of the run left written (the session forgets the rows it was given)."""
+        with nothing of the run left written."""
         session = self.session
         recorded = dict(self.recorded)
         outcomes: list[SaleOutcome] = []
-        written: list = []
         try:
             with session.begin_nested(), events.optimistic(session), events.deliveries_together(session):
                 for index, (store, data) in enumerate(items):
                     outcome = self._receipt_seen(recorded, store, data)
                     if outcome is None:
                         try:
-                            sale = self._write(store, data, written)
+                            sale = self._write(store, data)
                         except Exception as exc:
                             raise _SaleFailed(index) from exc
                         outcome = SaleOutcome(201, sale.id, customer_id=sale.customer_id)
                         if data.get("external_id"):
                             recorded[(store.id, data["external_id"])] = (sale.id, fingerprint(data))
                     outcomes.append(outcome)
-        except _SaleFailed as failed:
-            for obj in written:
-                if obj in session:
-                    session.expunge(obj)
+        except _SaleFailed as failed:  # its rows left the session with the rollback (core/models/rows.py)
             log.debug("sale %s of a chunk failed (%s): writing it on its own", failed.index, failed.__cause__)
             return [], failed.index, failed.__cause__
         self.recorded = recorded
         return outcomes, None, None
 
-    def _write(self, store, data, written: list) -> Sale:
+    def _write(self, store, data) -> Sale:
         sale = build_sale(self.session, store, data, user=self.user, actor=self.actor, lookups=self.lookups, add=False)
         if not insert_sale(self.session, sale):
             raise ExternalIdTaken()  # recorded by another till since the chunk began
-        written.extend((sale, *sale.lines, *sale.adjustments, *sale.payments))
         if self.with_events:
             events.emit(self.session, store, "sale_recorded", sale, {"sale": sale}, user=self.user, actor=self.actor,
                         core_reactions=classified(sale))
@@ -276,9 +271,8 @@ def _record_one(session, store, data, lookups, user, actor, with_events, guarded
                 if not insert_sale(session, sale):
                     raise ExternalIdTaken()  # recorded by another till since the chunk began
                 if with_events:
-                    with forgotten_on_error(session, sale):
-                        events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor,
-                                    core_reactions=classified(sale))
+                    events.emit(session, store, "sale_recorded", sale, {"sale": sale}, user=user, actor=actor,
+                                core_reactions=classified(sale))
             return SaleOutcome(201, sale.id, customer_id=sale.customer_id)
         except events.ReactionFailed as exc:
             if guarded:  # guarded reactions record their failure instead of raising
