@@ -10,6 +10,7 @@ SQL statements executed since the last reset and this process's peak memory.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -92,6 +93,7 @@ THREADS = 16  # one per till of the benchmark
 def _ready(worker, delivery) -> None:
     if delivery is not None:
         delivery.attach(worker.wsgi)
+    gc.freeze()  # as a production worker does once started (core/serving.py warm_up)
     print("ready", flush=True)
 
 

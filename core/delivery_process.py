@@ -14,6 +14,7 @@ thread (`core.delivery.BackgroundDelivery`)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import select
@@ -139,6 +140,7 @@ class DeliveryProcess:
         os.close(self._write)
         os.set_blocking(self._read, False)
         app = self.build_app()
+        gc.freeze()  # the app's objects out of the collector's sight (core/serving.py warm_up)
         log.info("delivery process %s started", os.getpid())
         while not stopping:  # the first round delivers what was committed before it started
             _drain(self._read)  # before delivering: a commit from now on wakes us again

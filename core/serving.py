@@ -15,6 +15,7 @@ after the commit (core/delivery_process.py)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from core.delivery_process import DeliveryProcess
@@ -23,9 +24,14 @@ ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
 
 def warm_up() -> None:
+    """Once a serving process has built its app, before its first request."""
     from core.analytics.cache import warm_up as warm_forecast
 
     warm_forecast()  # the analytics page's first load should not pay for importing statsmodels
+    # The app's ~300,000 objects live as long as the process. Left in the collector's sight,
+    # each full collection walks them all: a 40-80 ms pause of every thread, which a till's
+    # sale meeting it waits out. Frozen, a full collection walks only what came after.
+    gc.freeze()
 
 
 def serve_dev(app, host: str, port: int) -> None:

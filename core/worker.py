@@ -10,6 +10,7 @@ abandoned and retries it, and the retry is logged (core/jobs.py)."""
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -85,6 +86,9 @@ def run_worker(app, burst: bool = False, with_scheduler: bool = True, maintenanc
         scheduler.start()
     else:
         flush_outbox()  # jobs parked in the database while Redis was down go first
+    # The app's objects out of the collector's sight (core/serving.py warm_up); a forked
+    # work-horse then leaves their pages shared, too.
+    gc.freeze()
     try:
         lost = False  # one log line per outage, not one per attempt
         while True:

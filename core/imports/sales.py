@@ -98,7 +98,8 @@ def _utc():
 class ChunkWriter:
     """Writes a chunk of sales through the batch service (core/services/sales_batch.py): the
     chunk's customers, products and receipts imported before are fetched with one query each,
-    each sale goes in its own savepoint. A row is rejected with its line, field and reason."""
+    and its sales are written together (a failing one then on its own, in a savepoint). A row
+    is rejected with its line, field and reason."""
 
     def __init__(self, session, *, with_events: bool, user=None, actor: str = "import"):
         self.session = session
