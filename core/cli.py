@@ -1,4 +1,4 @@
-"""The `storecrm` command: a Flask CLI group with the commands of architecture.md."""
+"""The `storecrm` command: a Flask CLI group (README, "Running a shop or a chain")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reactions after the commit (architecture.md, "Events and delivery"): the outbox's consumer.
+"""Reactions after the commit (docs/hooks.md, "Event hooks"): the outbox's consumer.
 
 `core.events.emit` writes a `pending` EventDelivery for every reaction that is not marked
 `@in_transaction`, in the same transaction as the change. Once that transaction commits:

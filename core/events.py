@@ -1,12 +1,12 @@
-"""Events that lose nothing (architecture.md, "Events and delivery").
+"""Events that lose nothing (docs/hooks.md, "Event hooks").
 
 The core writes the change and its `Event` row in one transaction, with one `EventDelivery`
 row per reaction (a transactional outbox). Two kinds of reaction consume it:
 
-- a plugin's hook implementation marked `@in_transaction` runs inside that transaction, in its
-  own savepoint, because the till's answer or the next sale's check needs it at once (a till's
-  sale runs them without savepoints and, should one raise, is written again with them: see
-  `optimistic`);
+- a plugin's hook implementation marked `@in_transaction` runs inside that transaction because
+  the till's answer or the next sale's check needs it at once: without a savepoint first (a
+  till's sale, a batch's run of sales) and, should one raise, the sale is written again with
+  each in its own savepoint, so its failure is recorded and the sale kept (see `optimistic`);
 - every other reaction (plugins' unmarked hooks, and the core's own: the buyer's classes) is
   written `pending` and delivered after the commit by `core.delivery`, in batches, in order.
 

@@ -1,4 +1,4 @@
-"""Importing customers and sales from CSV and XLSX (architecture.md, "Commands").
+"""Importing customers and sales from CSV and XLSX.
 
 Files are streamed row by row (csv, openpyxl read-only), written in batches, and every rejected
 row is reported with its line, field and reason. A run either commits its valid rows and

@@ -1,4 +1,4 @@
-"""Admin uploads imported in the background (architecture.md, "Background jobs").
+"""Admin uploads imported in the background.
 
 `start_import` keeps the uploaded file in the database, encrypted with the data key
 (core/imports/stored.py: any worker on any host reads it), records an `ImportRun` and

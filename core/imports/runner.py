@@ -261,8 +261,8 @@ def _write_chunk(session, chunk, writer, apply, report, rejects) -> None:
 
 
 def _run_sale_chunks(session, units, writer, report, rejects, batch_size, all_or_nothing, progress, table):
-    """Sales a chunk at a time through the batch service: each sale in its own savepoint, so a
-    bad one is rejected and the rest of its chunk kept."""
+    """Sales a chunk at a time through the batch service: written together, a bad one then on
+    its own in a savepoint, so it is rejected and the rest of its chunk kept."""
     chunk: list = []
     for item in units:
         chunk.append(item)

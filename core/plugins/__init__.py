@@ -11,8 +11,8 @@ from core.plugins.hookspecs import hookspec
 
 hookimpl = pluggy.HookimplMarker("storecrm")
 
-# The attribute `in_transaction` sets on a hook implementation (architecture.md, "Events
-# and delivery"): the registry reads it to decide when the reaction runs.
+# The attribute `in_transaction` sets on a hook implementation (docs/hooks.md,
+# "Event hooks"): the registry reads it to decide when the reaction runs.
 IN_TRANSACTION_ATTR = "storecrm_in_transaction"
 
 

@@ -4,7 +4,7 @@ Hooks fall in five groups. Registration hooks run once at start-up for every ins
 plugin. Checks run for the plugins enabled in a store before the core writes a sale. Event hooks run
 for the plugins enabled in the store where the event happened: after the commit, from the
 outbox (the default), or, for an implementation marked `@in_transaction`, inside the
-transaction that wrote it, in the plugin's own savepoint (see "Events" below). Personal-data hooks
+transaction that wrote it, never undoing it (see "Events" below). Personal-data hooks
 run on every installed plugin, enabled or not. Contribution hooks collect what enabled
 plugins add to a quote, a page or a report.
 
@@ -80,7 +80,7 @@ def sale_validate(sale, customer, ctx):
 
 
 # --- Events: plugins enabled in the event's store ----------------------------------------------
-# Each implementation is one of two kinds (architecture.md, "Events and delivery"). Unmarked:
+# Each implementation is one of two kinds (docs/hooks.md, "Event hooks"). Unmarked:
 # delivered after the commit, in a transaction of its own (in-process without Redis, by an rq
 # worker draining the outbox with it), in order per customer, seconds later. Marked
 # `@in_transaction` (from core.plugins, under @hookimpl): run inside the writing transaction in
