@@ -64,8 +64,8 @@ def main() -> None:
 
     class BenchServer(BaseApplication):
         def load_config(self):
-            for key, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread",
-                               "threads": THREADS, "keepalive": 75, "timeout": 600, "accesslog": None,
+            for key, value in {"bind": f"127.0.0.1:{port}", "workers": WORKERS, "worker_class": "gthread",
+                               "threads": THREADS // WORKERS, "keepalive": 75, "timeout": 600, "accesslog": None,
                                "loglevel": "warning", "control_socket_disable": True,
                                "post_worker_init": lambda worker: _ready(worker, delivery),
                                **delivery_hooks(delivery)}.items():
@@ -88,6 +88,9 @@ def main() -> None:
 
 
 THREADS = 16  # one per till of the benchmark
+# One process, so /bench/stats counts every statement. BENCH_SERVER_WORKERS=2 splits the threads
+# over two, as `storecrm run` does by default (its statement counts are then one worker's).
+WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "1"))
 
 
 def _ready(worker, delivery) -> None:
