@@ -220,3 +220,46 @@ def test_a_gold_member_of_one_branch_earns_gold_and_gets_the_birthday_perk_at_an
     assert api.get(f"/customers/{member}", token=chain.staff_bj_token).json["phone"] == "139****2222"
     assert api.get(f"/customers/{member}", token=chain.staff_token).json["phone"] == "139****2222"
     assert api.get(f"/membership/members/{member}", token=chain.till_bj).json["tier"]["code"] == "gold"
+
+
+def test_a_batch_mixing_another_branchs_customer_and_hostile_sales_writes_only_the_good_ones(
+        app, chain, bj, small_chunks):
+    """An offline batch writes a chunk's sales together; a bad one among them is written on its
+    own. BJ001's customer named by id in the middle of good sales gets its 404 and nothing of it
+    is written (no sale, no link), and hostile values get their own errors, while the good sales
+    around them (a new phone's profile among them) are written once each."""
+    from core.extensions import db
+    from core.models import Customer, Sale
+
+    api = Api(app.test_client())
+    line = [{"sku": "LATTE-M", "quantity": 1}]
+    sales = [
+        {"external_id": "mix-0", "lines": line, "customer": {"phone": "13900001111"}},  # a new profile
+        {"external_id": "mix-1", "lines": line, "customer": {"id": bj.customer_id}},  # another branch's, by id
+        {"external_id": "mix-2", "lines": line, "customer": {"phone": "13900001111"}},  # the new profile again
+        {"external_id": "mix-3", "lines": line, "customer": {"phone": "<script>alert(1)</script>"}},
+        {"external_id": "mix-4", "lines": [{"sku": "NO-SUCH'; DROP TABLE sale;--", "quantity": 1}]},
+        {"external_id": "mix-5", "lines": [{"sku": "LATTE-M", "quantity": 10 ** 12}]},
+        {"external_id": "mix-6", "lines": line, "customer": {"code": "' OR 1=1 --"}},
+        {"external_id": "mix-7", "lines": line},  # a walk-in
+    ]
+    # A NUL byte is refused for the whole request (no database stores it), naming its sale.
+    nul = [*sales, {"external_id": "mix-8", "lines": line, "customer": {"phone": "1390000\x001111"}}]
+    r = api.post("/sales/batch", {"sales": nul}, token=chain.till)
+    assert r.status_code == 400 and list(r.json["error"]["fields"]) == ["sales.8.customer.phone"]
+    r = api.post("/sales/batch", {"sales": sales}, token=chain.till)
+    assert r.status_code == 200, r.json
+    statuses = {x["external_id"] if "external_id" in x else sales[x["index"]]["external_id"]: x["status"]
+                for x in r.json["results"]}
+    assert statuses["mix-0"] == statuses["mix-2"] == statuses["mix-7"] == 201
+    assert statuses["mix-1"] == 404
+    assert all(400 <= statuses[k] < 500 for k in ("mix-3", "mix-4", "mix-5", "mix-6")), statuses
+    with app.app_context():
+        written = db.session.execute(sa.select(Sale.external_id, Sale.customer_id)
+                                     .where(Sale.store_id == chain.ids["sh"]).order_by(Sale.external_id)).all()
+        profiles = db.session.scalars(sa.select(Customer.id).where(Customer.home_store_id == chain.ids["sh"])).all()
+        db.session.rollback()
+    assert len(profiles) == 1  # the new phone's profile, once, though its first run was rolled back
+    assert written == [("mix-0", profiles[0]), ("mix-2", profiles[0]), ("mix-7", None)]
+    assert _links(app) == [] and _audit(app, "customer_linked") == []
+    assert api.get(f"/customers/{bj.customer_id}", token=chain.till).status_code == 404
