@@ -57,6 +57,9 @@ def main() -> None:
 
     config = json.loads(open(sys.argv[1]).read())
     port = int(sys.argv[2])
+    # One process, so /bench/stats counts every statement. BENCH_SERVER_WORKERS=2 splits the
+    # threads over two, as `storecrm run` does by default (the statements are then one worker's).
+    workers = int(os.environ.get("BENCH_SERVER_WORKERS", "1"))
     parent = os.getppid()
     # As `storecrm run` does without Redis: a process of the server's delivers the reactions after
     # the commit, woken by each commit (with Redis, the benchmark runs a `storecrm worker`).
@@ -64,8 +67,8 @@ def main() -> None:
 
     class BenchServer(BaseApplication):
         def load_config(self):
-            for key, value in {"bind": f"127.0.0.1:{port}", "workers": WORKERS, "worker_class": "gthread",
-                               "threads": THREADS // WORKERS, "keepalive": 75, "timeout": 600, "accesslog": None,
+            for key, value in {"bind": f"127.0.0.1:{port}", "workers": workers, "worker_class": "gthread",
+                               "threads": THREADS // workers, "keepalive": 75, "timeout": 600, "accesslog": None,
                                "loglevel": "warning", "control_socket_disable": True,
                                "post_worker_init": lambda worker: _ready(worker, delivery),
                                **delivery_hooks(delivery)}.items():
@@ -88,9 +91,6 @@ def main() -> None:
 
 
 THREADS = 16  # one per till of the benchmark
-# One process, so /bench/stats counts every statement. BENCH_SERVER_WORKERS=2 splits the threads
-# over two, as `storecrm run` does by default (its statement counts are then one worker's).
-WORKERS = int(os.environ.get("BENCH_SERVER_WORKERS", "1"))
 
 
 def _ready(worker, delivery) -> None:
