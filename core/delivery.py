@@ -33,7 +33,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from core import events
 from core.extensions import db
 from core.models import EventDelivery, Refund, Sale, Store, User, utcnow
-from core.plugins import HookContext
+from core.plugins import HookContext, reaction_plugin
 
 log = logging.getLogger(__name__)
 
@@ -295,11 +295,12 @@ def run_batch(session, batch: list[EventDelivery]) -> list[str]:
     for delivery in reactions:
         event = delivery.event
         store = session.get(Store, event.store_id) if event.store_id else None
-        if delivery.plugin not in reg.enabled_in(store):
+        plugin = reaction_plugin(delivery.plugin)
+        if plugin not in reg.enabled_in(store):
             # Switched off since the event: it does not react (the retry job says "disabled"
             # until it is switched on again).
             delivery.attempts += 1
-            events.record_failure(delivery, RuntimeError(f"plugin {delivery.plugin} is switched off in this store"))
+            events.record_failure(delivery, RuntimeError(f"plugin {plugin} is switched off in this store"))
             continue
         user = session.get(User, event.actor_user_id) if event.actor_user_id else None
         ctx = HookContext(session=session, store=store, user=user, actor=event.payload.get("actor") or "system",

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql
 from core.extensions import db
 from core.models import Customer, Event, EventDelivery, Refund, Sale, Visit, utcnow
 from core.models.prepared import Prepared
-from core.plugins import HookContext
+from core.plugins import HookContext, reaction_plugin
 from core.webhooks.outbox import WEBHOOKS
 from core.webhooks.outbox import wanted_for as webhooks_wanted
 
@@ -232,7 +232,7 @@ def attempt_reaction(session, reg, delivery: EventDelivery, name: str, ctx: Hook
     written once per attempt (by the next flush), not once before and once after."""
     try:
         with session.begin_nested():
-            reg.caller_for(name, delivery.plugin)(ctx=ctx.for_plugin(delivery.plugin), **hook_kwargs)
+            reg.reaction_caller(name, delivery.plugin)(ctx=ctx.for_reaction(delivery.plugin), **hook_kwargs)
     except Exception as exc:  # noqa: BLE001 - a plugin's failure must never lose the sale
         delivery.attempts += 1
         record_failure(delivery, exc)
@@ -246,7 +246,7 @@ def attempt_reaction(session, reg, delivery: EventDelivery, name: str, ctx: Hook
 def run_unguarded(reg, plugin: str, name: str, ctx: HookContext, hook_kwargs: dict) -> None:
     """Run one plugin's reaction with no savepoint; a failure becomes ReactionFailed."""
     try:
-        reg.caller_for(name, plugin)(ctx=ctx.for_plugin(plugin), **hook_kwargs)
+        reg.reaction_caller(name, plugin)(ctx=ctx.for_plugin(plugin), **hook_kwargs)
     except Exception as exc:  # noqa: BLE001 - the caller writes the change again, guarded
         raise ReactionFailed(plugin, name, exc) from exc
 
@@ -319,7 +319,7 @@ def retry_delivery(delivery_id: int, *, force: bool = True) -> str:
     from core.models import Store, User
 
     store = session.get(Store, event.store_id) if event.store_id else None
-    if delivery.plugin not in reg.enabled_in(store):
+    if reaction_plugin(delivery.plugin) not in reg.enabled_in(store):
         session.rollback()
         return "disabled"
     user = session.get(User, event.actor_user_id) if event.actor_user_id else None

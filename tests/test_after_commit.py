@@ -484,3 +484,48 @@ def test_a_failing_in_transaction_reaction_keeps_the_sale_at_the_till_and_in_a_b
         ids = dict(db.session.execute(select(Sale.external_id, Sale.id)).all())
         assert sorted(db.session.scalars(select(Activity.title))) == sorted(
             [f"picky saw {ids['b-1']}", f"picky saw {ids['b-3']}"])
+
+
+def test_a_plugin_reacting_both_ways_has_one_delivery_per_half_and_each_half_fails_and_retries_alone(make_app):
+    """A plugin may split its reaction to one event: what the till's answer needs inside the
+    transaction (`@in_transaction`), the rest (a notification, a timeline row) after the
+    commit, as a second hook implementation named with pluggy's `specname`. Each half has its
+    own delivery, runs at its own time, and fails and is retried without the other."""
+    from core import events
+
+    class Both(Watcher):
+        failing = True
+
+        @hookimpl
+        @in_transaction
+        def sale_recorded(self, sale, ctx):
+            self.note(sale, ctx)
+
+        @hookimpl(specname="sale_recorded")
+        def follow_up(self, sale, ctx):
+            self.seen.append(("follow-up", sale.id, committed(sale.id), ctx.plugin, ctx.settings()))
+            ctx.session.add(Activity(customer_id=sale.customer_id, kind="note", title=f"followed up {sale.id}"))
+            ctx.session.flush()
+            if self.failing:
+                raise ConnectionError("message server unreachable")
+
+    both = Both()
+    app, chain, api = setup(make_app, Manifest(name="both", version="1", summary="x", hooks=both))
+    r = api.post("/sales", SALE)
+    assert r.status_code == 201
+    sale_id = r.json["id"]
+    # the in-transaction half before the commit, the other after it, named as the plugin
+    assert both.seen == [(sale_id, False, "till:SH001:till"), ("follow-up", sale_id, True, "both", {})]
+    assert deliveries(app) == {"both": ("done", 1), "both.after_commit": ("failed", 1),
+                               "core.classification": ("done", 1)}
+    with app.app_context():
+        # the failed half's write went with its savepoint; the other half's stays
+        assert db.session.scalars(select(Activity.title)).all() == [f"both saw {sale_id}"]
+        both.failing = False
+        db.session.execute(update(EventDelivery).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert events.retry_due_deliveries() == {"done": 1}
+        # the retry ran the follow-up alone: the in-transaction half did not run again
+        assert sorted(db.session.scalars(select(Activity.title))) == [f"both saw {sale_id}", f"followed up {sale_id}"]
+    assert [s[0] for s in both.seen] == [sale_id, "follow-up", "follow-up"]
+    assert deliveries(app)["both.after_commit"] == ("done", 2)

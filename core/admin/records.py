@@ -23,6 +23,7 @@ from core.events import CLASSIFICATION, WEBHOOKS
 from core.admin.audit_labels import action_label, target_label
 from core.admin.modules import module_title
 from core.extensions import db
+from core.plugins import reaction_plugin
 from core.models import ApiToken, AuditLog, Event, EventDelivery, Product, Sale, Store, User, Visit, utcnow
 from core.models.user import ROLES
 
@@ -207,6 +208,19 @@ class VisitAdmin(StoreModelView):
     column_filters = ["purchased", "purpose"]
 
 
+def reaction_label(key: str) -> str:
+    """A delivery's reaction named for people, not by its code: the core's own, or the module's
+    title (its half after the commit, for a module that reacts both ways)."""
+    if key == CLASSIFICATION:
+        return _("Customer classes (core)")
+    if key == WEBHOOKS:
+        return _("Webhooks (core)")
+    plugin = reaction_plugin(key)
+    if plugin != key:
+        return _("%(module)s (after the commit)", module=module_title(plugin))
+    return module_title(plugin)
+
+
 class DeliveryAdmin(StoreModelView):
     """Plugin reactions that failed: the error, and a button to try again now."""
 
@@ -218,9 +232,7 @@ class DeliveryAdmin(StoreModelView):
                      "retry": ""}
     column_formatters = {
         "event": lambda v, c, m, n: f"{m.event.name} #{m.event.subject_id}",
-        # The core's own reaction after the commit is named for people, not by its code.
-        "plugin": lambda v, c, m, n: (_("Customer classes (core)") if m.plugin == CLASSIFICATION
-                                      else _("Webhooks (core)") if m.plugin == WEBHOOKS else m.plugin),
+        "plugin": lambda v, c, m, n: reaction_label(m.plugin),
         "last_error": lambda v, c, m, n: Markup('<pre class="small mb-0" style="white-space: pre-wrap; max-width: 40rem">{}</pre>').format((m.last_error or "")[-800:]),
         "retry": macro("retry_button"),
     }

@@ -33,6 +33,23 @@ def runs_in_transaction(func) -> bool:
     return bool(getattr(func, IN_TRANSACTION_ATTR, False))
 
 
+# A plugin that implements an event hook both ways has two deliveries per event: its reaction
+# in the transaction under its own name, the one after the commit under this suffix (plugin names
+# are identifiers: no plugin's name has a dot).
+AFTER_COMMIT_SUFFIX = ".after_commit"
+
+
+def reaction_key(plugin: str, *, in_transaction: bool, both: bool) -> str:
+    """The delivery key (`event_delivery.plugin`) of a plugin's reaction: its name, or for the
+    after-commit half of a plugin that reacts both ways, its name and AFTER_COMMIT_SUFFIX."""
+    return plugin + AFTER_COMMIT_SUFFIX if both and not in_transaction else plugin
+
+
+def reaction_plugin(key: str) -> str:
+    """The plugin a delivery key belongs to (the key itself for the core's reactions)."""
+    return key.removesuffix(AFTER_COMMIT_SUFFIX)
+
+
 @dataclass(frozen=True)
 class Manifest:
     """What a plugin declares about itself, from its package's `__init__.py`.
@@ -74,6 +91,8 @@ class HookContext:
     registry: Any = field(default=None, repr=False)
     # Set while the outbox delivers a batch of events (core.delivery): see `once_per_batch`.
     batch: Any = field(default=None, repr=False)
+    # The delivery key of the reaction being run (`reaction_key`), when it differs from `plugin`.
+    reaction: str | None = None
 
     def once_per_batch(self, key, flush, *items) -> None:
         """Work that many reactions of one delivery batch share, done once for the batch: a
@@ -85,14 +104,20 @@ class HookContext:
         if self.batch is None:
             flush(self.session, list(dict.fromkeys(items)))
         else:
-            self.batch.add(key, flush, items, (self.plugin, self.event_id))
+            self.batch.add(key, flush, items, (self.reaction or self.plugin, self.event_id))
 
     def settings(self, plugin: str | None = None) -> dict:
         """The settings of `plugin` (default: the plugin being called) for `ctx.store`."""
         return self.registry.settings(self.store, plugin or self.plugin)
 
     def for_plugin(self, name: str) -> "HookContext":
-        return replace(self, plugin=name)
+        return replace(self, plugin=name, reaction=None)
+
+    def for_reaction(self, key: str) -> "HookContext":
+        """For the reaction that the delivery key `key` names (`reaction_key`)."""
+        plugin = reaction_plugin(key)
+        return replace(self, plugin=plugin, reaction=key if key != plugin else None)
 
 
-__all__ = ["HookContext", "Manifest", "hookimpl", "hookspec", "in_transaction", "runs_in_transaction"]
+__all__ = ["HookContext", "Manifest", "hookimpl", "hookspec", "in_transaction", "reaction_key", "reaction_plugin",
+           "runs_in_transaction"]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from core.config_cache import cached, forget_version
 from core.extensions import db
-from core.plugins import HookContext, Manifest, hookspecs, runs_in_transaction
+from core.plugins import HookContext, Manifest, hookspecs, reaction_key, reaction_plugin, runs_in_transaction
 
 log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "storecrm.plugins"
@@ -41,6 +41,7 @@ class PluginRegistry:
         self._by_name: dict[str, object] = {}
         # (hook, enabled plugins) -> (in the transaction, after the commit): fixed once loaded.
         self._reaction_kinds: dict[tuple[str, frozenset[str]], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._reaction_callers: dict[tuple[str, str], object] = {}
 
     # --- loading --------------------------------------------------------------------------
 
@@ -101,12 +102,14 @@ class PluginRegistry:
         self.manifests[manifest.name] = manifest
         self._by_name[manifest.name] = hooks
         self._reaction_kinds.clear()
+        self._reaction_callers.clear()
 
     def _unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
         self.manifests.pop(name, None)
         self._by_name.pop(name, None)
         self._reaction_kinds.clear()
+        self._reaction_callers.clear()
 
     def _fail(self, name: str, exc: Exception, strict: bool) -> None:
         summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -184,21 +187,45 @@ class PluginRegistry:
         return [n for n in self.ordered(names) if n in impl]
 
     def reaction_kinds(self, hook_name: str, names) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Of `names`, the implementers of the event hook `hook_name`, in dependency order, split
-        into those marked `@in_transaction` (run inside the writing transaction) and the others
-        (delivered after the commit, from the outbox). Computed once per enabled set."""
+        """Of `names`, the reactions to the event hook `hook_name`, in dependency order, split into
+        those marked `@in_transaction` (run inside the writing transaction) and the others
+        (delivered after the commit, from the outbox), each named by its delivery key
+        (`reaction_key`). A plugin that implements the hook both ways is in both. Computed once
+        per enabled set."""
         key = (hook_name, frozenset(names))
         kinds = self._reaction_kinds.get(key)
         if kinds is None:
             hook = getattr(self.pm.hook, hook_name)
-            immediate = {self.pm.get_name(i.plugin) for i in hook.get_hookimpls() if runs_in_transaction(i.function)}
+            split: dict[str, set[bool]] = {}
+            for impl in hook.get_hookimpls():
+                split.setdefault(self.pm.get_name(impl.plugin), set()).add(runs_in_transaction(impl.function))
             ordered = self.implementers(hook_name, key[1])
-            kinds = (tuple(n for n in ordered if n in immediate), tuple(n for n in ordered if n not in immediate))
+            kinds = (tuple(n for n in ordered if True in split[n]),
+                     tuple(reaction_key(n, in_transaction=False, both=len(split[n]) == 2)
+                           for n in ordered if False in split[n]))
             self._reaction_kinds[key] = kinds
         return kinds
 
     def runs_in_transaction(self, hook_name: str, plugin: str) -> bool:
         return plugin in self.reaction_kinds(hook_name, (plugin,))[0]
+
+    def reaction_caller(self, hook_name: str, key: str):
+        """The reaction that the delivery key `key` names (`reaction_key`): the plugin's hook
+        implementations of that kind alone, called like a pluggy hook (keyword arguments; a
+        list of the answers that are not None). Built once per pair."""
+        caller = self._reaction_callers.get((hook_name, key))
+        if caller is None:
+            plugin = reaction_plugin(key)
+            after_commit = key != plugin
+            impls = [i for i in getattr(self.pm.hook, hook_name).get_hookimpls() if self.pm.get_name(i.plugin) == plugin]
+            kinds = {runs_in_transaction(i.function) for i in impls}
+            if len(kinds) < 2:
+                caller = self.caller_for(hook_name, plugin)  # one kind: pluggy's own call
+            else:
+                chosen = [i for i in impls if runs_in_transaction(i.function) != after_commit]
+                caller = _impls_caller(chosen)
+            self._reaction_callers[(hook_name, key)] = caller
+        return caller
 
     def _impl_names(self, hook_name: str) -> frozenset[str]:
         hook = getattr(self.pm.hook, hook_name)
@@ -279,6 +306,22 @@ class PluginRegistry:
             return {}
         schema = manifest.settings_schema()
         return schema.dump(schema.load(values))
+
+
+def _impls_caller(impls):
+    """Call these hook implementations as pluggy would (last registered first; None answers
+    dropped), for the one kind of reaction of a plugin that implements a hook both ways."""
+    ordered = list(reversed(impls))
+
+    def call(**kwargs):
+        answers = []
+        for impl in ordered:
+            answer = impl.function(*[kwargs[name] for name in impl.argnames])
+            if answer is not None:
+                answers.append(answer)
+        return answers
+
+    return call
 
 
 @lru_cache(maxsize=4096)
