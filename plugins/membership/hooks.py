@@ -104,6 +104,30 @@ def sale_refunded(sale, refund, ctx):
     services.record_refund(ctx.session, sale, refund, ctx.store, user=ctx.user, actor=ctx.actor, notify=notifier(ctx))
 
 
+# After the commit: what the till's answer does not need. A tier change made by the reaction
+# above is announced here (the customer told through the message channels, the webhook sent),
+# outside the till's transaction; delivered, failed and retried apart from it.
+
+@hookimpl(specname="sale_recorded")
+def sale_recorded_follow_up(sale, ctx):
+    if sale.customer_id is not None:
+        ctx.once_per_batch(("membership", "announce", getattr(ctx.store, "id", None)), _announcer(ctx),
+                           (sale.customer_id, f"sale:{sale.id}"))
+
+
+@hookimpl(specname="sale_refunded")
+def sale_refunded_follow_up(sale, refund, ctx):
+    if sale.customer_id is not None:
+        ctx.once_per_batch(("membership", "announce", getattr(ctx.store, "id", None)), _announcer(ctx),
+                           (sale.customer_id, f"refund:{refund.id}"))
+
+
+def _announcer(ctx: HookContext):
+    """A delivery batch's sales and refunds in one store, looked up together: most changed no tier."""
+    notify = notifier(ctx)
+    return lambda session, caused: services.announce_changes_of(session, caused, store=ctx.store, notify=notify)
+
+
 # --- contributions -----------------------------------------------------------------------------------
 
 @hookimpl

@@ -136,10 +136,14 @@ def _add_spend(session, member: Member, amount: Decimal, occurred_at: datetime, 
 # --- tier changes -------------------------------------------------------------------------------------
 
 def change_tier(session, member: Member, new: Tier | None, *, reason: str, store=None, user=None, notify=None,
-                occurred_at: datetime | None = None, sale: Sale | None = None) -> dict | None:
-    """Move `member` to `new`, write it on the customer's timeline and ask for a notification.
-    A first tier is an enrolment, credited to `sale`'s store and salesperson when a sale reached
-    it, else to `store` and the signed-in `user` who enrolled them (none for a job)."""
+                occurred_at: datetime | None = None, sale: Sale | None = None, key: str | None = None) -> dict | None:
+    """Move `member` to `new` and write it on the customer's timeline. A first tier is an
+    enrolment, credited to `sale`'s store and salesperson when a sale reached it, else to
+    `store` and the signed-in `user` who enrolled them (none for a job).
+
+    `key` names the sale or refund that caused it (``sale:<id>``, ``refund:<id>``): the change
+    is then announced (the customer told, the webhook sent) after the commit, by the plugin's
+    follow-up to that event (`announce_changes_of`); without a key it is announced at once."""
     old = member.tier
     if (old.id if old else None) == (new.id if new else None):
         return None
@@ -158,21 +162,63 @@ def change_tier(session, member: Member, new: Tier | None, *, reason: str, store
             member.enrolled_store_id, member.enrolled_staff_id = getattr(store, "id", None), getattr(user, "id", None)
     change = {"from": old.code if old else None, "to": new.code if new else None, "direction": direction,
               "reason": reason}
+    if key is not None:
+        change["key"] = key
+    activity = Activity(customer_id=member.customer_id, store_id=getattr(store, "id", None), kind="tier_change",
+                        source=SOURCE, title=tier_change_title(old, new),
+                        # The reason is a code of the rules (labelled where shown, e.g. the ledger): the
+                        # timeline's title says the change; the reason stays in `data`.
+                        body=None, data=dict(change), actor_user_id=getattr(user, "id", None), occurred_at=now)
+    session.add(activity)
     session.flush()
-    if notify is not None and new is not None:
-        change["notified"] = bool(notify(member.customer, f"membership.{direction}" if old else "membership.welcome",
-                                         {"tier": new.code, "tier_name": new.name,
-                                          "previous_tier": old.code if old else None}))
-    session.add(Activity(customer_id=member.customer_id, store_id=getattr(store, "id", None), kind="tier_change",
-                         source=SOURCE, title=f"{old.name if old else '—'} → {new.name if new else '—'}",
-                         # The reason is a code of the rules (labelled where shown, e.g. the ledger): the
-                         # timeline's title says the change; the reason stays in `data`.
-                         body=None, data=dict(change), actor_user_id=getattr(user, "id", None), occurred_at=now))
-    session.flush()
-    emit_event(session, store if store is not None else getattr(sale, "store_id", None), "membership.tier_changed",
-               {"customer_id": member.customer_id, **{k: change[k] for k in ("from", "to", "direction", "reason")}},
-               customer_id=member.customer_id)
+    if key is None:
+        change["notified"] = announce(session, member.customer, activity, store=store, notify=notify)
     return change
+
+
+def tier_change_title(old, new) -> str:
+    return f"{old.name if old else '—'} → {new.name if new else '—'}"
+
+
+def announce(session, customer: Customer, activity: Activity, *, store=None, notify=None) -> bool:
+    """Tell `customer` of the tier change on `activity` (through `notify`, the message channels'
+    hook) and send its webhook; noted on the activity, so it is announced once. Returns whether
+    a channel took the message."""
+    change = dict(activity.data or {})
+    if "notified" in change:
+        return bool(change["notified"])
+    notified = False
+    # By code: the tier may have been renamed since (its name is the current one), or deleted.
+    new = session.scalars(select(Tier).where(Tier.code == change["to"])).first() if change.get("to") else None
+    if notify is not None and new is not None:
+        topic = f"membership.{change['direction']}" if change.get("from") else "membership.welcome"
+        notified = bool(notify(customer, topic, {"tier": new.code, "tier_name": new.name,
+                                                 "previous_tier": change.get("from")}))
+    activity.data = {**change, "notified": notified}
+    emit_event(session, store if store is not None else activity.store_id, "membership.tier_changed",
+               {"customer_id": customer.id, **{k: change.get(k) for k in ("from", "to", "direction", "reason")}},
+               customer_id=customer.id)
+    session.flush()
+    return notified
+
+
+def announce_changes_of(session, caused: list[tuple[int, str]], *, store=None, notify=None) -> int:
+    """After the commit of sales or refunds: announce the tier changes they made. `caused`:
+    (customer id, key) pairs, the key naming the sale or refund (``sale:<id>``, ``refund:<id>``).
+    One indexed read for the lot, however many made none; returns how many were announced."""
+    keys = {key for _, key in caused}
+    customers = {customer_id for customer_id, _ in caused if customer_id is not None}
+    if not customers:
+        return 0
+    found = session.scalars(select(Activity).where(
+        Activity.customer_id.in_(customers), Activity.kind == "tier_change", Activity.source == SOURCE,
+        Activity.data["key"].as_string().in_(keys)).order_by(Activity.id))
+    announced = 0
+    for activity in found:
+        if "notified" not in (activity.data or {}):
+            announce(session, session.get(Customer, activity.customer_id), activity, store=store, notify=notify)
+            announced += 1
+    return announced
 
 
 def enrol(session, customer: Customer, *, store=None, user=None, actor="system", notify=None) -> Member:

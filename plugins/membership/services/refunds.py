@@ -64,7 +64,7 @@ def record_refund(session, sale: Sale, refund, store, *, user=None, actor="syste
         qualified = member_qualifies_for(session, program, member, utcnow(), tiers) or tiers[0]
         if rank(tiers, qualified) < rank(tiers, member.tier):
             change = change_tier(session, member, qualified, reason="refund: spend below the threshold",
-                                 store=store, user=user, notify=notify)
+                                 store=store, user=user, notify=notify, key=f"refund:{refund.id}")
     downgraded = bool(change and change["direction"] == "downgrade")
     _remember_summary(session, sale, member, earned=0, redeemed=0, upgraded=False, balance=available,
                       tier=member.tier.code if member.tier else None,

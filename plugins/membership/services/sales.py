@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from core.errors import Unprocessable
-from core.models import Customer, Sale, utcnow
+from core.models import Activity, Customer, Sale, utcnow
 from core.models.prepared import Prepared
 from core.models.types import insert_for
 from plugins.membership.models import Member, PointsEntry, Program, Spend, Tier
@@ -18,7 +18,8 @@ from plugins.membership.services.common import (SOURCE, ZERO, _actor_name, _int,
                                                 local_date, transaction_key, whole_points)
 from plugins.membership.services.ledger import (LOCKED, _credit, _debit, available_points, expired_unwritten,
                                                 lock_with_available, program_today, till_lock)
-from plugins.membership.services.members import (_add_spend, change_tier, find_member, tiers_and_counts)
+from plugins.membership.services.members import (_add_spend, change_tier, find_member, tier_change_title,
+                                                 tiers_and_counts)
 from plugins.membership.services.program import get_program, member_days_on, rank, tier_for
 
 # --- sales ------------------------------------------------------------------------------------------
@@ -148,7 +149,8 @@ def record_sale(session, sale: Sale, store, *, user=None, actor="system", notify
             why = (f"spend reached ¥{qualified.threshold}" if spend >= qualified.threshold
                    else f"purchases reached {qualified.min_purchases}")
             change = change_tier(session, member, session.get(Tier, qualified.id), reason=why,
-                                 store=store, user=user, notify=notify, occurred_at=sale.occurred_at, sale=sale)
+                                 store=store, user=user, notify=notify, occurred_at=sale.occurred_at, sale=sale,
+                                 key=f"sale:{sale.id}")
             current = qualified
     if not member.is_member:
         _remember_summary(session, sale, member, earned=0, redeemed=used, upgraded=False, balance=available, tier=None)
@@ -211,9 +213,10 @@ def record_sale_in_one_update(session, sale: Sale, store, *, user=None, actor="s
     tiers = list(config.tiers)
     qualified = tier_for(tiers, row.lifetime_spend, row.purchase_count, program.qualify_by)
     upgrades = not row.tier_locked and rank(tiers, qualified) > rank(tiers, current)
-    if upgrades or (row.tier_id is not None and current is None):
-        # The row as the UPDATE left it (locked by it), the UPDATE's additions taken back: the
-        # general path adds them again under the lock it is handed. One more SELECT, rarely.
+    if row.tier_id is not None and current is None:
+        # A tier switched off since the member reached it. The row as the UPDATE left it
+        # (locked by it), the UPDATE's additions taken back: the general path adds them again
+        # under the lock it is handed. One more SELECT, rarely.
         member = session.get(Member, sale.customer_id, populate_existing=True)
         member.lifetime_spend -= paid
         member.purchase_count -= bought
@@ -225,22 +228,54 @@ def record_sale_in_one_update(session, sale: Sale, store, *, user=None, actor="s
     loaded = session.identity_map.get(session.identity_key(Member, sale.customer_id))
     if loaded is not None:
         session.expire(loaded)
+    change = None
+    if upgrades:
+        # The crossing sale earns at the new tier's rate: the UPDATE added the old tier's points.
+        change = _cross_tier(session, sale, store, user, row, current, qualified, earn[qualified.id] - added)
+        current, added = qualified, earn[qualified.id]
     SPEND_INSERT.execute(session, {"customer_id": row.customer_id, "amount": paid, "occurred_at": sale.occurred_at,
                                    "sale_id": sale.id, "source_key": f"sale:{sale.id}"})
     available = row.points_balance - expired
-    if row.tier_id is None:
+    if current is None:
         _remember_summary(session, sale, row, earned=0, redeemed=0, upgraded=False, balance=available, tier=None)
         return {"member": False}
     data = {"tier": current.code, "rate": str(current.points_rate), "multiplier": str(multiplier), "paid": str(paid),
-            "lines": _line_shares(sale, added), "upgraded": False, "bonus": why}
+            "lines": _line_shares(sale, added), "upgraded": change is not None, "bonus": why}
+    if change is not None:
+        data["previous_tier"] = change["from"]
+        available += added - earn.get(row.tier_id, 0)
     EARN_INSERT.execute(session, {
         "customer_id": row.customer_id, "kind": "earn", "points": added, "remaining": added,
         "expires_on": expiry_for(program, day), "reason": "sale", "sale_id": sale.id, "refund_id": None,
         "store_id": store_id, "actor_user_id": getattr(user, "id", None), "actor": _actor_name(user, actor),
         "source_key": f"earn:sale:{sale.id}", "data": data, "created_at": utcnow()})
-    _remember_summary(session, sale, row, earned=added, redeemed=0, upgraded=False, balance=available,
+    _remember_summary(session, sale, row, earned=added, redeemed=0, upgraded=change is not None, balance=available,
                       tier=current.code)
-    return {"member": True, "points_earned": added, "tier_change": None}
+    return {"member": True, "points_earned": added, "tier_change": change}
+
+
+def _cross_tier(session, sale: Sale, store, user, row, old, new, more_points: int) -> dict:
+    """The member (locked by the UPDATE) reached `new` at this sale: their tier, an enrolment
+    at a first tier (credited to the sale's store and salesperson), the points the new rate
+    adds, in one UPDATE; and the change on the customer's timeline, in one INSERT. The customer
+    is told after the commit (`hooks.sale_recorded_follow_up`): the till's answer needs only
+    the new tier."""
+    why = (f"spend reached ¥{new.threshold}" if row.lifetime_spend >= new.threshold
+           else f"purchases reached {new.min_purchases}")
+    values = {"tier_id": new.id, "tier_since": sale.occurred_at,
+              "points_balance": Member.__table__.c.points_balance + more_points}
+    if old is None and row.enrolled_at is None:
+        values.update(enrolled_at=sale.occurred_at, enrolled_by=row.enrolled_by or "spend", enrolled_sale_id=sale.id,
+                      enrolled_store_id=sale.store_id, enrolled_staff_id=sale.staff_id)
+    session.connection().execute(sa.update(Member.__table__)
+                                 .where(Member.__table__.c.customer_id == row.customer_id).values(**values))
+    change = {"from": old.code if old else None, "to": new.code, "direction": "upgrade", "reason": why,
+              "key": f"sale:{sale.id}"}
+    ACTIVITY_INSERT.execute(session, {
+        "customer_id": row.customer_id, "store_id": getattr(store, "id", None), "kind": "tier_change",
+        "source": SOURCE, "title": tier_change_title(old, new), "body": None, "data": dict(change),
+        "actor_user_id": getattr(user, "id", None), "occurred_at": sale.occurred_at})
+    return change
 
 
 def _update_member(session, config, customer_id: int, paid, bought: int, earn: dict[int, int], today):
@@ -280,6 +315,7 @@ def _update_member_statement(config, dialect: str):
 # Built once per database (core/models/prepared.py): an earning sale writes one of each.
 SPEND_INSERT = Prepared(lambda dialect: sa.insert(Spend.__table__))
 EARN_INSERT = Prepared(lambda dialect: sa.insert(PointsEntry.__table__))
+ACTIVITY_INSERT = Prepared(lambda dialect: sa.insert(Activity.__table__))
 
 
 VALIDATED = "membership.validated_sale"
@@ -302,7 +338,7 @@ def _remember_summary(session, sale: Sale, member: Member, *, earned: int, redee
     # Only the latest sale's: the answer asks right after it, and a long-lived session (an
     # offline batch, an import with events) must not collect one entry per sale.
     session.info[SUMMARIES] = {sale.id: (sale, {
-        "member": member.tier_id is not None, "points_earned": earned, "points_redeemed": redeemed,
+        "member": tier is not None, "points_earned": earned, "points_redeemed": redeemed,
         "points_reversed": 0, "points_returned": 0, "balance": balance,
         "tier": tier, "upgraded": bool(upgraded), **more,
     })}

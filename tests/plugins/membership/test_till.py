@@ -109,6 +109,67 @@ def test_upgrades_are_notified_through_a_channel_plugin_and_on_the_timeline(make
         assert (last.data["from"], last.data["to"], last.data["notified"]) == ("silver", "gold", True)
 
 
+def test_a_sale_reaching_a_tier_answers_with_it_and_tells_the_customer_once_after_the_commit(make_app):
+    """The till's answer carries the new tier, decided in the sale's transaction; the message
+    and the webhook go after the commit, in membership's second delivery (issue 23), so a slow
+    channel never holds the till. A retried delivery does not tell the customer twice."""
+    from core import events
+    from core.extensions import db
+    from core.models import Activity, EventDelivery, Sale
+    from tests.test_after_commit import committed
+    from tests.webhooks.receiver import Receiver
+    from tests.webhooks.test_delivery import ALLOW, subscribe
+
+    class Watching(Channel):
+        @hookimpl
+        def customer_notification(self, customer, topic, data, ctx):
+            with app.app_context():
+                last = db.session.scalar(select(func.max(Sale.id)))
+            self.sent.append((customer.id, topic, data["tier"], data["previous_tier"], committed(last)))
+            return True
+
+    channel = Watching()
+    app = make_app(plugins=[Manifest(name="channel", version="1.0", summary="test channel", hooks=channel)], **ALLOW)
+    chain = build_chain(app)
+    enable(app, "SH001", "membership", "channel")
+    api = Api(app.test_client())
+    till = Till(api, chain.till)
+    cid = till.customer("13900139004")
+    till.sell(cid, "3000.00")
+    channel.sent.clear()
+    with Receiver() as receiver:
+        subscribe(api, chain, receiver.url, ["sale.recorded", "membership.tier_changed"])
+        crossing = till.sell(cid, "2000.00")
+        assert (crossing["effects"]["membership"]["tier"], crossing["effects"]["membership"]["upgraded"]) == (
+            "gold", True)
+        # told once, and only once the sale was committed
+        assert channel.sent == [(cid, "membership.upgrade", "gold", "silver", True)]
+        assert receiver.types == ["sale.recorded", "membership.tier_changed"]
+        assert receiver.requests[1]["body"]["data"] == {"customer_id": cid, "from": "silver", "to": "gold",
+                                                        "direction": "upgrade", "reason": "spend reached ¥5000.00"}
+        with app.app_context():
+            mine = {d.plugin: (d.status, d.attempts) for d in db.session.scalars(
+                select(EventDelivery).join(EventDelivery.event).where(
+                    EventDelivery.plugin.like("membership%"))
+                .where(EventDelivery.event.has(subject_id=crossing["id"])))}
+            assert mine == {"membership": ("done", 1), "membership.after_commit": ("done", 1)}
+            change = db.session.scalars(select(Activity).where(Activity.customer_id == cid,
+                                                               Activity.kind == "tier_change")
+                                        .order_by(Activity.id.desc())).first()
+            assert (change.data["to"], change.data["key"], change.data["notified"]) == (
+                "gold", f"sale:{crossing['id']}", True)
+            follow_up = db.session.scalars(select(EventDelivery).where(
+                EventDelivery.plugin == "membership.after_commit",
+                EventDelivery.event.has(subject_id=crossing["id"]))).one()
+            follow_up.status = "failed"  # delivered again (a replay): the change is noted as announced
+            db.session.commit()
+            assert events.retry_delivery(follow_up.id) == "done"
+        assert len(channel.sent) == 1 and receiver.types == ["sale.recorded", "membership.tier_changed"]
+        # a sale that reaches no tier tells nobody
+        till.sell(cid, "10.00")
+        assert len(channel.sent) == 1 and receiver.types.count("membership.tier_changed") == 1
+
+
 def test_a_redelivered_sale_or_refund_never_doubles_points(shop):
     from core.events import retry_delivery
     from core.extensions import db
