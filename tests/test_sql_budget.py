@@ -57,8 +57,10 @@ AFTER_COMMIT_BUDGET = {"sqlite": 7, "postgresql": 7}
 # and the deliveries' outcomes are written by one flush after the reactions (one UPDATE each before).
 # 28 (issue 23): membership's follow-up after the commit (its savepoint pair and one indexed read
 # per delivery batch: which of these sales changed a member's tier? tell them), which took the tier change's
-# notification, webhook and tier lookups out of the till's transaction.
-ALL_AFTER_COMMIT_BUDGET = {"sqlite": 28, "postgresql": 28}
+# notification, webhook and tier lookups out of the till's transaction. 31: inventory's likewise
+# (its savepoint pair and one UPDATE ... RETURNING per batch claiming the alerts the sales raised,
+# to tell the managers), which took the managers' lookup and the message out of it.
+ALL_AFTER_COMMIT_BUDGET = {"sqlite": 31, "postgresql": 31}
 # What inventory adds to a sale: reading its settings (sale_validate: is selling below zero
 # refused here?), the savepoint pair of its delivery, one INSERT of the sale's moves and one
 # upsert of the running totals (`quantity = quantity + :n`), whatever the number of lines, and
@@ -66,6 +68,11 @@ ALL_AFTER_COMMIT_BUDGET = {"sqlite": 28, "postgresql": 28}
 # 5 more in BUDGET there). With below zero refused, one SELECT … FOR UPDATE of the stock rows more.
 INVENTORY_ADDS = {"sqlite": 2, "postgresql": 2}  # its delivery row now joins the one multi-row INSERT
 INVENTORY_REFUSING_ADDS = {"sqlite": 3, "postgresql": 3}
+# After the commit, inventory's follow-up (issue 23: the managers told of an alert the sale
+# raised) is a delivery of its own, though with no message channel on it has nothing to do: the
+# batch loads the sale for it (the deliveries, the sale and its children, the store, the
+# configuration's version) and marks it done. The classification alone needs none of it.
+INVENTORY_AFTER_COMMIT_ADDS = {"sqlite": 8, "postgresql": 8}
 # GET /customers?phone= at a counter: token, the customer with tags and home store, consents.
 LOOKUP_BUDGET = {"sqlite": 3, "postgresql": 3}
 
@@ -175,11 +182,12 @@ def test_a_counter_lookup_by_phone_costs_the_lookup_budget(app, api, chain, back
 
 def test_inventory_adds_a_fixed_number_of_statements_to_a_sale(app, api, chain, backend):
     api.post("/sales", sale("warm-1"), token=chain.till)
-    core = measure(app, api, chain.till, sale("t-core"))["count"]
+    core = measure(app, api, chain.till, sale("t-core"))
     enable(app, "SH001", "inventory")
     api.post("/sales", sale("warm-2"), token=chain.till)
     box = measure(app, api, chain.till, sale("t-inventory"))
-    assert box["count"] - core == INVENTORY_ADDS[backend], "\n".join(box["statements"])
+    assert box["till"] - core["till"] == INVENTORY_ADDS[backend], box["listing"]
+    assert box["after_commit"] - core["after_commit"] == INVENTORY_AFTER_COMMIT_ADDS[backend], box["listing"]
     assert api.put("/stores/SH001/plugins/inventory/settings", {"allow_negative_stock": False},
                    token=chain.owner_token).status_code == 200
     assert api.post("/inventory/moves", {"sku": "LATTE-M", "kind": "receipt", "quantity": 10, "reason": "delivery"},
@@ -188,5 +196,5 @@ def test_inventory_adds_a_fixed_number_of_statements_to_a_sale(app, api, chain, 
     # version moved, core/config_cache.py); the ones after it find them cached.
     api.post("/sales", sale("warm-3"), token=chain.till)
     box = measure(app, api, chain.till, sale("t-refusing"))
-    assert box["count"] - core == INVENTORY_REFUSING_ADDS[backend], "\n".join(box["statements"])
+    assert box["till"] - core["till"] == INVENTORY_REFUSING_ADDS[backend], box["listing"]
     assert any(statement.startswith("SELECT inventory_stock.product_id") for statement in box["statements"])

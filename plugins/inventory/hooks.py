@@ -107,8 +107,20 @@ def sale_quote(cart, customer, ctx):
 @hookimpl
 @in_transaction
 def sale_recorded(sale, ctx):
-    ledger.record_sale(ctx.session, sale, default_safety=default_safety(ctx), user=ctx.user, actor=ctx.actor,
-                       notify=staff_notifier(ctx))
+    # The decrement and the alert row; the managers are told after the commit (below).
+    ledger.record_sale(ctx.session, sale, default_safety=default_safety(ctx), user=ctx.user, actor=ctx.actor)
+
+
+@hookimpl(specname="sale_recorded")
+def sale_recorded_follow_up(sale, ctx):
+    # After the commit: tell the managers of the alerts the sale raised (a message is slow; the
+    # till's answer does not need it). The sales of a delivery batch are looked up together.
+    notify = staff_notifier(ctx)
+    products = sorted({line.product_id for line in sale.lines if line.product_id is not None})
+    if notify is not None and products:
+        ctx.once_per_batch(("inventory", "alerts", sale.store_id),
+                           lambda session, ids: ledger.notify_open_alerts(session, sale.store_id, ids, notify),
+                           *products)
 
 
 @hookimpl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from flask import current_app, render_template, url_for
 from flask_babel import gettext as _
@@ -112,20 +113,25 @@ def sale_refunded(sale, refund, ctx):
 def sale_recorded_follow_up(sale, ctx):
     if sale.customer_id is not None:
         ctx.once_per_batch(("membership", "announce", getattr(ctx.store, "id", None)), _announcer(ctx),
-                           (sale.customer_id, f"sale:{sale.id}"))
+                           (sale.customer_id, f"sale:{sale.id}", ctx.event_id))
 
 
 @hookimpl(specname="sale_refunded")
 def sale_refunded_follow_up(sale, refund, ctx):
     if sale.customer_id is not None:
         ctx.once_per_batch(("membership", "announce", getattr(ctx.store, "id", None)), _announcer(ctx),
-                           (sale.customer_id, f"refund:{refund.id}"))
+                           (sale.customer_id, f"refund:{refund.id}", ctx.event_id))
 
 
 def _announcer(ctx: HookContext):
-    """A delivery batch's sales and refunds in one store, looked up together: most changed no tier."""
-    notify = notifier(ctx)
-    return lambda session, caused: services.announce_changes_of(session, caused, store=ctx.store, notify=notify)
+    """A delivery batch's sales and refunds in one store, looked up together (most changed no
+    tier); each change told under its own event (a channel keys its messages by the event)."""
+    def announce(session, caused):
+        event_of = {key: event_id for _, key, event_id in caused}
+        return services.announce_changes_of(
+            session, [(customer_id, key) for customer_id, key, _ in caused], store=ctx.store,
+            notify_for=lambda key: notifier(replace(ctx, event_id=event_of[key])))
+    return announce
 
 
 # --- contributions -----------------------------------------------------------------------------------

@@ -119,16 +119,44 @@ def _raise(session, store_id: int, below: list[tuple[int, Decimal, Decimal]], no
         return
     products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_([pid for _id, pid in raised])))}
     facts = {pid: (level, threshold) for pid, level, threshold in below}
-    taken = []
-    for alert_id, pid in raised:
-        product = products[pid]
-        level, threshold = facts[pid]
-        if notify("inventory.below_safety", {"alert_id": alert_id, "sku": product.sku, "name": product.name,
-                                             "level": qty(level), "safety_stock": qty(threshold)}):
-            taken.append(alert_id)
+    _tell_managers(session, [(alert_id, products[pid], *facts[pid]) for alert_id, pid in raised], notify)
+
+
+def _tell_managers(session, alerts: list[tuple[int, Product, Decimal, Decimal]], notify: Notify) -> None:
+    """Send each (alert id, product, level, safety stock) to the store's managers; the alerts a
+    channel took are marked notified (one UPDATE)."""
+    taken = [alert_id for alert_id, product, level, threshold in alerts
+             if notify("inventory.below_safety", {"alert_id": alert_id, "sku": product.sku, "name": product.name,
+                                                  "level": qty(level), "safety_stock": qty(threshold)})]
     if taken:
         session.execute(update(Alert).where(Alert.id.in_(taken)).values(notified=True)
                         .execution_options(synchronize_session=False))
+
+
+def notify_open_alerts(session, store_id: int, product_ids: list[int], notify: Notify) -> None:
+    """After the commit of sales in `store_id`: tell the managers of the open alerts of
+    `product_ids` that no channel has taken yet (those the sales raised, in their transaction;
+    and one raised while no manager or channel could be told, at the product's next sale).
+
+    The alerts are claimed by one UPDATE ... RETURNING (marked notified): sales that crossed
+    the line together, followed up at once in two workers, tell the managers once; those no
+    channel took are unmarked again. One statement for a delivery batch when none is waiting."""
+    if not product_ids:
+        return
+    alert = Alert.__table__
+    claimed = session.execute(
+        update(alert).where(alert.c.store_id == store_id, alert.c.product_id.in_(product_ids),
+                            alert.c.open_key.is_not(None), alert.c.notified.is_(False))
+        .values(notified=True).returning(alert.c.id, alert.c.product_id, alert.c.level, alert.c.safety_stock)).all()
+    if not claimed:
+        return
+    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_([r[1] for r in claimed])))}
+    untold = [alert_id for alert_id, pid, level, threshold in sorted(claimed)
+              if not notify("inventory.below_safety", {"alert_id": alert_id, "sku": products[pid].sku,
+                                                       "name": products[pid].name, "level": qty(level),
+                                                       "safety_stock": qty(threshold)})]
+    if untold:
+        session.execute(update(alert).where(alert.c.id.in_(untold)).values(notified=False))
 
 
 def _clear(session, store_id: int, product_ids: list[int]) -> None:

@@ -202,10 +202,11 @@ def announce(session, customer: Customer, activity: Activity, *, store=None, not
     return notified
 
 
-def announce_changes_of(session, caused: list[tuple[int, str]], *, store=None, notify=None) -> int:
+def announce_changes_of(session, caused: list[tuple[int, str]], *, store=None, notify_for=None) -> int:
     """After the commit of sales or refunds: announce the tier changes they made. `caused`:
-    (customer id, key) pairs, the key naming the sale or refund (``sale:<id>``, ``refund:<id>``).
-    One indexed read for the lot, however many made none; returns how many were announced."""
+    (customer id, key) pairs, the key naming the sale or refund (``sale:<id>``, ``refund:<id>``);
+    `notify_for(key)`: the notifier for that sale's or refund's event. One indexed read for
+    the lot, however many made none; returns how many were announced."""
     keys = {key for _, key in caused}
     customers = {customer_id for customer_id, _ in caused if customer_id is not None}
     if not customers:
@@ -216,6 +217,7 @@ def announce_changes_of(session, caused: list[tuple[int, str]], *, store=None, n
     announced = 0
     for activity in found:
         if "notified" not in (activity.data or {}):
+            notify = notify_for(activity.data["key"]) if notify_for is not None else None
             announce(session, session.get(Customer, activity.customer_id), activity, store=store, notify=notify)
             announced += 1
     return announced
