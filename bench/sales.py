@@ -15,7 +15,7 @@ from bench.measure import Result, Server, percentile, rate_ratio
 SIZES = {
     #        tills, sales per till per mode, member pool, batches, sales per batch, seconds at the steady load
     "smoke": dict(tills=2, per_till=4, members=50, batches=1, batch_size=10, steady_seconds=3),
-    "full": dict(tills=16, per_till=10, members=20_000, batches=1, batch_size=1000, steady_seconds=60),
+    "full": dict(tills=16, per_till=40, members=20_000, batches=1, batch_size=1000, steady_seconds=60),
 }
 STEADY_TILLS = 16
 STEADY_RATE = 8.0  # sales per second from all tills together: a busy chain's afternoon
