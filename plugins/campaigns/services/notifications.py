@@ -5,9 +5,10 @@ exempt from the marketing cap and quiet hours and carry a label saying why they 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from core.models import Consent, Store, User, utcnow
+from core.models import Store, User, utcnow
+from core.models.prepared import Prepared
 from plugins.campaigns.models import Message, OutboxEntry
 from plugins.campaigns.services import channels, messaging
 
@@ -57,17 +58,16 @@ def send_to_customer(session, store: Store | None, customer, topic: str, data: d
                      deliver_now: bool | None = None) -> Message | None:
     """Render and send (or queue) one message. None when the customer has no standing consent
     or address for the channel, or `dedupe_key` was used before (never twice)."""
-    from core.services.customers import consented_customers_query
+    from core.services.customers import has_consent
 
     chan = channels.channel(channel_name or settings.get("care_channel") or "outbox")
     consent = channels.consent_channel(chan)
-    if customer.erased_at is not None or session.scalar(
-            consented_customers_query(consent).where(Consent.customer_id == customer.id).limit(1)) is None:
+    if customer.erased_at is not None or not has_consent(session, customer.id, consent):
         return None
     address = channels.address_of(chan, customer)
     if not address:
         return None
-    if dedupe_key and session.scalar(select(Message.id).where(Message.dedupe_key == dedupe_key)):
+    if dedupe_key and DEDUPE_TAKEN.execute(session, {"key": dedupe_key}).first() is not None:
         return None
     lang = messaging.language_of(customer)
     subject_t, body_t = texts_for(topic, data, lang)
@@ -94,6 +94,9 @@ def send_to_customer(session, store: Store | None, customer, topic: str, data: d
         _deliver(session, chan, message)
         session.flush()
     return message
+
+
+DEDUPE_TAKEN = Prepared(lambda dialect: select(Message.id).where(Message.dedupe_key == bindparam("key")).limit(1))
 
 
 def deliver_queued(session, limit: int = 500) -> int:

@@ -180,16 +180,19 @@ def tier_change_title(old, new) -> str:
     return f"{old.name if old else '—'} → {new.name if new else '—'}"
 
 
-def announce(session, customer: Customer, activity: Activity, *, store=None, notify=None) -> bool:
+def announce(session, customer: Customer, activity: Activity, *, store=None, notify=None,
+             tiers: dict[str, Tier] | None = None) -> bool:
     """Tell `customer` of the tier change on `activity` (through `notify`, the message channels'
     hook) and send its webhook; noted on the activity, so it is announced once. Returns whether
-    a channel took the message."""
+    a channel took the message. `tiers`: the tiers by code, when the caller announces many."""
     change = dict(activity.data or {})
     if "notified" in change:
         return bool(change["notified"])
     notified = False
     # By code: the tier may have been renamed since (its name is the current one), or deleted.
-    new = session.scalars(select(Tier).where(Tier.code == change["to"])).first() if change.get("to") else None
+    if tiers is None and change.get("to"):
+        tiers = {t.code: t for t in session.scalars(select(Tier).where(Tier.code == change["to"]))}
+    new = (tiers or {}).get(change.get("to"))
     if notify is not None and new is not None:
         topic = f"membership.{change['direction']}" if change.get("from") else "membership.welcome"
         notified = bool(notify(customer, topic, {"tier": new.code, "tier_name": new.name,
@@ -198,7 +201,6 @@ def announce(session, customer: Customer, activity: Activity, *, store=None, not
     emit_event(session, store if store is not None else activity.store_id, "membership.tier_changed",
                {"customer_id": customer.id, **{k: change.get(k) for k in ("from", "to", "direction", "reason")}},
                customer_id=customer.id)
-    session.flush()
     return notified
 
 
@@ -211,16 +213,20 @@ def announce_changes_of(session, caused: list[tuple[int, str]], *, store=None, n
     customers = {customer_id for customer_id, _ in caused if customer_id is not None}
     if not customers:
         return 0
-    found = session.scalars(select(Activity).where(
+    found = [activity for activity in session.scalars(select(Activity).where(
         Activity.customer_id.in_(customers), Activity.kind == "tier_change", Activity.source == SOURCE,
-        Activity.data["key"].as_string().in_(keys)).order_by(Activity.id))
-    announced = 0
+        Activity.data["key"].as_string().in_(keys)).order_by(Activity.id)) if "notified" not in (activity.data or {})]
+    if not found:
+        return 0
+    # Under load a batch announces many (a new buyer's first sale enrols them): their profiles
+    # and the tiers in one read each, not one per change.
+    people = {c.id: c for c in session.scalars(select(Customer).where(
+        Customer.id.in_({activity.customer_id for activity in found})))}
+    tiers = {t.code: t for t in session.scalars(select(Tier))}
     for activity in found:
-        if "notified" not in (activity.data or {}):
-            notify = notify_for(activity.data["key"]) if notify_for is not None else None
-            announce(session, session.get(Customer, activity.customer_id), activity, store=store, notify=notify)
-            announced += 1
-    return announced
+        notify = notify_for(activity.data["key"]) if notify_for is not None else None
+        announce(session, people[activity.customer_id], activity, store=store, notify=notify, tiers=tiers)
+    return len(found)
 
 
 def enrol(session, customer: Customer, *, store=None, user=None, actor="system", notify=None) -> Member:

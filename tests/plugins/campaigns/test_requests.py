@@ -110,6 +110,20 @@ def test_customer_notification_respects_consent_and_is_labelled_a_service_notice
     assert len(entries) == 1 and entries[0].customer_id == agreed
     assert "同意短信，恭喜您在上海南京路店升级为金卡会员！" in entries[0].body and "退订" in entries[0].body
     assert purposes == ["transactional"]
+    # the latest consent decides: granted, then withdrawn, is no message (and granted on another
+    # channel is not this one's)
+    from core.models import Consent, utcnow
+
+    with shop.app.app_context():
+        db.session.add(Consent(customer_id=agreed, channel="sms", purpose="marketing", granted=False,
+                               source="unsubscribe_link", at=utcnow()))
+        db.session.commit()
+        store = db.session.scalars(select(Store).where(Store.code == "SH001")).one()
+        ctx = HookContext(session=db.session, store=store, actor="membership", registry=reg, plugin="campaigns")
+        again = call(customer=db.session.get(Customer, agreed), topic="membership.downgrade", data={"tier": "银卡"},
+                     ctx=ctx)
+        db.session.rollback()
+    assert again == []
 def test_coupon_batch_without_a_value_is_a_400_not_a_500(app, chain, api):
     from tests.conftest import enable
     enable(app, "SH001", "campaigns")
