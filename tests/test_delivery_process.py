@@ -131,3 +131,38 @@ def test_reactions_are_delivered_by_one_process_of_the_server_which_restarts_and
     assert f"delivery process {last} stopped" in log(), log()[-3000:]  # asked to stop, it finished its batch
     for pid in map(int, re.findall(r"delivered by process (\d+)", log())):
         assert not alive(pid), f"delivery process {pid} outlived the server"
+
+
+def test_a_burst_of_commits_is_waited_out_before_delivering_but_never_for_longer_than_the_longest_wait():
+    """The delivery process lets the tills finish a burst (no commit for `quiet` seconds) before
+    it takes SQLite's write lock, so a burst's reactions go in a few large batches after it; under
+    a stream that never pauses it still delivers, `longest` seconds after the first wake. Only
+    lower bounds of the monotonic clock are asserted: it waited at least that long, and returned."""
+    import threading
+
+    from core.delivery_process import _settle
+
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    stop = threading.Event()
+
+    def stream():
+        while not stop.is_set():
+            os.write(write, b".")
+            time.sleep(0.005)
+
+    tills = threading.Thread(target=stream)
+    tills.start()
+    try:
+        started = time.monotonic()
+        _settle(read, quiet=0.05, longest=0.3)
+        assert time.monotonic() - started >= 0.3  # the stream never paused: waited the longest wait, then went
+    finally:
+        stop.set()
+        tills.join()
+    os.write(write, b".")  # one more commit, then quiet
+    started = time.monotonic()
+    _settle(read, quiet=0.05, longest=10)
+    assert time.monotonic() - started >= 0.05
+    os.close(read)
+    os.close(write)
