@@ -510,7 +510,8 @@ def test_a_plugin_reacting_both_ways_has_one_delivery_per_half_and_each_half_fai
                 raise ConnectionError("message server unreachable")
 
     both = Both()
-    app, chain, api = setup(make_app, Manifest(name="both", version="1", summary="x", hooks=both))
+    app, chain, api = setup(make_app, Manifest(name="both", version="1", summary="x", title="Stamp card",
+                                               title_zh="集点卡", hooks=both))
     r = api.post("/sales", SALE)
     assert r.status_code == 201
     sale_id = r.json["id"]
@@ -518,6 +519,14 @@ def test_a_plugin_reacting_both_ways_has_one_delivery_per_half_and_each_half_fai
     assert both.seen == [(sale_id, False, "till:SH001:till"), ("follow-up", sale_id, True, "both", {})]
     assert deliveries(app) == {"both": ("done", 1), "both.after_commit": ("failed", 1),
                                "core.classification": ("done", 1)}
+    # the failed half, as a shop manager reads it: the module's name and which half, in Chinese
+    from tests.admin.conftest import login, text
+
+    manager = app.test_client()
+    assert login(manager, "manager").status_code == 302
+    manager.post("/admin/language", data={"locale": "zh_CN"})
+    page = text(manager.get("/admin/deliveries/"))
+    assert "集点卡（提交之后）" in page and "message server unreachable" in page and "both.after_commit" not in page
     with app.app_context():
         # the failed half's write went with its savepoint; the other half's stays
         assert db.session.scalars(select(Activity.title)).all() == [f"both saw {sale_id}"]
