@@ -126,8 +126,8 @@ def sale_recorded_follow_up(sale, ctx):
 @hookimpl
 @in_transaction
 def sale_refunded(sale, refund, ctx):
-    ledger.record_refund(ctx.session, sale, refund, default_safety=default_safety(ctx), user=ctx.user, actor=ctx.actor,
-                         notify=staff_notifier(ctx))
+    # Stock put back raises no alert (it may clear one): nobody to tell.
+    ledger.record_refund(ctx.session, sale, refund, default_safety=default_safety(ctx), user=ctx.user, actor=ctx.actor)
 
 
 # --- contributions -----------------------------------------------------------------------------------

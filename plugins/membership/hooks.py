@@ -94,15 +94,15 @@ def plugin_enabled(store, ctx):
 @hookimpl
 @in_transaction
 def sale_recorded(sale, ctx):
-    services.record_sale(ctx.session, sale, ctx.store, user=ctx.user, actor=ctx.actor, notify=notifier(ctx),
-                         settings=ctx.settings)
+    # A tier it reaches is told after the commit (sale_recorded_follow_up), not here.
+    services.record_sale(ctx.session, sale, ctx.store, user=ctx.user, actor=ctx.actor, settings=ctx.settings)
     gifts.mark_redeemed(ctx.session, sale)
 
 
 @hookimpl
 @in_transaction
 def sale_refunded(sale, refund, ctx):
-    services.record_refund(ctx.session, sale, refund, ctx.store, user=ctx.user, actor=ctx.actor, notify=notifier(ctx))
+    services.record_refund(ctx.session, sale, refund, ctx.store, user=ctx.user, actor=ctx.actor)
 
 
 # After the commit: what the till's answer does not need. A tier change made by the reaction

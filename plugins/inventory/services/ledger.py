@@ -117,20 +117,21 @@ def _raise(session, store_id: int, below: list[tuple[int, Decimal, Decimal]], no
                     .values(alert_open=True).execution_options(synchronize_session=False))
     if not raised or notify is None:
         return
-    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_([pid for _id, pid in raised])))}
     facts = {pid: (level, threshold) for pid, level, threshold in below}
-    _tell_managers(session, [(alert_id, products[pid], *facts[pid]) for alert_id, pid in raised], notify)
-
-
-def _tell_managers(session, alerts: list[tuple[int, Product, Decimal, Decimal]], notify: Notify) -> None:
-    """Send each (alert id, product, level, safety stock) to the store's managers; the alerts a
-    channel took are marked notified (one UPDATE)."""
-    taken = [alert_id for alert_id, product, level, threshold in alerts
-             if notify("inventory.below_safety", {"alert_id": alert_id, "sku": product.sku, "name": product.name,
-                                                  "level": qty(level), "safety_stock": qty(threshold)})]
+    taken = _tell_managers(session, [(alert_id, pid, *facts[pid]) for alert_id, pid in raised], notify)
     if taken:
         session.execute(update(Alert).where(Alert.id.in_(taken)).values(notified=True)
                         .execution_options(synchronize_session=False))
+
+
+def _tell_managers(session, alerts: list[tuple[int, int, Decimal, Decimal]], notify: Notify) -> set[int]:
+    """Send each (alert id, product id, level, safety stock) to the store's managers (the
+    products read in one query). Returns the ids of the alerts a channel took."""
+    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_({a[1] for a in alerts})))}
+    return {alert_id for alert_id, pid, level, threshold in sorted(alerts)
+            if notify("inventory.below_safety", {"alert_id": alert_id, "sku": products[pid].sku,
+                                                 "name": products[pid].name, "level": qty(level),
+                                                 "safety_stock": qty(threshold)})}
 
 
 def notify_open_alerts(session, store_id: int, product_ids: list[int], notify: Notify) -> None:
@@ -150,11 +151,8 @@ def notify_open_alerts(session, store_id: int, product_ids: list[int], notify: N
         .values(notified=True).returning(alert.c.id, alert.c.product_id, alert.c.level, alert.c.safety_stock)).all()
     if not claimed:
         return
-    products = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_([r[1] for r in claimed])))}
-    untold = [alert_id for alert_id, pid, level, threshold in sorted(claimed)
-              if not notify("inventory.below_safety", {"alert_id": alert_id, "sku": products[pid].sku,
-                                                       "name": products[pid].name, "level": qty(level),
-                                                       "safety_stock": qty(threshold)})]
+    taken = _tell_managers(session, [tuple(row) for row in claimed], notify)
+    untold = [row[0] for row in claimed if row[0] not in taken]
     if untold:
         session.execute(update(alert).where(alert.c.id.in_(untold)).values(notified=False))
 

@@ -20,7 +20,7 @@ from plugins.membership.services.program import (  # noqa: F401
 )
 from plugins.membership.services.members import (  # noqa: F401
     lock_member, find_member, counted_spend, tiers_and_counted_spend, tiers_and_counts, counted_purchases,
-    member_qualifies_for, purchases_sql, change_tier, announce, announce_changes_of, enrol, set_tier_lock,
+    member_qualifies_for, purchases_sql, change_tier, announce_changes_of, enrol, set_tier_lock,
 )
 from plugins.membership.services.ledger import (  # noqa: F401
     entry_exists, ledger_balance, program_today, live_lot, expired_unwritten, available_points, give_back_to_lots,

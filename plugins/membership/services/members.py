@@ -172,12 +172,18 @@ def change_tier(session, member: Member, new: Tier | None, *, reason: str, store
     session.add(activity)
     session.flush()
     if key is None:
-        change["notified"] = announce(session, member.customer, activity, store=store, notify=notify)
+        change["notified"] = announce(session, member.customer, activity, store=store, notify=notify,
+                                      tiers={new.code: new} if new is not None else {})
     return change
 
 
 def tier_change_title(old, new) -> str:
     return f"{old.name if old else '—'} → {new.name if new else '—'}"
+
+
+def reached_because(tier: Tier, spend: Decimal) -> str:
+    """Why a member reached `tier` (the reason code kept on the change)."""
+    return f"spend reached ¥{tier.threshold}" if spend >= tier.threshold else f"purchases reached {tier.min_purchases}"
 
 
 def announce(session, customer: Customer, activity: Activity, *, store=None, notify=None,

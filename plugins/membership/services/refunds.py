@@ -16,7 +16,7 @@ from plugins.membership.services.program import active_tiers, get_program, rank
 from plugins.membership.services.sales import _remember_summary, _spread_over_lines, paid_amount
 
 
-def record_refund(session, sale: Sale, refund, store, *, user=None, actor="system", notify=None) -> dict | None:
+def record_refund(session, sale: Sale, refund, store, *, user=None, actor="system") -> dict | None:
     """`sale_refunded`: take back exactly what the refunded lines earned, give back the points
     they were paid with (into the lots they came from, with those lots' dates), uncount their
     spend, and downgrade at once if the program says so. The refund's answer says what this
@@ -64,7 +64,7 @@ def record_refund(session, sale: Sale, refund, store, *, user=None, actor="syste
         qualified = member_qualifies_for(session, program, member, utcnow(), tiers) or tiers[0]
         if rank(tiers, qualified) < rank(tiers, member.tier):
             change = change_tier(session, member, qualified, reason="refund: spend below the threshold",
-                                 store=store, user=user, notify=notify, key=f"refund:{refund.id}")
+                                 store=store, user=user, key=f"refund:{refund.id}")
     downgraded = bool(change and change["direction"] == "downgrade")
     _remember_summary(session, sale, member, earned=0, redeemed=0, upgraded=False, balance=available,
                       tier=member.tier.code if member.tier else None,

@@ -18,8 +18,8 @@ from plugins.membership.services.common import (SOURCE, ZERO, _actor_name, _int,
                                                 local_date, transaction_key, whole_points)
 from plugins.membership.services.ledger import (LOCKED, _credit, _debit, available_points, expired_unwritten,
                                                 lock_with_available, program_today, till_lock)
-from plugins.membership.services.members import (_add_spend, change_tier, find_member, tier_change_title,
-                                                 tiers_and_counts)
+from plugins.membership.services.members import (_add_spend, change_tier, find_member, reached_because,
+                                                 tier_change_title, tiers_and_counts)
 from plugins.membership.services.program import get_program, member_days_on, rank, tier_for
 
 # --- sales ------------------------------------------------------------------------------------------
@@ -97,8 +97,7 @@ def applied(session, sale: Sale) -> bool:
     return bool(session.scalar(select(sa.or_(earned, counted))))
 
 
-def record_sale(session, sale: Sale, store, *, user=None, actor="system", notify=None,
-                settings=None) -> dict | None:
+def record_sale(session, sale: Sale, store, *, user=None, actor="system", settings=None) -> dict | None:
     """`sale_recorded`: count the spend, upgrade on a crossing, redeem points the till used, earn.
     `settings`: the store's membership settings, or a callable giving them (every path passes
     them: till, batch, import; read only on a day with a points multiplier).
@@ -146,11 +145,9 @@ def record_sale(session, sale: Sale, store, *, user=None, actor="system", notify
         qualified = tier_for(tiers, spend, purchases, program.qualify_by)
         if rank(tiers, qualified) > rank(tiers, current):
             # The crossing sale already earns at the new tier's rate.
-            why = (f"spend reached ¥{qualified.threshold}" if spend >= qualified.threshold
-                   else f"purchases reached {qualified.min_purchases}")
-            change = change_tier(session, member, session.get(Tier, qualified.id), reason=why,
-                                 store=store, user=user, notify=notify, occurred_at=sale.occurred_at, sale=sale,
-                                 key=f"sale:{sale.id}")
+            change = change_tier(session, member, session.get(Tier, qualified.id),
+                                 reason=reached_because(qualified, spend), store=store, user=user,
+                                 occurred_at=sale.occurred_at, sale=sale, key=f"sale:{sale.id}")
             current = qualified
     if not member.is_member:
         _remember_summary(session, sale, member, earned=0, redeemed=used, upgraded=False, balance=available, tier=None)
@@ -260,8 +257,6 @@ def _cross_tier(session, sale: Sale, store, user, row, old, new, more_points: in
     adds, in one UPDATE; and the change on the customer's timeline, in one INSERT. The customer
     is told after the commit (`hooks.sale_recorded_follow_up`): the till's answer needs only
     the new tier."""
-    why = (f"spend reached ¥{new.threshold}" if row.lifetime_spend >= new.threshold
-           else f"purchases reached {new.min_purchases}")
     values = {"tier_id": new.id, "tier_since": sale.occurred_at,
               "points_balance": Member.__table__.c.points_balance + more_points}
     if old is None and row.enrolled_at is None:
@@ -269,8 +264,8 @@ def _cross_tier(session, sale: Sale, store, user, row, old, new, more_points: in
                       enrolled_store_id=sale.store_id, enrolled_staff_id=sale.staff_id)
     session.connection().execute(sa.update(Member.__table__)
                                  .where(Member.__table__.c.customer_id == row.customer_id).values(**values))
-    change = {"from": old.code if old else None, "to": new.code, "direction": "upgrade", "reason": why,
-              "key": f"sale:{sale.id}"}
+    change = {"from": old.code if old else None, "to": new.code, "direction": "upgrade",
+              "reason": reached_because(new, row.lifetime_spend), "key": f"sale:{sale.id}"}
     ACTIVITY_INSERT.execute(session, {
         "customer_id": row.customer_id, "store_id": getattr(store, "id", None), "kind": "tier_change",
         "source": SOURCE, "title": tier_change_title(old, new), "body": None, "data": dict(change),
