@@ -212,18 +212,6 @@ def consented_customers_query(channel: str, purpose: str = "marketing"):
     return select(Consent.customer_id).join(latest, latest.c.id == Consent.id).where(Consent.granted.is_(True))
 
 
-def has_consent(session, customer_id: int, channel: str, purpose: str = "marketing") -> bool:
-    """Whether the latest consent of one customer for `channel` and `purpose` is a grant: one
-    indexed read (`ix_consent_lookup`), where `consented_customers_query` groups every customer's."""
-    return bool(LATEST_CONSENT.execute(session, {"customer_id": customer_id, "channel": channel,
-                                                 "purpose": purpose}).scalar())
-
-
-LATEST_CONSENT = Prepared(lambda dialect: select(Consent.granted).where(
-    Consent.customer_id == bindparam("customer_id"), Consent.channel == bindparam("channel"),
-    Consent.purpose == bindparam("purpose")).order_by(Consent.id.desc()).limit(1))
-
-
 def add_activity(session, customer: Customer, kind: str, title: str, *, body=None, store=None, user=None,
                  source="core", data=None, occurred_at=None) -> Activity:
     row = Activity(customer_id=customer.id, kind=kind, title=title, body=body, store_id=getattr(store, "id", None),

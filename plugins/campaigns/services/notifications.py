@@ -58,11 +58,9 @@ def send_to_customer(session, store: Store | None, customer, topic: str, data: d
                      deliver_now: bool | None = None) -> Message | None:
     """Render and send (or queue) one message. None when the customer has no standing consent
     or address for the channel, or `dedupe_key` was used before (never twice)."""
-    from core.services.customers import has_consent
-
     chan = channels.channel(channel_name or settings.get("care_channel") or "outbox")
     consent = channels.consent_channel(chan)
-    if customer.erased_at is not None or not has_consent(session, customer.id, consent):
+    if customer.erased_at is not None or customer.id not in messaging.consent_stands(session, [customer.id], consent):
         return None
     address = channels.address_of(chan, customer)
     if not address:
